@@ -1,0 +1,50 @@
+# tinyscene — the two commands a new user needs are `make setup` and `make test`.
+SHELL := /bin/bash
+PY      := .venv/bin/python
+TS      := .venv/bin/tinyscene
+APT_PKGS := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# Offline mirror of the pinned C dependencies (TFLM, CMSIS-NN, ...); empty = fetch from the source host.
+TS_THIRD_PARTY_MIRROR ?= $(wildcard ../shared/third_party)
+export TS_THIRD_PARTY_MIRROR
+# pytest workers: both cores by default
+JOBS ?= 2
+
+.PHONY: setup apt venv test test-all demo clean help
+
+help:
+	@echo "make setup     install Debian packages and the .venv (pinned), build host libraries"
+	@echo "make test      the test suite (fast tests, QEMU included)"
+	@echo "make test-all  the test suite including slow tests"
+	@echo "make demo      the whole pipeline on synthetic data"
+
+setup: apt venv
+
+# Debian packages: installed only where missing (needs root or sudo).
+apt:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $$missing; \
+	else echo "Debian packages present: $(APT_PKGS)"; fi
+
+venv: .venv/.installed
+
+.venv/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -r requirements.lock
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	touch $@
+
+test:
+	$(PY) -m pytest -n $(JOBS) -m "not slow" tests/py
+
+test-all:
+	$(PY) -m pytest -n $(JOBS) tests/py
+
+demo:
+	$(TS) demo --out build/demo
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,26 @@
+/* tinyscene device runtime: program entry, file I/O over semihosting (or libc on the host),
+ * timing and stack painting. */
+#ifndef TS_RT_H
+#define TS_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ts/status.h"
+
+/* Every firmware app defines this; the start-up code calls it with the semihosting command line
+ * (argv[0] is the program name) and exits with its return value. */
+int ts_app_main(int argc, char **argv);
+
+/* Whole-file I/O (semihosting files under QEMU, plain files on the host).
+ * ts_rt_read_file: reads at most `cap` bytes; *n_read gets the file's size; TS_ERR_NOMEM if larger. */
+ts_status_t ts_rt_read_file(const char *path, void *buf, size_t cap, size_t *n_read);
+ts_status_t ts_rt_write_file(const char *path, const void *buf, size_t n);
+
+/* Stack painting: fill the unused stack with a pattern at start-up; the high-water mark is the
+ * number of bytes ever touched below the stack top. */
+void ts_rt_stack_paint(void);
+size_t ts_rt_stack_high_water(void);
+size_t ts_rt_stack_size(void);
+
+#endif /* TS_RT_H */

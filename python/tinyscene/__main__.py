@@ -1,0 +1,3 @@
+from tinyscene.cli import main
+
+raise SystemExit(main())
