@@ -1,0 +1,168 @@
+"""Model registry: a name -> an architecture and its default configuration.
+
+    paper       the seed's ResNet at ~84k parameters (36 channels, 72 in block 5)
+    paper-wide  the seed's ResNet at its literal widths (128 channels, 256 in block 5)
+    baseline    the DCASE 2020 Task 1b baseline (two conv layers + one fully connected layer)
+
+`build_model(name, cfg, input_shape)` builds one (cfg: None = the preset's defaults, or a dict of
+the architecture's config fields — a slimmed model is the same architecture with other widths).
+Importing this package does not import torch; building does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tinyscene.errors import TsError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    arch: str                   # "resnet" | "baseline"
+    help: str
+    defaults: dict = field(default_factory=dict)  # overrides of the architecture's config defaults
+
+
+def _build_resnet(cfg: dict, input_shape):
+    from tinyscene.models.resnet import build_resnet, init_weights
+
+    m = build_resnet(cfg, input_shape)
+    init_weights(m)
+    return m
+
+
+def _build_baseline(cfg: dict, input_shape):
+    from tinyscene.models.baseline import build_baseline
+    from tinyscene.models.resnet import init_weights
+
+    m = build_baseline(cfg, input_shape)
+    init_weights(m)
+    return m
+
+
+def _resnet_defaults() -> dict:
+    from tinyscene.models.resnet import ResNetConfig
+
+    return ResNetConfig().to_dict()
+
+
+def _baseline_defaults() -> dict:
+    from tinyscene.models.baseline import BaselineConfig
+
+    return BaselineConfig().to_dict()
+
+
+# arch -> (builder(cfg dict, input_shape) -> nn.Module, default config dict)
+ARCHS: dict[str, tuple[Callable[[dict, Any], Any], Callable[[], dict]]] = {
+    "resnet": (_build_resnet, _resnet_defaults),
+    "baseline": (_build_baseline, _baseline_defaults),
+}
+
+MODELS: dict[str, ModelSpec] = {
+    "paper": ModelSpec("paper", "resnet", "the seed's ResNet, ~84k parameters (36/72 channels)"),
+    "paper-wide": ModelSpec("paper-wide", "resnet", "the seed's ResNet at its literal 128/256 channels",
+                            {"stem": 128, "widths": [128, 128, 128, 128, 256]}),
+    "baseline": ModelSpec("baseline", "baseline", "DCASE 2020 Task 1b baseline (2 conv + 1 FC, ~117k parameters)"),
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise TsError(f"model '{name}': unknown (known: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def model_config(name: str, cfg: dict | None = None) -> dict:
+    """The full config dict of model `name`: architecture defaults < preset < `cfg`."""
+    spec = model_spec(name)
+    d = ARCHS[spec.arch][1]()
+    d.update(spec.defaults)
+    if cfg:
+        unknown = sorted(set(cfg) - set(d))
+        if unknown:
+            raise TsError(f"model '{name}': unknown config field(s) {', '.join(unknown)}")
+        d.update(cfg)
+    return d
+
+
+def build_model(name: str, cfg: dict | None = None, input_shape=(2, 256, 288)):
+    """A freshly initialised model (torch.nn.Module) for input [channels, n_mels, frames].
+
+    The module has `.arch`, `.cfg`, `.input_shape`, `.bn_layers()` and `.describe()` (the channel
+    structure: which BN scales which convolution's channels, which channels residual adds join)."""
+    spec = model_spec(name)
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) != 3:
+        raise TsError(f"model '{name}': input shape {list(input_shape)} must be [channels, n_mels, frames]")
+    return ARCHS[spec.arch][0](model_config(name, cfg), shape)
+
+
+# --- size and cost ---------------------------------------------------------------------------------
+
+# TFLite stores per-channel quantisation as float32 scales + int64 zero points.
+_QPARAM_BYTES_PER_CHANNEL = 12
+# Flatbuffer tables, operator/tensor records, strings, metadata: a fixed part plus some per op.
+_FIXED_OVERHEAD_BYTES = 1536
+_PER_OP_OVERHEAD_BYTES = 160
+
+
+def model_info(model) -> dict:
+    """Parameters, multiply-accumulates of one inference, and the estimated int8 TFLite size.
+
+    params: trainable parameters (BN γ and β included). macs: conv and linear layers (BN folded,
+    pooling/add/ReLU not counted). int8 size: int8 weights of every conv/linear + an int32 bias per
+    output channel (BN folds into it) + per-channel scale/zero point + flatbuffer overhead."""
+    import torch
+    from torch import nn
+
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    per_layer: list[dict] = []
+    hooks = []
+
+    def hook(name):
+        def fn(mod, inp, out):
+            if isinstance(mod, nn.Conv2d):
+                kh, kw = mod.kernel_size
+                macs = out.shape[2] * out.shape[3] * mod.out_channels * (mod.in_channels // mod.groups) * kh * kw
+                out_ch = mod.out_channels
+            else:
+                macs = mod.in_features * mod.out_features
+                out_ch = mod.out_features
+            per_layer.append({"name": name, "macs": int(macs), "weights": int(mod.weight.numel()),
+                              "out_channels": int(out_ch),
+                              "out_shape": [int(v) for v in out.shape[1:]]})
+        return fn
+
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            hooks.append(mod.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            p0 = next(model.parameters())
+            model(torch.zeros((1, *model.input_shape), dtype=p0.dtype, device=p0.device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    w_bytes = sum(ly["weights"] for ly in per_layer)
+    b_bytes = 4 * sum(ly["out_channels"] for ly in per_layer)
+    q_bytes = _QPARAM_BYTES_PER_CHANNEL * sum(ly["out_channels"] for ly in per_layer)
+    n_ops = len(per_layer) + sum(1 for m in model.modules() if isinstance(m, nn.MaxPool2d)) + 2
+    overhead = _FIXED_OVERHEAD_BYTES + _PER_OP_OVERHEAD_BYTES * n_ops
+    total = w_bytes + b_bytes + q_bytes + overhead
+    return {
+        "params": int(params),
+        "macs": int(sum(ly["macs"] for ly in per_layer)),
+        "int8_kb": round(total / 1024, 2),
+        "int8_bytes": {"weights_int8": w_bytes, "biases_int32": b_bytes, "quant_params": q_bytes,
+                       "overhead_estimate": overhead, "total": total},
+        "float32_kb": round(4 * params / 1024, 2),
+        "input_shape": list(model.input_shape),
+        "layers": per_layer,
+    }
+
+
+__all__ = ["MODELS", "ARCHS", "ModelSpec", "model_spec", "model_config", "build_model", "model_info"]
