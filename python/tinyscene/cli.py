@@ -16,6 +16,7 @@ from tinyscene.errors import TsError
 # Order = order in `tinyscene --help`.
 COMMAND_MODULES = [
     "tinyscene.data.commands",
+    "tinyscene.train.commands",
     "tinyscene.device.commands",
 ]
 

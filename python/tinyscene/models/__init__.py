@@ -68,9 +68,12 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def model_spec(name: str) -> ModelSpec:
-    if name not in MODELS:
-        raise TsError(f"model '{name}': unknown (known: {', '.join(MODELS)})")
-    return MODELS[name]
+    """A preset by name; an architecture name (`resnet`, `baseline`) is accepted too (its defaults)."""
+    if name in MODELS:
+        return MODELS[name]
+    if name in ARCHS:
+        return ModelSpec(name, name, f"the {name} architecture")
+    raise TsError(f"model '{name}': unknown (known: {', '.join(MODELS)})")
 
 
 def model_config(name: str, cfg: dict | None = None) -> dict:
