@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     table = dl.load_table(args.table) if args.table else dl.ARCHIVES
     out = dl.download(args.out, base_url=args.base_url or dl.BASE_URL, table=table, force=args.force,
-                      keep_archives=args.keep_archives)
+                      keep_archives=args.keep_archives, progress=sys.stderr.isatty())
     print(f"{out}: {len(table)} archives verified and unpacked")
     return 0
 
@@ -82,6 +83,9 @@ def cmd_example(args: argparse.Namespace) -> int:
     if args.out:
         with atomic_path(args.out) as tmp:
             shutil.copyfile(path, tmp)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
         path = Path(args.out)
     print(path)
     return 0

@@ -20,13 +20,13 @@ import http.client
 import json
 import os
 import shutil
-import sys
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyscene.data.tau import usual_mode
 from tinyscene.errors import TsError
 
 BASE_URL = "https://zenodo.org/records/3670185/files/"
@@ -128,14 +128,19 @@ def fetch(url: str, dest: Path, archive: Archive, progress: bool = True) -> None
     from tqdm import tqdm
 
     part = dest.with_name(dest.name + ".part")
-    last_error = None
-    for _attempt in range(RETRIES):
+    last_error = ""
+    attempts = 0
+    while True:
         have = part.stat().st_size if part.exists() else 0
         if have > archive.size:
             part.unlink()
             have = 0
         if have == archive.size:
             break
+        if attempts == RETRIES:
+            raise TsError(f"{url}: transfer interrupted {RETRIES} times ({last_error}); {have} of {archive.size} "
+                          "bytes kept, run the command again to resume")
+        attempts += 1
         try:
             with _open(url, have) as resp:
                 status = getattr(resp, "status", 200)
@@ -147,6 +152,9 @@ def fetch(url: str, dest: Path, archive: Archive, progress: bool = True) -> None
                     while block := resp.read(CHUNK):
                         f.write(block)
                         bar.update(len(block))
+            got = part.stat().st_size
+            if got < archive.size:  # the server closed the connection early: resume
+                last_error = f"connection closed at byte {got}"
         except urllib.error.HTTPError as e:
             if e.code == 416 and have:  # nothing left to send: the .part is as long as the file
                 break
@@ -156,11 +164,6 @@ def fetch(url: str, dest: Path, archive: Archive, progress: bool = True) -> None
             raise TsError(f"{url}: cannot download ({e.reason}){kept}") from None
         except (http.client.HTTPException, OSError) as e:  # cut off mid-transfer: resume from the .part
             last_error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            continue
-    else:
-        got = part.stat().st_size if part.exists() else 0
-        raise TsError(f"{url}: transfer interrupted {RETRIES} times ({last_error}); {got} of {archive.size} "
-                      "bytes kept, run the command again to resume")
     os.replace(part, dest)
 
 
@@ -208,9 +211,9 @@ def download(out: str | os.PathLike, base_url: str = BASE_URL, table: tuple[Arch
         except TsError:
             dest.unlink()
             raise
-        if progress:
-            print(f"{a.name}: ok ({a.size} bytes, sha256 {digests[a.name]['sha256']})", file=sys.stderr)
+        print(f"{a.name}: ok ({a.size} bytes, sha256 {digests[a.name]['sha256']})")
     with atomic_dir(out, force=force) as tmp:
+        usual_mode(tmp)
         for a in table:
             _extract(stage / a.name, tmp)
         top = tmp / TOP_DIR

@@ -22,11 +22,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from tinyscene.data.tau import AUDIO_DIR, META_FILE, SCENE_CLASS, SCENES, SETUP_DIR
+from tinyscene.data.tau import AUDIO_DIR, META_FILE, SCENE_CLASS, SCENES, SETUP_DIR, usual_mode
 from tinyscene.errors import TsError
 
 FS = 48000
@@ -593,6 +592,7 @@ def synth(out: str | os.PathLike, clips_per_scene: int, seconds: float = 10.0, s
     clips = plan(clips_per_scene, seed)
     jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), len(clips)))
     with atomic_dir(out, force=force) as tmp:
+        usual_mode(tmp)
         (tmp / AUDIO_DIR).mkdir()
         (tmp / SETUP_DIR).mkdir()
         tasks = [(pc, seed, seconds, str(tmp)) for pc in clips]
@@ -622,7 +622,7 @@ def synth(out: str | os.PathLike, clips_per_scene: int, seconds: float = 10.0, s
             [["filename"]] + [[c.filename] for c in by_name if c.fold == "evaluate"]))
         (tmp / "README.txt").write_text(
             f"Synthetic acoustic scenes in the TAU Urban Acoustic Scenes 2020 3Class layout.\n"
-            f"Made by: tinyscene data synth --out {Path(out).name} --clips-per-scene {clips_per_scene} "
+            f"Made by: tinyscene data synth --out DIR --clips-per-scene {clips_per_scene} "
             f"--seconds {seconds:g} --seed {seed}\n"
             f"{len(clips)} clips, {FS} Hz, 24-bit, 2 channels, {seconds:g} s; classes: "
             + ", ".join(f"{c} = {' '.join(s for s in SCENES if SCENE_CLASS[s] == c)}"

@@ -121,7 +121,7 @@ def read_meta(data_dir: str | os.PathLike, check_files: bool = True) -> dict[str
     clips: dict[str, Clip] = {}
     missing: list[tuple[int, str]] = []
     for line, f in rows:
-        if len(f) != len(header):
+        if len(f) <= max(i_name, i_label):
             raise TsError(f"{meta} line {line}: {len(f)} tab-separated field(s), the header has {len(header)}")
         name, label = f[i_name], f[i_label]
         _check_filename(meta, line, name)
@@ -134,7 +134,7 @@ def read_meta(data_dir: str | os.PathLike, check_files: bool = True) -> dict[str
         scene = label if label in SCENE_CLASS else _scene_from_name(name)
         if scene is not None and SCENE_CLASS[scene] != cls:
             scene = None
-        ident = f[i_ident] if i_ident is not None and f[i_ident] else _identifier_from_name(name)
+        ident = f[i_ident] if i_ident is not None and i_ident < len(f) and f[i_ident] else _identifier_from_name(name)
         clip = Clip(path=(data_dir / name).resolve(), filename=name, label=cls, scene=scene, identifier=ident)
         if check_files and not clip.path.is_file():
             missing.append((line, name))
@@ -228,3 +228,10 @@ def scene_counts(clips: list[Clip]) -> dict[str, int]:
         key = c.scene or "?"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def usual_mode(folder: Path) -> None:
+    """Folders built under a temporary name (mkdtemp, mode 0700) get the permissions of any new folder."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(folder, 0o777 & ~mask)
