@@ -62,6 +62,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     n_eval = sum(c.fold == "evaluate" for c in clips)
     print(f"wrote {len(clips)} clips ({len(clips) - n_eval} train, {n_eval} evaluate) of {args.seconds:g} s "
           f"to {args.out}")
+    if n_eval == 0:
+        print("note: with 1 clip per scene every clip is in fold1_train.csv; use 2 or more for an evaluate split")
     return 0
 
 
