@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give them the modes of a normal open/mkdir."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."""
@@ -18,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    _usual_mode(tmp_path, directory=False)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -62,6 +74,7 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
         raise TsError(f"{path}: already exists (use --force to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _usual_mode(tmp, directory=True)
     try:
         yield tmp
         if path.exists():
