@@ -17,6 +17,7 @@ from tinyscene.errors import TsError
 COMMAND_MODULES = [
     "tinyscene.data.commands",
     "tinyscene.train.commands",
+    "tinyscene.export.commands",
     "tinyscene.device.commands",
 ]
 

@@ -1,0 +1,15 @@
+"""Export: PyTorch → ONNX → int8 TFLite, the verification ladder, and the deployable bundle.
+
+    to_onnx.py    torch → ONNX (static shapes, batch 1, opset 17, one self-contained file),
+                  onnxsim-simplified, onnx.checker-checked; weights checked for NaN/inf first
+    to_tflite.py  ONNX → Keras (onnx2tf, NCHW → NHWC) → TFLiteConverter full-integer int8,
+                  calibrated on the fixed-point front-end's int8 output, checked afterwards
+                  (int8 in/out, no TRANSPOSE, finite scales, input quantisation == front-end's)
+    ladder.py     the verification ladder written into report.json
+    bundle.py     export/<name>/: model.onnx, model_int8.tflite, frontend.json, vectors/,
+                  report.json, manifest.json, tflm/ — built atomically
+    tflm_src.py   tflm/model_data.cc/.h (the .tflite as a C array) and tflm/ops.h
+    commands.py   `tinyscene export`, `tinyscene inspect`
+
+Importing this package imports neither torch nor tensorflow.
+"""

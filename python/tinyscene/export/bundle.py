@@ -1,0 +1,332 @@
+"""`export/<name>/`: the deployable bundle of a trained run (shared/DESIGN.md, "Contracts between stages").
+
+    model.onnx           float model, NCHW input [1, channels, n_mels, frames], logits out
+    model_int8.tflite    int8 in/out, NHWC input [1, n_mels, frames, channels] = the front-end's bytes
+    frontend.json        {"config": FrontendConfig, "input_quant": InputQuant, "input": int8 scale,
+                         zero point, shape, layout, "classes"}
+    vectors/             NN_pcm.npy (int16 [channels, samples]), NN_features.npy (int8 [n_mels, frames,
+                         channels], the fixed-point front-end on that PCM), NN_logits.npy (int8 [classes],
+                         tflite_micro on those features); index.json names the clips
+    report.json          the verification ladder (tinyscene.export.ladder), sizes, calibration
+    logits.png           float vs int8 logits on the evaluate split
+    tflm/                model_data.cc/.h and ops.h for TensorFlow Lite Micro users
+    manifest.json        sha256 + size of every other file, tool versions, git commit, configs
+
+The folder is built under a temporary name and renamed into place only when every check passed
+(an existing folder is refused unless force=True); `check_bundle` verifies a bundle against its
+manifest, for the stages that consume it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyscene.errors import TsError
+
+BUNDLE_FORMAT = "tinyscene-bundle/1"
+MANIFEST = "manifest.json"
+SEED_INT8_KB = 83.46  # the seed's int8 model size (section 3.2), for the report
+N_VECTORS = 5
+
+
+def _log(msg: str) -> None:
+    print(f"export: {msg}", file=sys.stderr, flush=True)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tool_versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for dist in ("tinyscene", "torch", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow", "tf_keras",
+                 "tflite-micro", "ai-edge-litert", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def git_state() -> dict:
+    import subprocess
+
+    from tinyscene.paths import REPO_ROOT
+
+    def git(*args):
+        try:
+            r = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def stratified(clips: list, n: int) -> list:
+    """n clips taken round-robin over the classes (file order within a class): deterministic, and
+    every class is in the calibration set."""
+    by: dict[str, list] = {}
+    for c in clips:
+        by.setdefault(c.label, []).append(c)
+    queues = [list(v) for _, v in sorted(by.items())]
+    out: list = []
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
+
+
+def _scalar_quant(quant) -> tuple[float, int]:
+    scale = getattr(quant, "scale", None)
+    zp = getattr(quant, "zero_point", None)
+    if scale is None or zp is None or np.ndim(scale) != 0 or np.ndim(zp) != 0:
+        raise TsError("front-end InputQuant: the int8 model input needs one scale and one zero point "
+                      "(per-bin normalisation folded in before quantisation)")
+    scale = float(np.float32(scale))
+    zp = int(zp)
+    if not (np.isfinite(scale) and scale > 0) or not -128 <= zp <= 127:
+        raise TsError(f"front-end InputQuant: scale {scale}, zero point {zp} is not a valid int8 quantisation")
+    return scale, zp
+
+
+def vector_features(fcfg, quant, clip) -> tuple[np.ndarray, np.ndarray]:
+    """(int16 PCM [channels, samples], int8 features [n_mels, frames, channels]) of one clip, computed
+    from its PCM by the fixed-point front-end — what the device is given and computes."""
+    from tinyscene import frontend
+    from tinyscene.data.audio import load_clip
+
+    pcm = load_clip(clip.path, fcfg)
+    fe = frontend.FixedFrontend(fcfg)
+    q = np.asarray(fe.quantize(fe.logmel(pcm), quant))
+    return pcm, q
+
+
+def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int = 100,
+                  data: str | os.PathLike | None = None, fail_on: str | None = None, force: bool = False,
+                  n_vectors: int = N_VECTORS, exact_clips: int = 32, command: str | None = None,
+                  workers: int = 2) -> dict:
+    """Export run folder `run` into bundle folder `out`; returns the report (report.json)."""
+    from tinyscene.config import FrontendConfig
+    from tinyscene.data.tau import CLASSES
+    from tinyscene.export import ladder as lad
+    from tinyscene.export import tflm_src
+    from tinyscene.export.to_onnx import export_onnx, onnx_summary
+    from tinyscene.export.to_tflite import convert
+    from tinyscene.util.atomic import atomic_dir, save_npy, write_bytes, write_json, write_text
+
+    t0 = time.time()
+    command = command or f"tinyscene export --run {run} --out {out}"
+    thresholds = lad.parse_fail_on(fail_on)
+    calib = int(calib)
+    calib_min = thresholds.get("calib_min")
+    if calib_min is not None and calib < calib_min:
+        raise TsError(f"--calib {calib}: a calibration set of fewer than {int(calib_min)} clips is too small "
+                      "to set the int8 ranges")
+    if calib < 1:
+        raise TsError(f"--calib {calib}: must be >= 1")
+    out = Path(out)
+    if out.exists() and not force:
+        raise TsError(f"{out}: already exists (use --force to replace it)")
+
+    from tinyscene.train import features as feat
+    from tinyscene.train.run import load_run
+
+    model, cfg = load_run(run)
+    data_dir = data or cfg.get("data_dir")
+    if not data_dir:
+        raise TsError(f"{run}: config.json names no data folder; pass --data DIR")
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise TsError(f"{data_dir}: no such data folder (the run's data; pass --data DIR)")
+    fold = int(cfg.get("fold", 1))
+    fcfg = FrontendConfig.from_dict(cfg["frontend"], source=f"{run}/config.json")
+    quant = feat.quant_from_dict(cfg["input_quant"])
+    scale, zp = _scalar_quant(quant)
+    c, h, w = (int(v) for v in cfg["input_shape"])
+    nhwc_shape = [1, h, w, c]
+
+    _log(f"run {run}: model {cfg.get('model_name')} input [{c}, {h}, {w}], front-end {fcfg.name}, data {data_dir}")
+    train_clips = feat.split_clips(data_dir, "train", fold)
+    chosen = stratified(train_clips, calib)
+    if calib_min is not None and len(chosen) < calib_min:
+        raise TsError(f"{data_dir}: the train split has {len(train_clips)} clip(s); a calibration set needs at "
+                      f"least {int(calib_min)}")
+    _log(f"features: {len(chosen)} calibration clips (train split), evaluate split")
+    cal = feat.split_features(fcfg, quant, data_dir, "train", fold, workers, clips=chosen)
+    ev = feat.split_features(fcfg, quant, data_dir, "evaluate", fold, workers)
+    q_cal, q_ev = cal.nhwc(), ev.nhwc()
+    if list(q_ev.shape[1:]) != nhwc_shape[1:]:
+        raise TsError(f"{data_dir}: front-end features {list(q_ev.shape[1:])} do not fit the model's NHWC "
+                      f"input {nhwc_shape[1:]}")
+
+    with atomic_dir(out, force=force) as tmp:
+        work = tmp / ".work"
+        _log("torch -> ONNX")
+        onnx_info = export_onnx(model, (c, h, w), tmp / "model.onnx")
+        _log(f"ONNX -> int8 TFLite (onnx2tf + TFLiteConverter, {len(q_cal)} calibration clips)")
+        tfl, tfl_info = convert(tmp / "model.onnx", q_cal, scale, zp, work, nhwc_shape)
+        write_bytes(tmp / "model_int8.tflite", tfl)
+
+        _log(f"verification ladder on {len(q_ev)} evaluate clips")
+        report, arrays = lad.run_ladder(
+            lad.LadderInputs(model=model, onnx_path=tmp / "model.onnx", tflite=tfl, scale=scale, zero_point=zp,
+                             q_eval=q_ev, labels=ev.labels, exact_clips=exact_clips),
+            thresholds, progress=lambda m: _log(f"  {m}"))
+        calib_rec = dict(tfl_info["calibration"])
+        calib_rec.update({"split": "train", "requested": calib,
+                          "files": [cl.filename for cl in chosen]})
+        cal_check = lad.check("calib_min", float(len(chosen)), thresholds)
+        report["calibration"] = calib_rec
+        report["calibration"]["check"] = cal_check
+        report["thresholds"] = thresholds
+        print(lad.format_table(report), file=sys.stderr, flush=True)
+        bad = lad.failures(report)
+        if bad:
+            raise TsError(f"{out}: the verification ladder failed ({'; '.join(bad)}); no bundle written "
+                          "(thresholds: --fail-on)")
+
+        arena = lad.tflm_arena_bytes(tfl)
+        flash = tfl_info["flash"]
+        report.update({
+            "format": lad.REPORT_FORMAT,
+            "created_by": command,
+            "run": str(Path(run).resolve()),
+            "data_dir": str(data_dir.resolve()),
+            "model": {"name": cfg.get("model_name"), "params_torch": int(sum(p.numel() for p in model.parameters())),
+                      "params_int8": tfl_info["params"], "onnx": onnx_info, "ops": tfl_info["op_counts"],
+                      "input": tfl_info["input"], "output": tfl_info["output"],
+                      "per_channel_weights": tfl_info["per_channel_weights"]},
+            "sizes": {"tflite_bytes": flash["file"], "tflite_kb": round(flash["file"] / 1024, 2),
+                      "onnx_bytes": (tmp / "model.onnx").stat().st_size, **{f"{k}_bytes": v for k, v in flash.items()
+                                                                           if k != "file"},
+                      "seed_int8_kb": SEED_INT8_KB,
+                      "vs_seed": round(flash["file"] / 1024 / SEED_INT8_KB - 1, 4)},
+            "tflm_arena_bytes": arena,
+            "plot": "logits.png",
+            "seconds": None,
+        })
+        lad.plot_logits(arrays, tmp / "logits.png", list(CLASSES))
+
+        _log(f"vectors ({min(n_vectors, len(ev.clips))} evaluate clips)")
+        vec = tmp / "vectors"
+        vec.mkdir()
+        index = []
+        k = min(int(n_vectors), len(ev.clips))
+        feats = []
+        pcms = []
+        for i in range(k):
+            pcm, q = vector_features(fcfg, quant, ev.clips[i])
+            if not np.array_equal(q, q_ev[i]):
+                raise TsError(f"{ev.clips[i].path}: the front-end on the clip's PCM differs from the cached "
+                              "features the ladder used (stale feature cache?)")
+            feats.append(q)
+            pcms.append(pcm)
+        logits = lad.run_tflm(tfl, np.stack(feats)) if feats else np.zeros((0, 0), np.int8)
+        for i in range(k):
+            stem = f"{i:02d}"
+            save_npy(vec / f"{stem}_pcm.npy", pcms[i].astype(np.int16))
+            save_npy(vec / f"{stem}_features.npy", feats[i].astype(np.int8))
+            save_npy(vec / f"{stem}_logits.npy", logits[i].astype(np.int8))
+            index.append({"id": stem, "file": ev.clips[i].filename, "label": ev.clips[i].label,
+                          "class_index": int(ev.clips[i].class_index),
+                          "predicted": int(np.argmax(logits[i])),
+                          "pcm": f"{stem}_pcm.npy", "features": f"{stem}_features.npy",
+                          "logits": f"{stem}_logits.npy"})
+        write_json(vec / "index.json", {"sample_rate": fcfg.sample_rate, "pcm": "int16 [channels, samples]",
+                                        "features": "int8 [n_mels, frames, channels] (fixed-point front-end)",
+                                        "logits": "int8 [classes] (tflite_micro)", "clips": index})
+
+        write_json(tmp / "frontend.json", {
+            "config": fcfg.to_dict(), "input_quant": quant.to_dict(),
+            "input": {"dtype": "int8", "scale": scale, "zero_point": zp, "layout": "NHWC", "shape": nhwc_shape},
+            "output": {"dtype": "int8", "scale": tfl_info["output"]["scale"],
+                       "zero_point": tfl_info["output"]["zero_point"], "shape": tfl_info["output"]["shape"]},
+            "classes": list(CLASSES)})
+
+        (tmp / "tflm").mkdir()
+        digest = hashlib.sha256(tfl).hexdigest()
+        write_text(tmp / "tflm" / "model_data.h", tflm_src.model_data_h(len(tfl), command))
+        write_text(tmp / "tflm" / "model_data.cc", tflm_src.model_data_cc(tfl, command, digest))
+        write_text(tmp / "tflm" / "ops.h", tflm_src.ops_h(tfl_info["op_types"], arena, command))
+
+        shutil.rmtree(work, ignore_errors=True)
+        report["seconds"] = round(time.time() - t0, 1)
+        write_json(tmp / "report.json", report)
+        write_manifest(tmp, {
+            "created_by": command,
+            "run": str(Path(run).resolve()), "data_dir": str(data_dir.resolve()), "fold": fold,
+            "model_name": cfg.get("model_name"), "model_config": cfg.get("model_config"),
+            "input_shape": [c, h, w], "frontend": fcfg.to_dict(), "input_quant": quant.to_dict(),
+            "calibration_clips": len(chosen), "fail_on": thresholds,
+        })
+    _log(f"wrote {out} ({report['sizes']['tflite_bytes']} B int8 model, {report['seconds']} s)")
+    return report
+
+
+def write_manifest(folder: Path, configs: dict) -> dict:
+    from tinyscene.util.atomic import write_json
+
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MANIFEST and not any(part.startswith(".") for part in p.relative_to(folder).parts):
+            rel = p.relative_to(folder).as_posix()
+            files[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    man = {"format": BUNDLE_FORMAT, "files": files, "versions": tool_versions(), "git": git_state(),
+           "configs": configs, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_json(folder / MANIFEST, man)
+    return man
+
+
+def check_bundle(path: str | os.PathLike) -> dict:
+    """The manifest of bundle `path` after checking every file against it (TsError naming the first
+    missing, changed or unlisted file)."""
+    path = Path(path)
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise TsError(f"{path}: not an export bundle (no {MANIFEST})")
+    try:
+        man = json.loads(mpath.read_text())
+    except (OSError, ValueError) as e:
+        raise TsError(f"{mpath}: not readable JSON ({e})") from None
+    if man.get("format") != BUNDLE_FORMAT or not isinstance(man.get("files"), dict):
+        raise TsError(f"{mpath}: not a {BUNDLE_FORMAT} manifest")
+    for rel, rec in man["files"].items():
+        f = path / rel
+        if not f.is_file():
+            raise TsError(f"{f}: listed in {MANIFEST} but missing")
+        if f.stat().st_size != rec.get("bytes") or sha256_file(f) != rec.get("sha256"):
+            raise TsError(f"{f}: does not match its sha256 in {MANIFEST} (the bundle was changed after export)")
+    for p in path.rglob("*"):
+        rel = p.relative_to(path).as_posix()
+        if p.is_file() and p.name != MANIFEST and rel not in man["files"] and not rel.startswith("."):
+            raise TsError(f"{p}: not listed in {MANIFEST}")
+    return man
+
+
+def inspect_bundle(path: str | os.PathLike) -> dict:
+    """What `tinyscene inspect` shows, as a dict: the int8 model's summary and the report."""
+    from tinyscene.export.to_tflite import summarize
+
+    path = Path(path)
+    man = check_bundle(path)
+    tfl = path / "model_int8.tflite"
+    info = summarize(tfl.read_bytes(), str(tfl))
+    report = json.loads((path / "report.json").read_text()) if (path / "report.json").is_file() else {}
+    return {"bundle": str(path), "model": info, "report": report, "manifest": man}

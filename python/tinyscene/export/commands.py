@@ -1,0 +1,99 @@
+"""`tinyscene export` (run folder → verified bundle) and `tinyscene inspect` (a bundle's model and ladder)."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+
+def register(sub) -> None:
+    from tinyscene.export.ladder import FAIL_ON
+
+    defaults = ", ".join(f"{k}={v[0]:g}" for k, v in FAIL_ON.items())
+    p = sub.add_parser(
+        "export", help="export a trained run: ONNX, int8 TFLite, verification ladder, deployable bundle",
+        description="torch -> ONNX (opset 17, static batch 1) -> int8 TFLite (onnx2tf + TFLiteConverter, "
+                    "calibrated on the fixed-point front-end's int8 output, NHWC, no transposes) -> "
+                    "verification ladder (report.json) -> bundle folder with vectors, manifest and TFLM sources. "
+                    "Nothing is written unless every rung passes its --fail-on threshold.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="--fail-on keys (defaults): " + defaults + "; a value of 'off' disables a check.")
+    p.add_argument("--run", required=True, metavar="RUN", help="a `tinyscene train` run folder (runs/NAME)")
+    p.add_argument("--out", required=True, metavar="DIR", help="bundle folder to create (export/NAME)")
+    p.add_argument("--calib", type=int, default=100, metavar="N",
+                   help="calibration clips from the train split (default 100; fewer than 10 is an error)")
+    p.add_argument("--data", default=None, metavar="DIR", help="data folder (default: the run's, from config.json)")
+    p.add_argument("--fail-on", default=None, metavar="KEY=VALUE,...",
+                   help="ladder thresholds that make the export fail (see below)")
+    p.add_argument("--vectors", type=int, default=5, metavar="N", help="evaluate clips saved as test vectors (default 5)")
+    p.add_argument("--exact-clips", type=int, default=32, metavar="N",
+                   help="evaluate clips run through the reference interpreters for the bit-exact rungs (default 32)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("inspect", help="show an export bundle: ops, tensor shapes, parameters, flash, the ladder",
+                       description="Checks the bundle against its manifest, then prints the int8 model's ops "
+                                   "with their shapes, parameter count, flash size of the weights and the "
+                                   "verification ladder.")
+    i.add_argument("bundle", metavar="DIR", help="an export bundle (export/NAME)")
+    i.add_argument("--json", action="store_true", help="print everything as JSON")
+    i.set_defaults(func=cmd_inspect)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tinyscene.errors import TsError
+    from tinyscene.export.bundle import export_bundle
+
+    if args.vectors < 5:
+        raise TsError(f"--vectors {args.vectors}: a bundle carries at least 5 test vectors")
+    if args.exact_clips < 1:
+        raise TsError(f"--exact-clips {args.exact_clips}: must be >= 1")
+    command = "tinyscene " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["export"] \
+        else f"tinyscene export --run {args.run} --out {args.out}"
+    report = export_bundle(args.run, args.out, calib=args.calib, data=args.data, fail_on=args.fail_on,
+                           force=args.force, n_vectors=args.vectors, exact_clips=args.exact_clips, command=command)
+    s = report["sizes"]
+    print(f"{args.out}: int8 model {s['tflite_bytes']} B ({s['tflite_kb']} KiB; weights {s['weights_int8_bytes']} B), "
+          f"TFLM arena {report['tflm_arena_bytes']} B, ladder {'PASS' if report['passed'] else 'FAIL'}")
+    return 0
+
+
+def _shape(s) -> str:
+    return "x".join(str(v) for v in s) if s else "-"
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from tinyscene.export.bundle import inspect_bundle
+    from tinyscene.export.ladder import format_table
+
+    info = inspect_bundle(args.bundle)
+    if args.json:
+        print(json.dumps({"model": info["model"], "report": info["report"]}, indent=2, default=str))
+        return 0
+    m = info["model"]
+    print(f"bundle {info['bundle']}  (manifest OK: {len(info['manifest']['files'])} files)")
+    print(f"input  {m['input']['dtype']} {_shape(m['input']['shape'])}  scale {m['input']['scale']:.9g} "
+          f"zero point {m['input']['zero_point']}")
+    print(f"output {m['output']['dtype']} {_shape(m['output']['shape'])}  scale {m['output']['scale']:.9g} "
+          f"zero point {m['output']['zero_point']}")
+    print()
+    w = max(len(op["op"]) for op in m["ops"])
+    print(f"{'#':>3}  {'op':<{w}}  {'input':<16} {'weights':<14} output")
+    for op in m["ops"]:
+        ins = ", ".join(_shape(s) for s in op["inputs"])
+        print(f"{op['index']:>3}  {op['op']:<{w}}  {ins:<16} {_shape(op['weights']) if op['weights'] else '':<14} "
+              f"{_shape(op['output'])}")
+    f = m["flash"]
+    print()
+    print(f"parameters {m['params']:,}; ops {len(m['ops'])} ({', '.join(f'{k} x{v}' for k, v in m['op_counts'].items())})")
+    print(f"flash: weights {f['weights_int8']:,} B + biases {f['biases_int32']:,} B + other constants "
+          f"{f['other_constants']:,} B = {f['total_constants']:,} B; quantisation parameters {f['quant_params']:,} B; "
+          f".tflite file {f['file']:,} B ({f['file'] / 1024:.1f} KiB)")
+    rep = info["report"]
+    if rep.get("tflm_arena_bytes"):
+        print(f"TFLM arena (tflite_micro interpreter): {rep['tflm_arena_bytes']:,} B")
+    if rep.get("ladder"):
+        print()
+        print(format_table(rep))
+    return 0

@@ -1,0 +1,417 @@
+"""The verification ladder (shared/DESIGN.md): every export proves each step with numbers.
+
+    1 torch_vs_onnxruntime   torch float vs onnxruntime float: max |logit difference|
+    2 float_vs_int8          onnxruntime float vs int8 TFLite on the evaluate split: top-1 agreement,
+                             accuracy of each, accuracy drop (percentage points)
+    3 litert_ref_vs_tflm     LiteRT int8 with reference kernels vs the tflite_micro Python
+                             interpreter: fraction of clips whose int8 logits are identical
+    4 host_c_vs_tflm         tinyscene's generated C (host build) vs tflite_micro: bit-exact fraction
+    5 device_vs_host         the device (QEMU or a board) vs the host: filled by `tinyscene parity`
+
+report.json keeps the rungs as a list of records {rung, title, status, metrics, checks[, reason]}:
+status is pass | fail | pending (a rung whose tool does not exist yet or is run elsewhere); a
+check is {key, value, op, threshold, pass}. A later stage adds or replaces its rung with
+`set_rung(report, record)`, so the ladder grows without changing its readers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyscene.errors import TsError
+
+REPORT_FORMAT = "tinyscene-ladder/1"
+
+# --fail-on keys: (default threshold, comparison, meaning)
+FAIL_ON: dict[str, tuple[float, str, str]] = {
+    "torch_onnx_max_abs": (1e-4, "<=", "torch vs onnxruntime: max abs logit difference"),
+    "top1_agreement": (0.99, ">=", "float vs int8: top-1 agreement on the evaluate split (fraction)"),
+    "accuracy_drop_pp": (0.5, "<=", "float vs int8: accuracy drop in percentage points"),
+    "litert_tflm_bitexact": (1.0, ">=", "LiteRT reference kernels vs tflite_micro: bit-exact fraction"),
+    "host_c_bitexact": (1.0, ">=", "generated C on the host vs tflite_micro: bit-exact fraction"),
+    "calib_min": (10, ">=", "calibration clips (fewer is an error)"),
+}
+
+RUNG_TITLES = {
+    "torch_vs_onnxruntime": "torch float == onnxruntime float",
+    "float_vs_int8": "float (onnxruntime) vs int8 (LiteRT)",
+    "litert_ref_vs_tflm": "LiteRT int8 (reference kernels) == tflite_micro",
+    "host_c_vs_tflm": "generated C on host == tflite_micro",
+    "device_vs_host": "device == host (features, logits)",
+}
+
+
+def parse_fail_on(spec: str | None) -> dict[str, float | None]:
+    """'key=value,...' over the defaults; a value of 'off' disables that check."""
+    th: dict[str, float | None] = {k: v[0] for k, v in FAIL_ON.items()}
+    if not spec:
+        return th
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        key = key.strip()
+        if not sep or key not in FAIL_ON:
+            raise TsError(f"--fail-on '{item}': expected key=value with key one of {', '.join(FAIL_ON)}")
+        val = val.strip()
+        if val.lower() in ("off", "none"):
+            th[key] = None
+            continue
+        try:
+            v = float(val)
+        except ValueError:
+            raise TsError(f"--fail-on {key}={val}: not a number (or 'off')") from None
+        if not math.isfinite(v):
+            raise TsError(f"--fail-on {key}={val}: must be finite")
+        th[key] = v
+    return th
+
+
+def check(key: str, value: float | None, thresholds: dict) -> dict | None:
+    """One check record, or None when the threshold is off."""
+    th = thresholds.get(key)
+    if th is None:
+        return None
+    op = FAIL_ON[key][1]
+    ok = value is not None and math.isfinite(value) and (value <= th if op == "<=" else value >= th)
+    return {"key": key, "value": value, "op": op, "threshold": th, "pass": bool(ok)}
+
+
+def rung(name: str, metrics: dict, checks: list, status: str | None = None, reason: str | None = None) -> dict:
+    checks = [c for c in checks if c is not None]
+    if status is None:
+        status = "pass" if all(c["pass"] for c in checks) else "fail"
+    rec = {"rung": name, "title": RUNG_TITLES.get(name, name), "status": status, "metrics": metrics,
+           "checks": checks}
+    if reason:
+        rec["reason"] = reason
+    return rec
+
+
+def pending(name: str, reason: str) -> dict:
+    return rung(name, {}, [], status="pending", reason=reason)
+
+
+def set_rung(report: dict, record: dict) -> dict:
+    """Add or replace a rung (by name) in report['ladder'], keeping the ladder's order."""
+    order = list(RUNG_TITLES)
+    ladder = [r for r in report.get("ladder", []) if r["rung"] != record["rung"]]
+    ladder.append(record)
+    ladder.sort(key=lambda r: order.index(r["rung"]) if r["rung"] in order else len(order))
+    report["ladder"] = ladder
+    report["passed"] = all(r["status"] != "fail" for r in ladder)
+    return report
+
+
+def failures(report: dict) -> list[str]:
+    out = []
+    for r in report.get("ladder", []):
+        for c in r.get("checks", []):
+            if not c["pass"]:
+                out.append(f"{c['key']} = {_fmt(c['value'])} (needs {c['op']} {_fmt(c['threshold'])})")
+        if r["status"] == "fail" and not any(not c["pass"] for c in r.get("checks", [])):
+            out.append(f"{r['rung']}: {r.get('reason', 'failed')}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Runners
+# ----------------------------------------------------------------------------------------------
+
+def run_torch(model, x_nchw: np.ndarray) -> np.ndarray:
+    import torch
+
+    model = model.eval()
+    outs = []
+    with torch.no_grad():
+        for x in x_nchw:
+            outs.append(model(torch.from_numpy(np.ascontiguousarray(x[None], dtype=np.float32))).numpy()[0])
+    return np.stack(outs).astype(np.float32)
+
+
+def run_onnx(onnx_path, x_nchw: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.stack([sess.run(None, {name: np.ascontiguousarray(x[None], dtype=np.float32)})[0][0]
+                     for x in x_nchw]).astype(np.float32)
+
+
+def litert_interpreter(data: bytes, reference: bool):
+    """LiteRT (ai_edge_litert) interpreter: reference kernels, or the optimized builtin kernels
+    without the XNNPACK delegate."""
+    from tinyscene.export.quiet import quiet
+
+    with quiet():
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError:  # older stacks: TensorFlow's own copy
+            from tinyscene.export.quiet import import_tf
+
+            tf = import_tf()
+            Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+        kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        it = Interpreter(model_content=data, experimental_op_resolver_type=kind, num_threads=1)
+        it.allocate_tensors()
+    return it
+
+
+def run_litert(data: bytes, q_nhwc: np.ndarray, reference: bool = True) -> np.ndarray:
+    it = litert_interpreter(data, reference)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    res = []
+    for q in q_nhwc:
+        it.set_tensor(inp["index"], np.ascontiguousarray(q.reshape(inp["shape"]), dtype=np.int8))
+        it.invoke()
+        res.append(it.get_tensor(out["index"]).reshape(-1).copy())
+    return np.stack(res)
+
+
+def tflm_arena_upper_bound(data: bytes) -> int:
+    """Room enough for every non-constant tensor at once plus TFLM's bookkeeping (so the
+    interpreter always allocates; the measured use comes from `tflm_arena_bytes`)."""
+    from tinyscene.export.to_tflite import _TYPE_BYTES, read_tflite
+
+    m = read_tflite(data)
+    act = sum(int(np.prod(t["shape"], dtype=np.int64)) * _TYPE_BYTES.get(t["dtype"], 4)
+              for t in m["tensors"] if not t["const"] and t["shape"])
+    return int(act + 64 * 1024 + 512 * (len(m["tensors"]) + len(m["ops"])))
+
+
+def tflm_interpreter(data: bytes, arena_size: int | None = None):
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    from tinyscene.export.quiet import quiet
+
+    with quiet() as cap:
+        try:
+            it = tflm.Interpreter.from_bytes(data, arena_size=arena_size or tflm_arena_upper_bound(data))
+        except Exception as e:
+            err = e
+            it = None
+    if it is None:
+        raise TsError(f"tflite_micro: cannot load the model ({err}) {cap.tail(2)}".strip())
+    return it
+
+
+def run_tflm(data: bytes, q_nhwc: np.ndarray, shape=None) -> np.ndarray:
+    it = tflm_interpreter(data)
+    det = it.get_input_details(0)
+    shape = det["shape"] if shape is None else shape
+    res = []
+    for q in q_nhwc:
+        it.set_input(np.ascontiguousarray(q.reshape(shape), dtype=np.int8), 0)
+        it.invoke()
+        res.append(np.asarray(it.get_output(0)).reshape(-1).copy())
+    return np.stack(res)
+
+
+def tflm_arena_bytes(data: bytes) -> int:
+    """Arena bytes the tflite_micro interpreter allocates for the model (its recording allocator;
+    measured on this 64-bit host — a 32-bit target needs slightly less for its pointer structs)."""
+    import re
+
+    from tinyscene.export.quiet import quiet
+
+    it = tflm_interpreter(data)
+    with quiet() as cap:
+        it.print_allocations()
+    m = re.search(r"Arena allocation total (\d+) bytes", cap.text)
+    if not m:
+        raise TsError(f"tflite_micro: no arena figure in print_allocations ({cap.tail(1)})")
+    return int(m.group(1))
+
+
+# ----------------------------------------------------------------------------------------------
+# The rungs
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class LadderInputs:
+    """What the ladder runs on. q_*: int8 NHWC front-end output; labels: class indices."""
+
+    model: object                 # torch module (eval)
+    onnx_path: object
+    tflite: bytes
+    scale: float                  # front-end int8 input scale / zero point (== the model's input)
+    zero_point: int
+    q_eval: np.ndarray            # int8 [N, n_mels, frames, channels], the evaluate split
+    labels: np.ndarray            # int64 [N]
+    exact_clips: int = 32         # clips run through the reference interpreters (slow)
+
+
+def to_nchw_float(q_nhwc: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    from tinyscene.export.to_tflite import dequantize
+
+    return np.ascontiguousarray(dequantize(q_nhwc, scale, zero_point).transpose(0, 3, 1, 2))
+
+
+def run_ladder(inp: LadderInputs, thresholds: dict, progress=None) -> tuple[dict, dict]:
+    """Rungs 1–3 (4 when tinyscene's compiler can run on the host). Returns (report, arrays)
+    where arrays holds the logits for the plot and the vectors."""
+    step = progress or (lambda msg: None)
+    n = len(inp.q_eval)
+    if n == 0:
+        raise TsError("evaluate split: no clips to verify the export on")
+    x = to_nchw_float(inp.q_eval, inp.scale, inp.zero_point)
+    report: dict = {"format": REPORT_FORMAT, "ladder": [], "passed": True}
+
+    step("torch vs onnxruntime")
+    y_torch = run_torch(inp.model, x)
+    y_onnx = run_onnx(inp.onnx_path, x)
+    d = float(np.max(np.abs(y_torch - y_onnx)))
+    set_rung(report, rung("torch_vs_onnxruntime",
+                          {"max_abs_diff": d, "mean_abs_diff": float(np.mean(np.abs(y_torch - y_onnx))),
+                           "clips": n},
+                          [check("torch_onnx_max_abs", d, thresholds)]))
+
+    step("float vs int8")
+    y8 = run_litert(inp.tflite, inp.q_eval, reference=False)
+    det = litert_interpreter(inp.tflite, True).get_output_details()[0]
+    o_scale, o_zp = det["quantization"]
+    y8f = (y8.astype(np.float32) - o_zp) * o_scale
+    p_f, p_8 = y_onnx.argmax(1), y8.argmax(1)  # argmax of int8 = argmax of its dequantised values
+    agree = float(np.mean(p_f == p_8))
+    acc_f = float(np.mean(p_f == inp.labels))
+    acc_8 = float(np.mean(p_8 == inp.labels))
+    drop = 100.0 * (acc_f - acc_8)
+    set_rung(report, rung("float_vs_int8",
+                          {"clips": n, "top1_agreement": agree, "accuracy_float": acc_f, "accuracy_int8": acc_8,
+                           "accuracy_drop_pp": drop,
+                           "logit_max_abs_diff": float(np.max(np.abs(y8f - y_onnx))),
+                           "logit_rmse": float(np.sqrt(np.mean((y8f - y_onnx) ** 2))),
+                           "output_scale": float(o_scale), "output_zero_point": int(o_zp),
+                           "int8_runtime": "LiteRT builtin kernels (no delegate)"},
+                          [check("top1_agreement", agree, thresholds),
+                           check("accuracy_drop_pp", drop, thresholds)]))
+
+    k = min(n, max(1, int(inp.exact_clips)))
+    step(f"LiteRT reference vs tflite_micro ({k} clips)")
+    sub = inp.q_eval[:k]
+    y_ref = run_litert(inp.tflite, sub, reference=True)
+    y_micro = run_tflm(inp.tflite, sub)
+    same = np.all(y_ref == y_micro, axis=1)
+    frac = float(np.mean(same))
+    set_rung(report, rung("litert_ref_vs_tflm",
+                          {"clips": k, "bitexact": frac, "clips_differing": int(np.sum(~same)),
+                           "max_abs_diff_lsb": int(np.max(np.abs(y_ref.astype(np.int32) - y_micro))),
+                           "litert_optimized_equals_reference": float(np.mean(np.all(y8[:k] == y_ref, axis=1)))},
+                          [check("litert_tflm_bitexact", frac, thresholds)]))
+
+    step("generated C on host vs tflite_micro")
+    set_rung(report, host_c_rung(inp.tflite, sub, y_micro, thresholds))
+    set_rung(report, pending("device_vs_host", "run `tinyscene parity --bundle <this bundle> --board B`"))
+    arrays = {"float": y_onnx, "torch": y_torch, "int8": y8, "int8_dequant": y8f, "tflm": y_micro,
+              "labels": inp.labels, "output_scale": float(o_scale), "output_zero_point": int(o_zp)}
+    return report, arrays
+
+
+def host_c_rung(tflite: bytes, q_nhwc: np.ndarray, y_micro: np.ndarray, thresholds: dict) -> dict:
+    """Rung 4: tinyscene's AOT-compiled C, built for the host, vs tflite_micro — when the compiler
+    and its host runner exist (pending otherwise)."""
+    import importlib
+    import tempfile
+    from pathlib import Path
+
+    try:
+        importlib.import_module("tinyscene.aot.runner")
+        from tinyscene.device.modelrun import run_model
+    except ImportError as e:
+        return pending("host_c_vs_tflm", f"tinyscene's compiler is not available ({e})")
+    with tempfile.TemporaryDirectory(prefix="ts-export-hostc-") as td:
+        model = Path(td) / "model_int8.tflite"
+        model.write_bytes(tflite)
+        try:
+            outs, rep = run_model(model, "host", [q for q in q_nhwc], runtime="aot", workdir=Path(td) / "work")
+        except TsError as e:
+            r = rung("host_c_vs_tflm", {"clips": len(q_nhwc)}, [check("host_c_bitexact", 0.0, thresholds)],
+                     reason=f"the compiler or its host build failed: {e}")
+            if thresholds.get("host_c_bitexact") is None:
+                r["status"] = "pending"
+            return r
+    y = np.stack([np.asarray(o).reshape(-1) for o in outs])
+    same = np.all(y == y_micro, axis=1)
+    frac = float(np.mean(same))
+    return rung("host_c_vs_tflm", {"clips": len(q_nhwc), "bitexact": frac, "clips_differing": int(np.sum(~same)),
+                                   "arena_bytes": int(rep.arena_bytes)},
+                [check("host_c_bitexact", frac, thresholds)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.3g}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+_SHOW = {
+    "torch_vs_onnxruntime": [("max_abs_diff", "max |diff|")],
+    "float_vs_int8": [("top1_agreement", "agreement"), ("accuracy_float", "acc float"),
+                      ("accuracy_int8", "acc int8"), ("accuracy_drop_pp", "drop pp")],
+    "litert_ref_vs_tflm": [("bitexact", "bit-exact")],
+    "host_c_vs_tflm": [("bitexact", "bit-exact")],
+    "device_vs_host": [("logits_bitexact", "logits bit-exact"), ("features_bitexact", "features bit-exact")],
+}
+
+
+def format_table(report: dict) -> str:
+    """The ladder as a text table (one line per rung)."""
+    rows = [("rung", "status", "clips", "figures")]
+    for r in report.get("ladder", []):
+        m = r.get("metrics", {})
+        figs = ", ".join(f"{label} {_fmt(m[k])}" for k, label in _SHOW.get(r["rung"], []) if k in m)
+        if r["status"] == "pending":
+            figs = r.get("reason", "")
+        fails = [c for c in r.get("checks", []) if not c["pass"]]
+        if fails:
+            figs += "  [" + "; ".join(f"{c['key']} needs {c['op']} {_fmt(c['threshold'])}" for c in fails) + "]"
+        elif r["status"] == "fail" and r.get("reason"):
+            figs += f"  [{r['reason']}]"
+        rows.append((r.get("title", r["rung"]), r["status"].upper(), str(m.get("clips", "")), figs))
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}" for a, b, c, d in rows]
+    lines.insert(1, "-" * min(120, max(len(ln) for ln in lines)))
+    return "\n".join(lines)
+
+
+def plot_logits(arrays: dict, path, classes) -> None:
+    """Scatter of int8 (dequantised) vs float logits, one colour per class, with the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tinyscene.util.atomic import atomic_path
+
+    yf, y8 = arrays["float"], arrays["int8_dequant"]
+    fig, ax = plt.subplots(figsize=(5.5, 5.0), dpi=110)
+    for c in range(yf.shape[1]):
+        name = classes[c] if c < len(classes) else f"class {c}"
+        ax.scatter(yf[:, c], y8[:, c], s=9, alpha=0.7, label=f"logit {name}")
+    lo = float(min(yf.min(), y8.min()))
+    hi = float(max(yf.max(), y8.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="int8 = float")
+    agree = float(np.mean(yf.argmax(1) == arrays["int8"].argmax(1)))
+    ax.set_xlabel("float logit (onnxruntime)")
+    ax.set_ylabel("int8 logit, dequantised (LiteRT)")
+    ax.set_title(f"float vs int8 logits: {len(yf)} clips, top-1 agreement {100 * agree:.1f}%", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
