@@ -9,7 +9,7 @@ export TS_THIRD_PARTY_MIRROR
 # pytest workers: both cores by default
 JOBS ?= 2
 
-.PHONY: setup apt venv test test-all demo clean help
+.PHONY: setup apt venv assets test test-all demo clean help
 
 help:
 	@echo "make setup     install Debian packages and the .venv (pinned), build host libraries"
@@ -17,7 +17,11 @@ help:
 	@echo "make test-all  the test suite including slow tests"
 	@echo "make demo      the whole pipeline on synthetic data"
 
-setup: apt venv
+setup: apt venv assets
+
+# Downloaded inputs the tests and the demo use: the real example recording (dcase_util sdist on PyPI).
+assets: venv
+	$(TS) data example
 
 # Debian packages: installed only where missing (needs root or sudo).
 apt:
@@ -32,7 +36,6 @@ venv: .venv/.installed
 
 .venv/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -r requirements.lock
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
