@@ -43,7 +43,11 @@ N_BLOCKS = 5
 class ResNetConfig:
     """Widths of the residual network. `widths[i]` = channels leaving block i (its residual stream),
     `mids[i]` = channels between block i's two convolutions (None = widths). A block whose input and
-    output widths differ gets a 1x1 convolution on its shortcut (no BN, no bias)."""
+    output widths differ gets a 1x1 convolution on its shortcut (no BN, no bias).
+
+    `shortcuts[i]` (None = automatic, as above): True gives block i that 1x1 projection even when
+    its widths are equal — a slimmed network whose residual streams keep different channel subsets
+    of equal count needs it; False (identity) is only valid when the widths are equal."""
 
     stem: int = 36
     widths: tuple[int, ...] = (36, 36, 36, 36, 72)
@@ -53,10 +57,13 @@ class ResNetConfig:
     stem_stride: int = 2
     pool: int = 2
     n_classes: int = 3
+    shortcuts: tuple[bool, ...] | None = None
 
     def __post_init__(self) -> None:
         # JSON round trips give lists; keep tuples so configs compare and hash.
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if self.shortcuts is not None:
+            object.__setattr__(self, "shortcuts", tuple(bool(v) for v in self.shortcuts))
         if self.mids is not None:
             object.__setattr__(self, "mids", tuple(int(m) for m in self.mids))
         object.__setattr__(self, "kernels", tuple(tuple(int(k) for k in pair) for pair in self.kernels))
@@ -70,6 +77,14 @@ class ResNetConfig:
         for name, vals in (("stem", (self.stem,)), ("widths", self.widths), ("mids", self.block_mids)):
             if any(v < 1 for v in vals):
                 raise TsError(f"resnet config: {name} {list(vals)} must all be >= 1 channel")
+        if self.shortcuts is not None:
+            if len(self.shortcuts) != n:
+                raise TsError(f"resnet config: {len(self.shortcuts)} shortcuts for {n} blocks (kernels)")
+            for i, proj in enumerate(self.shortcuts):
+                c_in = self.stem if i == 0 else self.widths[i - 1]
+                if not proj and c_in != self.widths[i]:
+                    raise TsError(f"resnet config: block {i + 1} has {c_in} -> {self.widths[i]} channels and "
+                                  "needs a projection shortcut (shortcuts[i] true)")
         for i, pair in enumerate(self.kernels):
             if len(pair) != 2 or any(k < 1 or k % 2 == 0 for k in pair):
                 raise TsError(f"resnet config: block {i + 1} kernels {list(pair)} must be two odd sizes >= 1")
@@ -87,6 +102,7 @@ class ResNetConfig:
         d["widths"] = list(self.widths)
         d["mids"] = None if self.mids is None else list(self.mids)
         d["kernels"] = [list(k) for k in self.kernels]
+        d["shortcuts"] = None if self.shortcuts is None else list(self.shortcuts)
         return d
 
     @classmethod
@@ -120,14 +136,16 @@ class ResidualBlock(nn.Module):
     """conv1 -> bn1 -> ReLU -> conv2 -> bn2 -> + shortcut -> ReLU -> max pool."""
 
     def __init__(self, c_in: int, c_mid: int, c_out: int, k1: int, k2: int,
-                 pool: tuple[int, int] | None):
+                 pool: tuple[int, int] | None, projection: bool | None = None):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_mid, k1, padding=k1 // 2, bias=False)
         self.bn1 = nn.BatchNorm2d(c_mid)
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(c_mid, c_out, k2, padding=k2 // 2, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = None if c_in == c_out else nn.Conv2d(c_in, c_out, 1, bias=False)
+        if projection is None:
+            projection = c_in != c_out
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False) if projection else None
         self.relu2 = nn.ReLU()
         self.pool = None if pool is None else nn.MaxPool2d(pool, stride=pool)
         self.pool_kernel = pool
@@ -161,7 +179,8 @@ class ResNet(nn.Module):
         for i, ((k1, k2), c_mid, c_out) in enumerate(zip(cfg.kernels, cfg.block_mids, cfg.widths)):
             self.map_sizes.append((h, w))
             pool = _pool_kernel(h, w, cfg.pool)
-            blocks.append(ResidualBlock(c_in, c_mid, c_out, k1, k2, pool))
+            proj = None if cfg.shortcuts is None else cfg.shortcuts[i]
+            blocks.append(ResidualBlock(c_in, c_mid, c_out, k1, k2, pool, proj))
             if pool is not None:
                 h, w = h // pool[0], w // pool[1]
             c_in = c_out
