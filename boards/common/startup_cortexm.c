@@ -11,6 +11,8 @@ extern uint32_t __ext_bss_start, __ext_bss_end, __stack_top;
 
 void Reset_Handler(void);
 void ts_startup_run(void); /* boards/common/semihost_entry.c or a board's own entry */
+/* Optional board hook, run before .data/.bss are set up: controllers that RAM needs (SDRAM via FMC). */
+void ts_board_early_init(void) __attribute__((weak));
 extern void __libc_init_array(void);
 
 /* newlib's __libc_init_array calls _init/_fini; with -nostartfiles nobody else provides them. */
@@ -116,6 +118,8 @@ __attribute__((noreturn)) void Reset_Handler(void)
     SCB_VTOR = (uint32_t)(uintptr_t)ts_vectors;
     /* Separate MemManage, BusFault and UsageFault from HardFault so a fault is named precisely. */
     SCB_SHCSR |= (1u << 16) | (1u << 17) | (1u << 18);
+
+    if (ts_board_early_init) ts_board_early_init();
 
     const uint32_t *src = &__data_load;
     for (uint32_t *dst = &__data_start; dst < &__data_end;) *dst++ = *src++;
