@@ -1,0 +1,45 @@
+/* Private helpers of the reference kernels: int8 dot products with 32-bit accumulation.
+ * Plain C, unrolled so that the compiler keeps the accumulators in registers; the optimized kernel
+ * families (armv7em/, mve/) bring their own. */
+#ifndef TS_NN_DOT_H
+#define TS_NN_DOT_H
+
+#include <stdint.h>
+
+/* sum_k a[k] * b[k] */
+static inline int32_t ts_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t acc0 = 0, acc1 = 0;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        acc0 += a[k] * b[k];
+        acc1 += a[k + 1] * b[k + 1];
+        acc0 += a[k + 2] * b[k + 2];
+        acc1 += a[k + 3] * b[k + 3];
+    }
+    for (; k < n; k++) acc0 += a[k] * b[k];
+    return acc0 + acc1;
+}
+
+/* Two rows of weights against one input vector: *r0 += sum a[k] * w0[k], *r1 += sum a[k] * w1[k]. */
+static inline void ts_dot2_s8(const int8_t *a, const int8_t *w0, const int8_t *w1, int32_t n, int32_t *r0,
+                              int32_t *r1)
+{
+    int32_t acc0 = 0, acc1 = 0;
+    int32_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        const int32_t x0 = a[k], x1 = a[k + 1];
+        acc0 += x0 * w0[k];
+        acc1 += x0 * w1[k];
+        acc0 += x1 * w0[k + 1];
+        acc1 += x1 * w1[k + 1];
+    }
+    if (k < n) {
+        acc0 += a[k] * w0[k];
+        acc1 += a[k] * w1[k];
+    }
+    *r0 += acc0;
+    *r1 += acc1;
+}
+
+#endif /* TS_NN_DOT_H */

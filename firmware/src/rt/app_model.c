@@ -1,0 +1,99 @@
+/* model app: runs the generated int8 model (model.h, from `tinyscene compile`) on inputs read from a file.
+ *
+ *   model --in IN --out OUT --n N [--dump DUMP]
+ *
+ * IN holds N invokes' inputs back to back (each: every graph input's bytes, in order); OUT receives the
+ * outputs likewise. With --dump, every layer's output tensor is appended to DUMP after each layer (in
+ * layer order, invoke after invoke). Files are semihosting files under QEMU, plain files on the host.
+ * Ends with one machine-readable line:
+ *
+ *   ts-model: result invokes=N arena_bytes=A stack_bytes=S ticks=T0,T1,...
+ *
+ * ticks: the board counter around each ts_model_invoke() only (board.yaml counter.per_tick converts them);
+ * stack_bytes: stack high-water mark over the invokes (painted before each). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ts/board.h"
+#include "ts/rt.h"
+
+#define TS_MODEL_MAX_INVOKES 1024
+
+static uint32_t ticks[TS_MODEL_MAX_INVOKES];
+
+static void dump_layer(int32_t layer, const ts_layer_t *info, void *user)
+{
+    (void)layer;
+    FILE *f = (FILE *)user;
+    fwrite(info->output->data, 1, (size_t)info->output->bytes, f);
+}
+
+static const char *arg_value(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    }
+    return NULL;
+}
+
+static int fail(const char *what, const char *detail)
+{
+    printf("ts-model: error: %s%s%s\n", what, detail ? " " : "", detail ? detail : "");
+    return 1;
+}
+
+int ts_app_main(int argc, char **argv)
+{
+    const char *in_path = arg_value(argc, argv, "--in");
+    const char *out_path = arg_value(argc, argv, "--out");
+    const char *n_arg = arg_value(argc, argv, "--n");
+    const char *dump_path = arg_value(argc, argv, "--dump");
+    if (!in_path || !out_path || !n_arg) return fail("usage: model --in IN --out OUT --n N [--dump DUMP]", NULL);
+    const long n = strtol(n_arg, NULL, 10);
+    if (n < 1 || n > TS_MODEL_MAX_INVOKES) return fail("--n out of range", n_arg);
+
+    ts_status_t st = ts_model_check();
+    if (st != TS_OK) return fail("a kernel needs more scratch than planned:", ts_status_str(st));
+
+    FILE *fin = fopen(in_path, "rb");
+    if (!fin) return fail("cannot open", in_path);
+    FILE *fout = fopen(out_path, "wb");
+    if (!fout) return fail("cannot create", out_path);
+    FILE *fdump = NULL;
+    if (dump_path) {
+        fdump = fopen(dump_path, "wb");
+        if (!fdump) return fail("cannot create", dump_path);
+        ts_model_set_layer_hook(dump_layer, fdump);
+    }
+
+    size_t stack_bytes = 0;
+    for (long k = 0; k < n; k++) {
+        for (int i = 0; i < TS_MODEL_NUM_INPUTS; i++) {
+            const ts_tensor_t *t = &ts_model_inputs[i];
+            if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return fail("short input file", in_path);
+        }
+        ts_rt_stack_paint();
+        const uint64_t t0 = ts_board_counter();
+        st = ts_model_invoke();
+        const uint64_t t1 = ts_board_counter();
+        const size_t hw = ts_rt_stack_high_water();
+        if (hw > stack_bytes) stack_bytes = hw;
+        if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
+        ticks[k] = (uint32_t)(t1 - t0);
+        for (int i = 0; i < TS_MODEL_NUM_OUTPUTS; i++) {
+            const ts_tensor_t *t = &ts_model_outputs[i];
+            if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
+        }
+    }
+    fclose(fin);
+    if (fclose(fout) != 0) return fail("cannot write", out_path);
+    if (fdump && fclose(fdump) != 0) return fail("cannot write", dump_path);
+
+    printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu ticks=", n,
+           (unsigned long)TS_MODEL_ARENA_BYTES, (unsigned long)stack_bytes);
+    for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)ticks[k]);
+    printf("\n");
+    return 0;
+}

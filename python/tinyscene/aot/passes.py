@@ -1,0 +1,194 @@
+"""Graph passes before kernel lowering, each exact (the device computes the same bytes as TFLM):
+
+- fold_constants: ops whose inputs are all known at compile time are evaluated with numpy and their
+  outputs become constants; SHAPE of a static tensor is known. This removes the shape arithmetic that
+  Keras' Flatten leaves in converted models (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE).
+- views: RESHAPE / SQUEEZE / EXPAND_DIMS only reinterpret bytes (TFLM copies them unchanged); they become
+  VIEW ops whose output shares the input's memory, and lose their shape operand.
+- fuse_activations: a standalone RELU / RELU6 that is the only consumer of a CONV_2D, DEPTHWISE_CONV_2D,
+  FULLY_CONNECTED, ADD, MUL or pooling output is merged into that op's output clamp.
+- remove_dead: ops whose outputs nobody reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tinyscene.aot import quant as Q
+from tinyscene.aot.ir import NUMPY_DTYPES, Graph, Op
+from tinyscene.errors import TsError
+
+VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
+                     "AVERAGE_POOL_2D")
+
+
+def run_passes(g: Graph) -> Graph:
+    fold_constants(g)
+    make_views(g)
+    fuse_activations(g)
+    remove_dead(g)
+    return g
+
+
+# ---- constant folding ----------------------------------------------------------------------------
+
+def _strided_slice(op: Op, x: np.ndarray, begin, end, strides) -> np.ndarray:
+    o = op.options
+    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0):
+        raise TsError(f"{op.where()}: STRIDED_SLICE with ellipsis/new-axis masks is not supported")
+    sl, shrink = [], []
+    for i in range(x.ndim):
+        if i >= len(begin):
+            sl.append(slice(None))
+            continue
+        b, e, s = int(begin[i]), int(end[i]), int(strides[i])
+        if o.get("offset", False):
+            e = b + e
+        if o.get("shrink_axis_mask", 0) >> i & 1:
+            b = b + x.shape[i] if b < 0 else b
+            sl.append(slice(b, b + 1, 1))
+            shrink.append(i)
+            continue
+        sl.append(slice(None if o.get("begin_mask", 0) >> i & 1 else b,
+                        None if o.get("end_mask", 0) >> i & 1 else e, s))
+    y = x[tuple(sl)]
+    return y.reshape([d for i, d in enumerate(y.shape) if i not in shrink])
+
+
+def _eval(g: Graph, op: Op, vals: list[np.ndarray | None]) -> np.ndarray | None:
+    """numpy value of a foldable op, or None when the op is not folded."""
+    k = op.kind
+    out = g.t(op.outputs[0])
+    if k == "SHAPE":
+        src = g.t(op.inputs[0])
+        return np.asarray(src.shape, dtype=NUMPY_DTYPES.get(out.dtype, np.int32))
+    if any(v is None for v in vals):
+        return None
+    x = vals[0]
+    if k in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+        return x.reshape(out.shape)
+    if k == "STRIDED_SLICE":
+        return _strided_slice(op, x, vals[1], vals[2], vals[3])
+    if k == "SLICE":
+        b, s = vals[1], vals[2]
+        return x[tuple(slice(int(bi), None if int(si) < 0 else int(bi) + int(si)) for bi, si in zip(b, s))]
+    if k == "PACK":
+        return np.stack(vals, axis=int(op.options.get("axis", 0)))
+    if k == "CONCATENATION":
+        if x.dtype == np.int8 and len({(float(g.t(i).quant.s), g.t(i).quant.zp) if g.t(i).quant else None
+                                       for i in op.inputs + op.outputs}) > 1:
+            return None  # int8 constants with different quantisation: leave to the device kernel
+        return np.concatenate(vals, axis=int(op.options.get("axis", 0)))
+    if k == "GATHER":
+        return np.take(x, vals[1].astype(np.int64), axis=int(op.options.get("axis", 0)))
+    if k == "CAST":
+        return x.astype(NUMPY_DTYPES[out.dtype])
+    if k == "REDUCE_PROD" and out.dtype in ("int32", "int64"):
+        return np.prod(x, axis=tuple(int(a) for a in np.atleast_1d(vals[1])),
+                       keepdims=bool(op.options.get("keep_dims", False))).astype(x.dtype)
+    if k in ("ADD", "SUB", "MUL", "FLOOR_DIV") and out.dtype in ("int32", "int64") \
+            and op.options.get("fused_activation_function", 0) == Q.ACT_NONE:
+        a, b = vals[0], vals[1]
+        r = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "FLOOR_DIV": np.floor_divide}[k](a, b)
+        return r.astype(NUMPY_DTYPES[out.dtype])
+    return None
+
+
+def fold_constants(g: Graph) -> None:
+    kept = []
+    for op in g.ops:
+        if len(op.outputs) != 1 or g.t(op.outputs[0]).data is not None:
+            kept.append(op)
+            continue
+        vals = [g.t(i).data if i >= 0 else None for i in op.inputs]
+        try:
+            v = _eval(g, op, vals)
+        except TsError:
+            raise
+        except Exception as e:  # a malformed constant op: name it
+            raise TsError(f"{op.where()}: cannot evaluate on constants ({e})") from None
+        out = g.t(op.outputs[0])
+        if v is None or out.index in g.outputs:
+            kept.append(op)
+            continue
+        if tuple(v.shape) != tuple(out.shape) and v.size == out.size:
+            v = v.reshape(out.shape)
+        if tuple(v.shape) != tuple(out.shape):
+            raise TsError(f"{op.where()}: folded value has shape {list(v.shape)}, the model says {list(out.shape)}")
+        out.data = np.array(v, dtype=NUMPY_DTYPES.get(out.dtype, v.dtype), order="C")  # keeps 0-d shapes
+    g.ops = kept
+
+
+# ---- views ---------------------------------------------------------------------------------------
+
+def make_views(g: Graph) -> None:
+    for op in g.ops:
+        if op.kind not in VIEW_OPS:
+            continue
+        src, dst = g.t(op.inputs[0]), g.t(op.outputs[0])
+        if src.nbytes != dst.nbytes or src.dtype != dst.dtype:
+            raise TsError(f"{op.where()}: input {src.dtype}{list(src.shape)} and output {dst.dtype}{list(dst.shape)} "
+                          "do not hold the same bytes")
+        op.options = dict(op.options, original=op.kind)
+        op.kind = "VIEW"
+        op.inputs = op.inputs[:1]
+
+
+# ---- activation fusion ---------------------------------------------------------------------------
+
+def _same_quant(a, b) -> bool:
+    return (a is not None and b is not None and a.scale.size == 1 and b.scale.size == 1
+            and float(a.s) == float(b.s) and a.zp == b.zp)
+
+
+def fuse_activations(g: Graph) -> None:
+    removed = set()
+    for op in g.ops:
+        if op.kind not in ("RELU", "RELU6") or id(op) in removed:
+            continue
+        src = g.t(op.inputs[0])
+        dst = g.t(op.outputs[0])
+        if src.dtype != "int8" or dst.dtype != "int8" or src.index in g.outputs or src.index in g.inputs:
+            continue
+        prod = g.producer(src.index)
+        if prod is None or prod.kind not in FUSABLE_PRODUCERS or len(g.consumers(src.index)) != 1:
+            continue
+        if src.quant is None or src.quant.scale.size != 1:
+            continue
+        if op.kind == "RELU":
+            if not _same_quant(src.quant, dst.quant):
+                continue  # RELU also rescales: not a pure clamp
+            lo, hi = src.quant.zp, Q.INT8_MAX
+            lo = max(Q.INT8_MIN, lo)
+        else:
+            lo = src.quant.zp
+            hi = Q.float_to_quantized_int8(6.0, src.quant.s, src.quant.zp)
+        # the producer's own clamp, intersected; only when the intervals overlap (then exact)
+        plo, phi = prod.options.get("extra_clamp", (Q.INT8_MIN, Q.INT8_MAX))
+        act = prod.options.get("fused_activation_function", Q.ACT_NONE)
+        if act not in (Q.ACT_NONE, Q.ACT_RELU, Q.ACT_RELU6, Q.ACT_RELU_N1_TO_1):
+            continue
+        alo, ahi = Q.activation_range(act, src.quant.s, src.quant.zp)
+        cur_lo, cur_hi = max(plo, alo), min(phi, ahi)
+        if cur_lo > cur_hi or max(cur_lo, lo) > min(cur_hi, hi):
+            continue
+        prod.options["extra_clamp"] = (max(plo, lo), min(phi, hi))
+        # the producer keeps computing at its own output quantisation (RELU6 does not rescale)
+        prod.options.setdefault("output_quant_from", src.index)
+        prod.outputs = [dst.index]
+        prod.fused.append(op.index)
+        # the producer now writes the activation's output tensor (same bytes, the activation's name)
+        removed.add(id(op))
+    g.ops = [op for op in g.ops if id(op) not in removed]
+
+
+# ---- dead code -----------------------------------------------------------------------------------
+
+def remove_dead(g: Graph) -> None:
+    live = set(g.outputs)
+    kept: list[Op] = []
+    for op in reversed(g.ops):
+        if any(o in live for o in op.outputs):
+            kept.append(op)
+            live.update(i for i in op.inputs if i >= 0)
+    g.ops = list(reversed(kept))
