@@ -22,6 +22,7 @@ class App:
 
 APPS: dict[str, App] = {
     "selftest": App("selftest", "semihosting file I/O, tick counter, stack painting, deliberate fault"),
+    "model": App("model", "runs a generated int8 model (tinyscene compile) on inputs from a file", ("rt", "nn")),
 }
 
 
