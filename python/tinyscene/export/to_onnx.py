@@ -6,6 +6,13 @@ The model's input is the dequantised int8 front-end output in torch's layout, fl
 Before anything is traced, every parameter and buffer is checked for NaN/inf (the error names the
 layer), and after tracing every ONNX node must be an op that has an int8 TFLite form (the error
 names the layer the node came from).
+
+Fully connected layers (ONNX Gemm on a [1, C] vector) are written as the same weights in a 1x1
+convolution on [1, C, 1, 1] between two reshapes. The result is the same float function, and the
+int8 graph then has CONV_2D + RESHAPE instead of FULLY_CONNECTED: LiteRT's reference
+FULLY_CONNECTED requantises with single rounding where tflite_micro (and so the device) uses
+double rounding, so an int8 FULLY_CONNECTED differs from tflite_micro by one step on about 1% of
+inputs, while their CONV_2D agree bit for bit.
 """
 from __future__ import annotations
 
@@ -103,6 +110,7 @@ def export_onnx(model, input_shape, path: str | os.PathLike, opset: int = OPSET)
                 raise TsError(f"onnxsim: simplification failed ({type(e).__name__}: {e})") from None
         if not ok:
             raise TsError("onnxsim: the simplified model does not match the original on random inputs")
+        simplified = gemm_to_conv(simplified)
         counts = check_ops(simplified)
         try:
             onnx.checker.check_model(simplified, full_check=True)
@@ -146,3 +154,71 @@ def _numel(dims) -> int:
     for d in dims:
         n *= int(d)
     return n
+
+
+def gemm_to_conv(model_proto):
+    """Rewrite each Gemm Y = A @ W^T + b with A [1, C] (alpha = beta = 1, no transA) as
+    Reshape(A, [1, C, 1, 1]) -> Conv 1x1 (W as [K, C, 1, 1], b) -> Reshape([1, K]).
+    Other Gemms are left as they are."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    g = model_proto.graph
+    inits = {i.name: i for i in g.initializer}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model_proto)
+    except Exception:
+        return model_proto
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    nodes = []
+    changed = False
+    for n in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        ok = (n.op_type == "Gemm" and len(n.input) >= 2 and n.input[1] in inits
+              and (len(n.input) < 3 or not n.input[2] or n.input[2] in inits)
+              and attrs.get("transA", 0) == 0 and shapes.get(n.input[0], [None])[0] == 1
+              and len(shapes.get(n.input[0], [])) == 2)
+        if not ok:
+            nodes.append(n)
+            continue
+        alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+        w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+        if not attrs.get("transB", 0):
+            w = w.T
+        k, c = w.shape
+        w = (alpha * w).reshape(k, c, 1, 1)
+        prefix = n.name.rsplit("/", 1)[0] if "/" in (n.name or "") else (n.name or n.output[0])
+        base = prefix + "/GemmAsConv"
+        names = {"w": base + "/weight", "b": base + "/bias", "s4": base + "/shape4", "s2": base + "/shape2",
+                 "x4": base + "/x4", "y4": base + "/y4"}
+        new_inits = [numpy_helper.from_array(w, names["w"]),
+                     numpy_helper.from_array(np.array([1, c, 1, 1], np.int64), names["s4"]),
+                     numpy_helper.from_array(np.array([1, k], np.int64), names["s2"])]
+        conv_in = [names["x4"], names["w"]]
+        if len(n.input) >= 3 and n.input[2]:
+            b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float32).reshape(-1)
+            if b.size == 1:
+                b = np.full(k, b[0], np.float32)
+            if b.size != k:
+                nodes.append(n)
+                continue
+            new_inits.append(numpy_helper.from_array(beta * b, names["b"]))
+            conv_in.append(names["b"])
+        g.initializer.extend(new_inits)
+        nodes += [helper.make_node("Reshape", [n.input[0], names["s4"]], [names["x4"]], name=base + "Reshape"),
+                  helper.make_node("Conv", conv_in, [names["y4"]], name=base, kernel_shape=[1, 1]),
+                  helper.make_node("Reshape", [names["y4"], names["s2"]], [n.output[0]], name=base + "Reshape_1")]
+        changed = True
+    if not changed:
+        return model_proto
+    del g.node[:]
+    g.node.extend(nodes)
+    still = {i for nd in g.node for i in nd.input}
+    keep = [i for i in g.initializer if i.name in still]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    return model_proto
