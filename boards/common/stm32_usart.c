@@ -28,7 +28,7 @@
 #define ISR_TXE (1u << 7)
 
 #ifndef TS_UART_RX_RING
-#define TS_UART_RX_RING 2048u /* power of two */
+#define TS_UART_RX_RING 8192u /* power of two; > one frame in flight (stop-and-wait) */
 #endif
 
 void ts_board_set_irq(int irq, void (*handler)(void), uint8_t priority);

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "tinyscene.train.commands",
     "tinyscene.export.commands",
     "tinyscene.device.commands",
+    "tinyscene.device.parity_commands",
     "tinyscene.aot.commands",
     "tinyscene.demo",
 ]

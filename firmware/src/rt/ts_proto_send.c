@@ -1,32 +1,38 @@
 /* Sends one data frame; on a byte stream waits for its ACK (stop-and-wait), resending on NAK or
- * timeout. While waiting, a resent copy of the frame last received (its ACK was lost) is re-ACKed. */
+ * timeout. While it waits, payloads are not stored (the receive buffer may still hold the frame the
+ * app is working on): a resent copy of the frame last received (its ACK was lost) is re-ACKed, a new
+ * data frame is NAKed so that the host sends it again once this frame is through. */
 #include "ts/proto.h"
 
-typedef enum { WAIT_ACK, WAIT_NAK, WAIT_TIMEOUT, WAIT_IO } wait_result_t;
+typedef enum { WAIT_ACK, WAIT_NAK, WAIT_TIMEOUT } wait_result_t;
 
 static wait_result_t wait_ack(ts_proto_t *p, uint8_t seq)
 {
-    ts_proto_parser_t *ps = &p->parser;
+    ts_proto_parser_t ps;
+    ts_proto_parser_init(&ps, 0, 0); /* headers only: any payload is skipped */
     uint8_t chunk[64];
     for (;;) {
-        size_t want = ts_proto_parser_want(ps);
+        size_t want = ts_proto_parser_want(&ps);
         if (want > sizeof chunk) want = sizeof chunk;
         size_t got = p->io.read(p->io.ctx, chunk, want, p->ack_timeout_ms);
         size_t off = 0;
         while (off < got) {
             size_t used = 0;
-            ts_proto_event_t ev = ts_proto_parse(ps, chunk + off, got - off, &used);
+            ts_proto_event_t ev = ts_proto_parse(&ps, chunk + off, got - off, &used);
             off += used;
-            if (ev != TS_PROTO_EV_FRAME) continue; /* a corrupted ACK: the timeout resends */
-            if (ps->type == TS_PROTO_ACK && ps->seq == seq) return WAIT_ACK;
-            if (ps->type == TS_PROTO_NAK) return WAIT_NAK;
-            if (ps->type != TS_PROTO_ACK && p->rx_have_last && ps->seq == p->rx_last)
-                ts_proto_write(&p->io, TS_PROTO_ACK, ps->seq, 0, 0, 0, 0, 0);
+            if (ev == TS_PROTO_EV_NONE) continue;
+            if (ps.type == TS_PROTO_ACK || ps.type == TS_PROTO_NAK) {
+                if (ev != TS_PROTO_EV_FRAME) continue; /* a corrupted ACK/NAK: the timeout resends */
+                if (ps.type == TS_PROTO_NAK) return WAIT_NAK;
+                if (ps.seq == seq) return WAIT_ACK;
+                continue; /* a stale ACK */
+            }
+            if (ev != TS_PROTO_EV_BAD_CRC && p->rx_have_last && ps.seq == p->rx_last)
+                ts_proto_write(&p->io, TS_PROTO_ACK, ps.seq, 0, 0, 0, 0, 0); /* duplicate: ACK again */
+            else
+                ts_proto_write(&p->io, TS_PROTO_NAK, ps.seq, 0, 0, 0, 0, 0); /* not now: send it again */
         }
-        if (got < want) {
-            ts_proto_parser_init(ps, ps->buf, ps->cap);
-            return WAIT_TIMEOUT;
-        }
+        if (got < want) return WAIT_TIMEOUT;
     }
 }
 

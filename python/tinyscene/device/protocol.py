@@ -329,7 +329,9 @@ class ClipCollector:
             elif f.type == STATUS:
                 cid, code = struct.unpack_from("<IB", p)
                 r.status, r.message = code, p[5:].decode(errors="replace")
-                if cid != r.clip_id and code == 0:
+                if cid != r.clip_id:
+                    if code != 0:
+                        raise ProtocolError(f"the device reports an error: {r.message} (status {code})")
                     raise ProtocolError(f"STATUS for clip {cid} while clip {r.clip_id} is running")
                 if self._feat_got:
                     if self._feat_got != len(self._feat):
@@ -401,21 +403,31 @@ class Link:
                     return evs[0]
 
     def send(self, ftype: int, payload: bytes = b"") -> None:
-        """Send one data frame and wait for its ACK; resend on NAK or timeout."""
+        """Send one data frame and wait for its ACK; resend on NAK or timeout.
+
+        A NAK that follows a data frame from the device means the device was busy sending (it NAKs
+        what arrives while it waits for its own ACK): that resend does not count as a failed try."""
         seq = self._tx_seq
         self._tx_seq = (self._tx_seq + 1) & 0xFF
-        for attempt in range(self.retries + 1):
-            if attempt:
+        failures = 0
+        busy_resends = 0
+        first = True
+        while failures <= self.retries and busy_resends < 10000:
+            if not first:
                 self.n_resent += 1
+                self._reack()  # in case the device is stuck waiting for an ACK of ours that it lost
+            first = False
             corrupt = self.corrupt_next > 0
             if corrupt:
                 self.corrupt_next -= 1
             self._write_frame(ftype, seq, payload, corrupt)
             deadline = time.monotonic() + self.ack_timeout
+            device_spoke = False
             while True:
                 ev = self._next_event(deadline)
                 if ev is None:
                     self.parser.reset()
+                    failures += 1
                     break  # timeout: resend
                 if isinstance(ev, BadFrame):
                     self.n_crc_errors += 1
@@ -425,13 +437,23 @@ class Link:
                 if ev.type == ACK and ev.seq == seq:
                     return
                 if ev.type == NAK:
+                    if device_spoke:
+                        busy_resends += 1
+                    else:
+                        failures += 1
                     break
                 if ev.type == ACK:
                     continue  # stale
-                # a data frame while we wait for an ACK: keep it for recv (the device went on)
+                # a data frame while we wait for our ACK: the device went on; keep it for recv
+                device_spoke = True
+                deadline = max(deadline, time.monotonic() + self.ack_timeout)
                 self._accept(ev)
         raise ProtocolError(f"the device did not acknowledge a {TYPE_NAMES.get(ftype, hex(ftype))} frame after "
                             f"{self.retries + 1} tries ({self.ack_timeout:g} s each): it hangs, reset or the link is down")
+
+    def _reack(self) -> None:
+        if self._rx_last is not None:
+            self._write_frame(ACK, self._rx_last, b"")
 
     def _accept(self, f: Frame) -> None:
         self._write_frame(ACK, f.seq, b"")
@@ -441,17 +463,28 @@ class Link:
         self._pending.append(f)
 
     def recv(self, timeout: float) -> Frame:
-        """The next data frame from the device (ACKed); NAKs corrupted frames and waits for the resend."""
+        """The next data frame from the device (ACKed); NAKs corrupted frames and waits for the resend.
+        Every ack_timeout of silence, the last ACK is sent again (the device may have lost it)."""
         if self._pending:
             return self._pending.pop(0)
         deadline = time.monotonic() + timeout
         while True:
-            ev = self._next_event(deadline)
-            if ev is None:
-                if self.parser.mid_frame:
-                    self.parser.reset()
-                    raise ProtocolError(f"the device stopped in the middle of a frame ({timeout:g} s without a byte)")
+            now = time.monotonic()
+            if now >= deadline:
+                mid = self.parser.mid_frame
+                self.parser.reset()
+                if mid:
+                    raise ProtocolError(f"the device stopped in the middle of a frame ({timeout:g} s without "
+                                        "the rest)")
                 raise ProtocolError(f"no answer from the device within {timeout:g} s: it hangs or reset")
+            ev = self._next_event(min(deadline, now + self.ack_timeout))
+            if ev is None:
+                if self.parser.mid_frame:  # bytes were lost: drop the frame, ask for it again
+                    self.parser.reset()
+                    self._write_frame(NAK, 0xFF, b"")
+                else:
+                    self._reack()
+                continue
             if isinstance(ev, BadFrame):
                 self.n_crc_errors += 1
                 self._write_frame(NAK, ev.seq, b"")

@@ -1,0 +1,355 @@
+"""The classifier firmware of a bundle for a board: front-end tables + the int8 model (generated C, or
+TensorFlow Lite Micro) + firmware/src/rt/app_classifier.c + the board.
+
+The memory plan is static and checked before anything is compiled: front-end state and scratch, the
+feature ring (streaming), the protocol buffers and the model arena must fit the board's RAM (large
+buffers go to external RAM where the board has it), weights and code its flash — otherwise a TsError
+gives the numbers. The linker checks the same again on the real image.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinyscene.device.boards import Board, load_board
+from tinyscene.errors import TsError
+from tinyscene.paths import FIRMWARE_DIR, cache_dir
+from tinyscene.util.atomic import write_json, write_text
+
+RUNTIMES = ("aot", "tflm")
+RUNTIME_IDS = {"aot": 0, "tflm": 1}
+MAX_PAYLOAD = 4096  # TS_PROTO_MAX_PAYLOAD (firmware/include/ts/proto.h)
+# RAM the app needs besides the planned buffers: C library state, runtime statics, kernels' statics.
+RUNTIME_RAM_RESERVE = 6 * 1024
+RUNTIME_FLASH_RESERVE = 48 * 1024  # code of the app, front-end, kernels, C library (checked again at link)
+
+
+@dataclass
+class Bundle:
+    path: Path
+    manifest: dict
+    frontend: dict  # frontend.json
+    config: object  # FrontendConfig
+    quant: object  # InputQuant
+    tflite: Path
+    classes: list[str]
+    bundle_id: int  # crc32 of frontend.json + model_int8.tflite: the firmware reports it in INFO
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.config.n_frames)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def feature_shape(self) -> tuple[int, int, int]:
+        """[n_mels, frames, channels]: the model's NHWC input without the batch."""
+        return (self.config.n_mels, self.n_frames, self.config.channels)
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """A bundle folder (tinyscene export), checked against its manifest."""
+    from tinyscene.config import FrontendConfig
+    from tinyscene.export.bundle import check_bundle
+    from tinyscene.frontend import InputQuant
+
+    path = Path(path)
+    if not path.is_dir():
+        raise TsError(f"{path}: no such bundle folder (make one with `tinyscene export`)")
+    man = check_bundle(path)
+    fj = path / "frontend.json"
+    tfl = path / "model_int8.tflite"
+    for f in (fj, tfl):
+        if not f.is_file():
+            raise TsError(f"{f}: missing from the bundle")
+    try:
+        fe = json.loads(fj.read_text())
+        cfg = FrontendConfig.from_dict(fe["config"], source=str(fj))
+        quant = InputQuant.from_dict(fe["input_quant"], source=str(fj)).check(cfg, source=str(fj))
+    except (KeyError, TypeError, ValueError) as e:
+        raise TsError(f"{fj}: not a bundle front-end description ({e})") from None
+    classes = list(fe.get("classes") or [])
+    if not classes:
+        shape = (fe.get("output") or {}).get("shape") or []
+        classes = [f"class{k}" for k in range(int(shape[-1]) if shape else 0)]
+    bid = zlib.crc32(tfl.read_bytes(), zlib.crc32(fj.read_bytes()))
+    return Bundle(path, man, fe, cfg, quant, tfl, classes, bid)
+
+
+@dataclass
+class MemoryPlan:
+    """Bytes of every static buffer of the classifier and where it lives."""
+
+    fe_state: int
+    fe_scratch: int
+    feature_ring: int  # streaming ring (0 without streaming); the model input itself is in the arena
+    io_buffers: int  # one hop of PCM, protocol rx/tx buffers
+    arena: int
+    arena_in_ext: bool
+    ring_in_ext: bool
+    model_flash: int
+    fe_flash: int
+    stack: int
+    heap: int
+
+    @property
+    def ram_total(self) -> int:
+        """RAM need of the classifier: front-end + features + arena + I/O buffers (stack and heap apart)."""
+        return self.fe_state + self.fe_scratch + self.feature_ring + self.io_buffers + self.arena
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("fe_state", "fe_scratch", "feature_ring", "io_buffers", "arena",
+                                            "arena_in_ext", "ring_in_ext", "model_flash", "fe_flash", "stack",
+                                            "heap")}
+        d["ram_total"] = self.ram_total
+        return d
+
+    def describe(self) -> str:
+        ext = lambda b: " (external RAM)" if b else ""  # noqa: E731
+        return (f"front-end state {self.fe_state:,} B + scratch {self.fe_scratch:,} B, feature ring "
+                f"{self.feature_ring:,} B{ext(self.ring_in_ext)}, I/O buffers {self.io_buffers:,} B, model arena "
+                f"{self.arena:,} B{ext(self.arena_in_ext)} = {self.ram_total:,} B; stack {self.stack:,} B, heap "
+                f"{self.heap:,} B; flash: model {self.model_flash:,} B, front-end tables {self.fe_flash:,} B")
+
+
+def plan_memory(board: Board, bundle: Bundle, arena_bytes: int, model_flash: int, *,
+                streaming: bool = True) -> MemoryPlan:
+    """The static memory plan on `board`; TsError with the numbers when it does not fit."""
+    from tinyscene.frontend.spec import make_tables
+
+    cfg = bundle.config
+    tables = make_tables(cfg)
+    fe_state, fe_scratch = tables.state_bytes, tables.scratch_bytes
+    feat = int(np.prod(bundle.feature_shape))
+    ring = feat if streaming else 0
+    io = cfg.hop_length * cfg.channels * 2 + 2 * MAX_PAYLOAD + feat // max(bundle.n_frames, 1)
+    plan = MemoryPlan(fe_state, fe_scratch, ring, io, arena_bytes, False, False, model_flash,
+                      tables.flash_bytes, board.stack_size, board.heap_size)
+    if board.is_host:
+        return plan
+    ram = board.ram.size - board.stack_size - board.heap_size - RUNTIME_RAM_RESERVE
+    ext = board.ext_ram.size if board.ext_ram else 0
+    in_ram = fe_state + fe_scratch + io + ring + arena_bytes
+    # large buffers move to external RAM (if any) until the rest fits: the arena first, then the ring
+    if in_ram > ram and ext:
+        plan.arena_in_ext = True
+        in_ram -= arena_bytes
+        if in_ram > ram and ring:
+            plan.ring_in_ext = True
+            in_ram -= ring
+    ext_need = (arena_bytes if plan.arena_in_ext else 0) + (ring if plan.ring_in_ext else 0)
+    if in_ram > ram or ext_need > ext:
+        where = f"{ram:,} B of RAM left after stack {board.stack_size:,} B, heap {board.heap_size:,} B and " \
+                f"{RUNTIME_RAM_RESERVE:,} B for the runtime" + (f", {ext:,} B of external RAM" if ext else "")
+        raise TsError(f"bundle {bundle.path.name} does not fit board '{board.name}': needs {plan.describe()}; "
+                      f"the board has {where}")
+    flash = board.flash.size - RUNTIME_FLASH_RESERVE
+    if model_flash + tables.flash_bytes > flash:
+        raise TsError(f"bundle {bundle.path.name} does not fit board '{board.name}' flash: model {model_flash:,} B + "
+                      f"front-end tables {tables.flash_bytes:,} B > {flash:,} B ({board.flash.size:,} B less "
+                      f"{RUNTIME_FLASH_RESERVE:,} B for the code)")
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated sources
+
+def clf_header(bundle: Bundle, board: Board, runtime: str, plan: MemoryPlan, command: str, *,
+               streaming: bool, delay_hops: int) -> str:
+    cfg = bundle.config
+    ext = '__attribute__((section(".ext_bss")))'
+    persistent = 1 if (not board.is_emulated and not board.is_host) else 0
+    return "\n".join([
+        f"/* Generated by `{command}` for bundle {bundle.path.name}, board {board.name}, runtime {runtime}.",
+        " * Sizes and identity of the classifier build (firmware/src/rt/app_classifier.c). Do not edit. */",
+        "#ifndef TS_CLF_H", "#define TS_CLF_H", "", "#include <stdint.h>", "", '#include "ts/fe.h"',
+        '#include "ts/status.h"', "",
+        f"#define TS_CLF_BUNDLE_ID 0x{bundle.bundle_id:08x}u",
+        f'#define TS_CLF_BOARD_NAME "{board.name}"',
+        f"#define TS_CLF_RUNTIME_ID {RUNTIME_IDS[runtime]}",
+        f"#define TS_CLF_CLOCK_HZ {board.clock_hz}u",
+        f"#define TS_CLF_SAMPLE_RATE {cfg.sample_rate}u",
+        f"#define TS_CLF_N_FFT {cfg.n_fft}",
+        f"#define TS_CLF_HOP {cfg.hop_length}",
+        f"#define TS_CLF_N_MELS {cfg.n_mels}",
+        f"#define TS_CLF_CHANNELS {cfg.channels}",
+        f"#define TS_CLF_N_FRAMES {bundle.n_frames}",
+        f"#define TS_CLF_DELAY_HOPS {delay_hops}",
+        f"#define TS_CLF_N_CLASSES {bundle.n_classes}",
+        f"#define TS_CLF_FEATURE_BYTES {int(np.prod(bundle.feature_shape))}",
+        f"#define TS_CLF_FE_STATE_BYTES {plan.fe_state}",
+        f"#define TS_CLF_FE_SCRATCH_BYTES {plan.fe_scratch}",
+        f"#define TS_CLF_ARENA_BYTES {plan.arena}u",
+        f"#define TS_CLF_STREAMING {1 if streaming else 0}",
+        f"#define TS_CLF_PERSISTENT {persistent} /* a real board keeps serving after BYE */",
+        "#define TS_CLF_FE_SECTION __attribute__((aligned(8)))",
+        f"#define TS_CLF_RING_SECTION {ext if plan.ring_in_ext else ''}", "",
+        "/* front-end tables (fe_tables.c via ts_clf_fe.c) and model glue (ts_clf_glue.c) */",
+        "const ts_fe_config_t *ts_clf_fe_config(void);",
+        "const ts_fe_quant_t *ts_clf_fe_quant(void);",
+        "ts_status_t ts_clf_model_init(void);",
+        "int8_t *ts_clf_input(void);",
+        "const int8_t *ts_clf_output(void);",
+        "ts_status_t ts_clf_invoke(void);", "", "#endif /* TS_CLF_H */", ""])
+
+
+FE_GLUE = """/* Generated by `{command}`: the classifier's front-end tables (fe_tables.c of tinyscene.frontend.codegen). */
+#include "fe_tables.h"
+#include "ts_clf.h"
+
+const ts_fe_config_t *ts_clf_fe_config(void) {{ return &ts_fe_config; }}
+const ts_fe_quant_t *ts_clf_fe_quant(void) {{ return &ts_fe_quant; }}
+"""
+
+AOT_GLUE = """/* Generated by `{command}`: the classifier's model calls on tinyscene's generated model (model.c). */
+#include "model.h"
+#include "ts_clf.h"
+
+ts_status_t ts_clf_model_init(void) {{ return ts_model_check(); }}
+int8_t *ts_clf_input(void) {{ return (int8_t *)ts_model_inputs[0].data; }}
+const int8_t *ts_clf_output(void) {{ return (const int8_t *)ts_model_outputs[0].data; }}
+ts_status_t ts_clf_invoke(void) {{ return ts_model_invoke(); }}
+"""
+
+
+@dataclass
+class ClassifierFirmware:
+    elf: Path
+    board: Board
+    runtime: str
+    bundle: Bundle
+    plan: MemoryPlan
+    flash_bytes: int
+    ram_bytes: int
+    ext_ram_bytes: int
+    kernels: str
+    macs: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        b = self.board
+        if b.is_host:
+            return f"{self.elf}: host executable ({self.runtime}); {self.plan.describe()}"
+        s = (f"{self.elf}: {self.runtime} runtime, {self.kernels} kernels; flash {self.flash_bytes:,} B of "
+             f"{b.flash.size:,}, RAM {self.ram_bytes:,} B of {b.ram.size:,}")
+        if self.ext_ram_bytes:
+            s += f", external RAM {self.ext_ram_bytes:,} B of {b.ext_ram.size:,}" if b.ext_ram else ""
+        return s + f"\n  memory plan: {self.plan.describe()}"
+
+    def to_dict(self) -> dict:
+        return {"elf": str(self.elf), "board": self.board.name, "runtime": self.runtime, "kernels": self.kernels,
+                "bundle": str(self.bundle.path), "bundle_id": f"0x{self.bundle.bundle_id:08x}",
+                "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes, "ext_ram_bytes": self.ext_ram_bytes,
+                "macs": self.macs, "plan": self.plan.to_dict(), **self.extra}
+
+
+def _check_model_io(bundle: Bundle, graph) -> None:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise TsError(f"{bundle.tflite}: the classifier needs one input and one output "
+                      f"(the model has {len(graph.inputs)} and {len(graph.outputs)})")
+    ti, to = graph.t(graph.inputs[0]), graph.t(graph.outputs[0])
+    want = [1, *bundle.feature_shape]
+    if list(ti.shape) != want or ti.dtype != "int8":
+        raise TsError(f"{bundle.tflite}: model input {ti.dtype} {list(ti.shape)} does not match the front-end of "
+                      f"frontend.json (int8 {want} = [1, n_mels, frames, channels])")
+    if to.dtype != "int8" or int(np.prod(to.shape)) != bundle.n_classes:
+        raise TsError(f"{bundle.tflite}: model output {to.dtype} {list(to.shape)} is not int8 logits of the "
+                      f"bundle's {bundle.n_classes} classes")
+    inp = bundle.frontend.get("input") or {}
+    if ti.quant is not None and "scale" in inp:
+        if abs(float(ti.quant.s) - float(inp["scale"])) > 1e-6 * abs(float(inp["scale"])) \
+                or int(ti.quant.zp) != int(inp.get("zero_point", 0)):
+            raise TsError(f"{bundle.tflite}: model input quantisation (scale {float(ti.quant.s):g}, zero point "
+                          f"{int(ti.quant.zp)}) differs from frontend.json ({inp['scale']:g}, {inp.get('zero_point')})")
+
+
+def _sources_digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p).encode())
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime: str = "aot",
+                     kernels: str = "auto", out: Path | None = None, streaming: bool = True,
+                     command: str | None = None) -> ClassifierFirmware:
+    """Build the classifier firmware of `bundle` for `board` (ELF, or a host executable)."""
+    from tinyscene.device.apps import get_app
+    from tinyscene.device.build import build_firmware
+    from tinyscene.frontend.spec import make_tables
+
+    if runtime not in RUNTIMES:
+        raise TsError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    brd = board if isinstance(board, Board) else load_board(board)
+    cmd = command or f"tinyscene build-classifier --bundle {b.path.name} --board {brd.name} --runtime {runtime}"
+    key = f"{brd.name}-{runtime}-{kernels}-{'s' if streaming else 'w'}-{b.bundle_id:08x}"
+    work = cache_dir() / "classifier" / key
+    gen = work / "gen"
+    gen.mkdir(parents=True, exist_ok=True)
+
+    if runtime == "aot":
+        from tinyscene.aot.compiler import compile_model
+
+        comp = compile_model(b.tflite, gen, board=brd, kernels=kernels, command=cmd)
+        _check_model_io(b, comp.graph)
+        arena, model_flash, family, macs = comp.plan.arena_bytes, comp.model_bytes, comp.family, comp.macs
+        glue = AOT_GLUE.format(command=cmd)
+        extra_sources = [gen / "model.c"]
+        extra_objects, link_flags, linker, cflags = [], [], None, []
+        group_family = family
+    else:
+        tf = _tflm_parts(b, brd, kernels, gen, cmd)
+        arena, model_flash, family, macs = tf["arena_bytes"], tf["model_bytes"], tf["kernels"], tf.get("macs")
+        glue = tf["glue"]
+        extra_sources = tf["sources"]
+        extra_objects, link_flags, linker, cflags = tf["objects"], tf["link_flags"], tf["linker"], tf["cflags"]
+        group_family = "reference"
+
+    plan = plan_memory(brd, b, arena, model_flash, streaming=streaming)
+    tables = make_tables(b.config)
+    write_text(gen / "ts_clf.h", clf_header(b, brd, runtime, plan, cmd, streaming=streaming,
+                                             delay_hops=tables.delay_hops))
+    from tinyscene.frontend.codegen import write_fe_tables
+
+    write_fe_tables(gen, b.config, b.quant, command=cmd)
+    write_text(gen / "ts_clf_fe.c", FE_GLUE.format(command=cmd))
+    write_text(gen / "ts_clf_glue.c", glue)
+    elf = Path(out) if out else work / ("classifier" if brd.is_host else "classifier.elf")
+    app = get_app("classifier")
+    groups_app = app
+    if runtime == "tflm":
+        from dataclasses import replace
+
+        groups_app = replace(app, groups=("rt", "fe"))
+    res = build_firmware(brd, groups_app, elf, extra_sources=[*extra_sources, gen / "fe_tables.c", gen / "ts_clf_fe.c", gen / "ts_clf_glue.c"],
+                         include_dirs=[gen], kernel_family=group_family, cflags=cflags,
+                         extra_objects=extra_objects, link_flags=link_flags, linker=linker)
+    fw = ClassifierFirmware(elf=res.elf, board=brd, runtime=runtime, bundle=b, plan=plan,
+                            flash_bytes=res.flash_bytes, ram_bytes=res.ram_bytes, ext_ram_bytes=res.ext_ram_bytes,
+                            kernels=family, macs=macs)
+    write_json(work / "build.json", fw.to_dict())
+    return fw
+
+
+def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: str) -> dict:
+    """The TensorFlow Lite Micro runtime for the classifier (tinyscene.tflm)."""
+    try:
+        from tinyscene.tflm import classifier_parts  # type: ignore[attr-defined]
+    except ImportError:
+        raise TsError("--runtime tflm: this installation's TensorFlow Lite Micro runtime (tinyscene.tflm) does "
+                      "not provide the classifier's model glue yet; use --runtime aot") from None
+    return classifier_parts(bundle.tflite, board, kernels=kernels, gen=gen, command=command)
+
+
+def firmware_sources_digest() -> str:
+    """Digest of the classifier app's own sources (for cache keys in callers)."""
+    return _sources_digest(sorted((FIRMWARE_DIR / "src" / "rt").glob("*.c")))
