@@ -1,0 +1,47 @@
+/* Checks a front-end configuration and binds the instance's memory. Anything inconsistent is
+ * TS_ERR_CONFIG: a wrong table must never be used. */
+#include "ts/fe.h"
+
+static int is_pow2(int32_t n)
+{
+    return n > 0 && (n & (n - 1)) == 0;
+}
+
+ts_status_t ts_fe_init(ts_fe_t *fe, const ts_fe_config_t *cfg, const ts_fe_quant_t *quant, void *state,
+                       void *scratch)
+{
+    if (!fe || !cfg || !state || !scratch) return TS_ERR_ARG;
+    if (((uintptr_t)scratch & 7u) != 0 || ((uintptr_t)state & 1u) != 0) return TS_ERR_ARG;
+    if (cfg->abi != TS_FE_ABI || cfg->struct_size != sizeof(ts_fe_config_t)) return TS_ERR_CONFIG;
+    const int32_t n = cfg->n_fft, half = n / 2;
+    if (n < 256 || n > 4096 || !is_pow2(n)) return TS_ERR_CONFIG;
+    if (cfg->hop < 1 || cfg->hop > n) return TS_ERR_CONFIG;
+    if (cfg->channels < 1 || cfg->channels > 2) return TS_ERR_CONFIG;
+    if (cfg->n_mels < 1 || cfg->n_mels > half + 1) return TS_ERR_CONFIG;
+    if (cfg->delay_hops != (half + cfg->hop - 1) / cfg->hop) return TS_ERR_CONFIG;
+    if (cfg->history != cfg->delay_hops * cfg->hop + half) return TS_ERR_CONFIG;
+    if (!cfg->window || !cfg->fft_twiddle || !cfg->rfft_twiddle || !cfg->mel_start || !cfg->mel_count || !cfg->mel_weight || !cfg->mel_shift || !cfg->log_lut)
+        return TS_ERR_CONFIG;
+    if (cfg->window_sum < 1 || cfg->window_sum > (1 << 26)) return TS_ERR_CONFIG;
+    if (cfg->mel_weight_exp < 0 || cfg->mel_weight_exp > 62) return TS_ERR_CONFIG;
+    if (cfg->floor_mant < (1 << 30)) return TS_ERR_CONFIG;
+    /* Every band inside bins 0..n_fft/2; the weights' count matches the table. */
+    int32_t total = 0;
+    for (int32_t m = 0; m < cfg->n_mels; m++) {
+        if (cfg->mel_start[m] + cfg->mel_count[m] > half + 1) return TS_ERR_CONFIG;
+        if (cfg->mel_shift[m] > 47) return TS_ERR_CONFIG;
+        total += cfg->mel_count[m];
+    }
+    if (total != cfg->n_weights) return TS_ERR_CONFIG;
+    if (quant) {
+        if (quant->abi != TS_FE_ABI || quant->struct_size != sizeof(ts_fe_quant_t)) return TS_ERR_CONFIG;
+        if (quant->n_mels != cfg->n_mels || quant->shift < 32 || quant->shift > 62 || !quant->mul || !quant->add)
+            return TS_ERR_CONFIG;
+    }
+    fe->cfg = cfg;
+    fe->quant = quant;
+    fe->history = (int16_t *)state;
+    fe->scratch = (int32_t *)scratch;
+    ts_fe_reset(fe);
+    return TS_OK;
+}

@@ -1,0 +1,129 @@
+"""The front-end on a board: the `features` firmware app, built with generated fe_tables.c for one
+configuration + input quantisation, run under QEMU (or natively for the host board), PCM in and
+int8 features + Q7.24 log-mel out over (semihosting) files."""
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinyscene.config import FrontendConfig
+from tinyscene.errors import TsError
+from tinyscene.frontend import codegen, native, spec
+from tinyscene.paths import cache_dir
+
+_SUMMARY = re.compile(r"features: frames=(\d+) hops=(\d+) ticks_total=(\d+) ticks_hop_min=(\d+) ticks_hop_max=(\d+)")
+_MEMORY = re.compile(r"features: state_bytes=(\d+) scratch_bytes=(\d+) table_bytes=(\d+) stack_high_water=(\d+)")
+_PROFILE = re.compile(r"features: profile ticks (.*)")
+
+
+@dataclass
+class DeviceRun:
+    int8: np.ndarray | None  # [n_mels, frames, channels]
+    logmel: np.ndarray  # int32 Q7.24 [channels, n_mels, frames]
+    frames: int
+    hops: int
+    ticks_total: int
+    ticks_hop_min: int
+    ticks_hop_max: int
+    per_tick: float  # board counter unit per tick (instructions on QEMU)
+    unit: str
+    state_bytes: int
+    scratch_bytes: int
+    table_bytes: int
+    stack_bytes: int
+    flash_bytes: int
+    ram_bytes: int
+    profile: dict[str, float] = field(default_factory=dict)  # units per stage, one channel's frame
+    output: str = ""
+
+    @property
+    def units_total(self) -> float:
+        return self.ticks_total * self.per_tick
+
+    @property
+    def units_per_hop(self) -> float:
+        return self.units_total / max(self.hops, 1)
+
+
+def build_features_firmware(cfg: FrontendConfig, quant, board_name: str, max_frames: int) -> tuple[Path, object]:
+    """The features ELF for (cfg, quant, board), cached by the hash of everything that goes in."""
+    from tinyscene.device.apps import get_app
+    from tinyscene.device.boards import load_board
+    from tinyscene.device.build import build_firmware
+
+    board = load_board(board_name)
+    c_text, h_text = codegen.render(cfg, quant, command="tinyscene features --impl device")
+    app_src = get_app("features").main_source
+    key = hashlib.sha256("\0".join([c_text, h_text, str(max_frames), board_name, native.source_hash(),
+                                    app_src.read_text()]).encode()).hexdigest()[:20]
+    out_dir = cache_dir() / "fe-firmware" / f"{board_name}-{key}"
+    elf = out_dir / ("features" if board.is_host else "features.elf")
+    if not elf.exists():
+        gen = out_dir / "gen"
+        codegen.write_fe_tables(gen, cfg, quant, command="tinyscene features --impl device")
+        build_firmware(board, get_app("features"), elf, extra_sources=[gen / "fe_tables.c"], include_dirs=[gen],
+                       defines={"TS_FE_APP_MAX_FRAMES": max_frames})
+    return elf, board
+
+
+def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str = "qemu-an386", *,
+               profile: bool = False, timeout: float = 600.0) -> DeviceRun:
+    """Run the front-end firmware on int16 PCM [channels, samples]; returns what it computed."""
+    from tinyscene.device.qemu import run_firmware
+
+    pcm = np.asarray(pcm)
+    if pcm.ndim != 2 or pcm.shape[0] != cfg.channels or pcm.dtype != np.int16:
+        raise TsError(f"device front-end: PCM must be int16 [{cfg.channels}, samples], got {pcm.dtype} {pcm.shape}")
+    if quant is not None:
+        quant.check(cfg)
+    n = pcm.shape[1]
+    frames = 1 + n // cfg.hop_length
+    elf, board = build_features_firmware(cfg, quant, board_name, frames)
+    with tempfile.TemporaryDirectory(prefix="ts-fe-dev-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "pcm.bin").write_bytes(np.ascontiguousarray(pcm.T).astype("<i2").tobytes())
+        args = ["--pcm", "pcm.bin", "--samples", str(n), "--logmel", "logmel.bin"]
+        if quant is not None:
+            args += ["--out", "q.bin"]
+        if profile:
+            args.append("--profile")
+        r = run_firmware(board, elf, args, cwd=tmp, timeout=timeout)
+        if r.fault:
+            raise TsError(f"{board.name}: features firmware fault: {r.fault}")
+        if r.exit_code != 0:
+            raise TsError(f"{board.name}: features firmware exited with {r.exit_code}: {r.output.strip()[-300:]}")
+        m, mm = _SUMMARY.search(r.output), _MEMORY.search(r.output)
+        if not m or not mm:
+            raise TsError(f"{board.name}: features firmware printed no summary: {r.output.strip()[-300:]}")
+        lm = np.fromfile(tmp / "logmel.bin", dtype="<i4")
+        if lm.size != frames * cfg.channels * cfg.n_mels:
+            raise TsError(f"{board.name}: features firmware wrote {lm.size} log-mel values, expected "
+                          f"{frames * cfg.channels * cfg.n_mels}")
+        logmel = np.ascontiguousarray(lm.reshape(frames, cfg.channels, cfg.n_mels).transpose(1, 2, 0))
+        q8 = None
+        if quant is not None:
+            q = np.fromfile(tmp / "q.bin", dtype=np.int8)
+            if q.size != cfg.n_mels * frames * cfg.channels:
+                raise TsError(f"{board.name}: features firmware wrote {q.size} int8 values")
+            q8 = q.reshape(cfg.n_mels, frames, cfg.channels)
+    prof = {}
+    pm = _PROFILE.search(r.output)
+    if pm:
+        for part in pm.group(1).split():
+            k, v = part.split("=")
+            prof[k] = int(v) * board.counter.per_tick
+    from tinyscene.device.build import _measure, BuildResult
+
+    sizes = BuildResult(elf=elf, board=board.name)
+    if not board.is_host:
+        _measure(sizes, board)
+    return DeviceRun(int8=q8, logmel=logmel, frames=int(m.group(1)), hops=int(m.group(2)),
+                     ticks_total=int(m.group(3)), ticks_hop_min=int(m.group(4)), ticks_hop_max=int(m.group(5)),
+                     per_tick=board.counter.per_tick, unit=board.counter.unit, state_bytes=int(mm.group(1)),
+                     scratch_bytes=int(mm.group(2)), table_bytes=int(mm.group(3)), stack_bytes=int(mm.group(4)),
+                     flash_bytes=sizes.flash_bytes, ram_bytes=sizes.ram_bytes, profile=prof, output=r.output)
