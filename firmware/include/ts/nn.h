@@ -239,33 +239,4 @@ typedef struct {
 /* CONCATENATION of inputs with equal quantisation (TFLM's int8 requirement): a byte copy. */
 void ts_concat_s8(const ts_concat_params_t *p, const int8_t *const *inputs, int8_t *output);
 
-/* ---- interface of a generated model (model.h) --------------------------------------------------- */
-
-typedef enum {
-    TS_DTYPE_INT8 = 0,
-    TS_DTYPE_FLOAT32 = 1,
-    TS_DTYPE_INT32 = 2,
-} ts_dtype_t;
-
-/* A tensor of the generated model: graph input/output or a layer's output. */
-typedef struct {
-    const char *name;   /* name in the .tflite */
-    int32_t tensor;     /* tensor index in the .tflite subgraph */
-    ts_dtype_t dtype;
-    int32_t rank;
-    int32_t dims[TS_NN_MAX_DIMS];
-    int32_t bytes;
-    float scale;        /* affine quantisation (0 when not quantised) */
-    int32_t zero_point;
-    uint8_t *data;      /* its place in the arena */
-} ts_tensor_t;
-
-typedef struct {
-    const char *op;         /* TFLite op name */
-    int32_t op_index;       /* operator index in the .tflite */
-    const ts_tensor_t *output;
-} ts_layer_t;
-
-typedef void (*ts_layer_hook_t)(int32_t layer, const ts_layer_t *info, void *user);
-
 #endif /* TS_NN_H */

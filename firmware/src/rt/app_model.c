@@ -1,4 +1,5 @@
-/* model app: runs the generated int8 model (model.h, from `tinyscene compile`) on inputs read from a file.
+/* model app: runs a generated int8 model (model.c from `tinyscene compile`, linked in; ts/model.h) on inputs
+ * read from a file.
  *
  *   model --in IN --out OUT --n N [--dump DUMP]
  *
@@ -15,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
 #include "ts/board.h"
+#include "ts/model.h"
 #include "ts/rt.h"
 
 #define TS_MODEL_MAX_INVOKES 1024
@@ -70,7 +71,7 @@ int ts_app_main(int argc, char **argv)
 
     size_t stack_bytes = 0;
     for (long k = 0; k < n; k++) {
-        for (int i = 0; i < TS_MODEL_NUM_INPUTS; i++) {
+        for (int32_t i = 0; i < ts_model_num_inputs; i++) {
             const ts_tensor_t *t = &ts_model_inputs[i];
             if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return fail("short input file", in_path);
         }
@@ -82,7 +83,7 @@ int ts_app_main(int argc, char **argv)
         if (hw > stack_bytes) stack_bytes = hw;
         if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
         ticks[k] = (uint32_t)(t1 - t0);
-        for (int i = 0; i < TS_MODEL_NUM_OUTPUTS; i++) {
+        for (int32_t i = 0; i < ts_model_num_outputs; i++) {
             const ts_tensor_t *t = &ts_model_outputs[i];
             if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
         }
@@ -92,7 +93,7 @@ int ts_app_main(int argc, char **argv)
     if (fdump && fclose(fdump) != 0) return fail("cannot write", dump_path);
 
     printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu ticks=", n,
-           (unsigned long)TS_MODEL_ARENA_BYTES, (unsigned long)stack_bytes);
+           (unsigned long)ts_model_arena_bytes, (unsigned long)stack_bytes);
     for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)ticks[k]);
     printf("\n");
     return 0;

@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         raise TsError(f"{model}: {len(g.inputs)} inputs; `tinyscene run --input` takes single-input models")
     try:
         x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise TsError(f"--input {args.input}: cannot read a .npy array ({e})") from None
     inputs, how = _split_batch(x, g.t(g.inputs[0]).shape)
     many = len(g.outputs) > 1

@@ -96,7 +96,7 @@ def compare_with_tflm(model: Path, board_name: str, input_path: Path, *, workdir
         raise TsError(f"{model}: compare takes single-input models")
     try:
         x = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise TsError(f"--input {input_path}: cannot read a .npy array ({e})") from None
     shape = g.t(g.inputs[0]).shape
     if tuple(x.shape) != tuple(shape):

@@ -1,8 +1,14 @@
 """Writes model.c / model.h: the only place of the compiler that prints C.
 
-model.h: arena size, input/output tensor descriptors, ts_model_invoke(), ts_model_check(), the layer table
-and hook (for per-layer dumps). model.c: const aligned weights and parameter blocks, the arena, and
-ts_model_invoke() calling the kernels in order.
+model.c: const aligned weights and parameter blocks, the arena, the tensor descriptors (with scale and
+zero point) of the inputs, outputs and each layer's output, ts_model_invoke() calling the kernels in order
+with a per-layer hook (for --dump-layers), ts_model_check() (scratch sizes). It includes only the public
+ts/model.h, so that apps and kernels compile once for every model. model.h: the same interface plus
+compile-time constants (arena size, counts) and comments describing the inputs and outputs.
+
+Built with -DTS_MODEL_POISON (tests), ts_model_invoke() fills every arena byte that holds no live tensor
+with a pattern before the first layer and after each layer: a plan that freed a tensor too early would
+then corrupt the result.
 """
 from __future__ import annotations
 
@@ -118,26 +124,28 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
 
     # ---- model.h
     h = [banner, "#ifndef TS_MODEL_H", "#define TS_MODEL_H", "",
-         "#include <stdint.h>", "", '#include "ts/nn.h"', '#include "ts/status.h"', "",
+         "/* The declarations common to every generated model (ts_model_invoke(), the tensor tables, ...). */",
+         '#include "ts/model.h"', "",
          f"#define TS_MODEL_ARENA_BYTES {plan.arena_bytes}u",
          f"#define TS_MODEL_NUM_INPUTS {len(g.inputs)}",
          f"#define TS_MODEL_NUM_OUTPUTS {len(g.outputs)}",
-         f"#define TS_MODEL_NUM_LAYERS {len(layers)}", "",
-         "/* Graph inputs and outputs: write inputs to .data before ts_model_invoke(), read outputs after. */",
-         "extern const ts_tensor_t ts_model_inputs[TS_MODEL_NUM_INPUTS];",
-         "extern const ts_tensor_t ts_model_outputs[TS_MODEL_NUM_OUTPUTS];",
-         "/* One entry per kernel call, in order (op name, .tflite operator index, output tensor). */",
-         f"extern const ts_layer_t ts_model_layers[{max(len(layers), 1)}];", "",
-         "/* Checks that every kernel's scratch fits the plan (kernels' _get_buffer_size()); call once. */",
-         "ts_status_t ts_model_check(void);",
-         "/* Runs the model once on the inputs in the arena. */",
-         "ts_status_t ts_model_invoke(void);",
-         "/* Called after each layer with its output (NULL: no hook). */",
-         "void ts_model_set_layer_hook(ts_layer_hook_t hook, void *user);", "",
-         "#endif /* TS_MODEL_H */", ""]
+         f"#define TS_MODEL_NUM_LAYERS {len(layers)}", ""]
+    for k, tid in enumerate(g.inputs):
+        t = g.t(tid)
+        h.append(f"/* input {k}: {t.describe()}" + (f", scale {float(t.quant.s):.9g}, zero point {t.quant.zp}"
+                                                   if t.quant is not None and t.quant.scale.size == 1 else "") + " */")
+    for k, tid in enumerate(g.outputs):
+        t = g.t(tid)
+        h.append(f"/* output {k}: {t.describe()}" + (f", scale {float(t.quant.s):.9g}, zero point {t.quant.zp}"
+                                                    if t.quant is not None and t.quant.scale.size == 1 else "") + " */")
+    h += ["", "#endif /* TS_MODEL_H */", ""]
 
     # ---- model.c
-    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "model.h"', ""]
+    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "ts/model.h"', "",
+         f"const uint32_t ts_model_arena_bytes = {plan.arena_bytes}u;",
+         f"const int32_t ts_model_num_inputs = {len(g.inputs)};",
+         f"const int32_t ts_model_num_outputs = {len(g.outputs)};",
+         f"const int32_t ts_model_num_layers = {len(layers)};", ""]
     section = f'__attribute__((aligned(16), section("{arena_section}")))' if arena_section else \
         "__attribute__((aligned(16)))"
     c += ["/* The arena: every intermediate tensor and scratch buffer at a planned offset "
@@ -179,10 +187,10 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
             return _tensor_desc(t, None, const_tensors[tid].name if tid in const_tensors else "0")
         return _tensor_desc(t, plan.tensor_offset[tid], None)
 
-    c.append("const ts_tensor_t ts_model_inputs[TS_MODEL_NUM_INPUTS] = {")
+    c.append(f"const ts_tensor_t ts_model_inputs[{len(g.inputs)}] = {{")
     c += [f"    {io_desc(t)}," for t in g.inputs]
     c.append("};")
-    c.append("const ts_tensor_t ts_model_outputs[TS_MODEL_NUM_OUTPUTS] = {")
+    c.append(f"const ts_tensor_t ts_model_outputs[{len(g.outputs)}] = {{")
     c += [f"    {io_desc(t)}," for t in g.outputs]
     c.append("};")
     c.append("")
@@ -198,6 +206,28 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
             c.append(f"    if ({fn}(&{L.name}) > {L.scratch_bytes}) return TS_ERR_NOMEM; /* layer {L.index} */")
     c += ["    return TS_OK;", "}", ""]
 
+    # poisoning of dead arena bytes (test builds)
+    c += ["#if defined(TS_MODEL_POISON)", "#include <string.h>",
+          "/* {after layer, offset, bytes}: arena ranges without a live tensor after that layer (-1: before the "
+          "first) */", "static const int32_t ts_model_poison_ranges[][3] = {"]
+    n_ranges = 0
+    for k in range(-1, len(layers)):
+        live = sorted((b.offset, b.offset + b.size) for b in plan.buffers if b.first <= k < b.last)
+        pos = 0
+        for start, end in live + [(plan.arena_bytes, plan.arena_bytes)]:
+            if start > pos:
+                c.append(f"    {{{k}, {pos}, {start - pos}}},")
+                n_ranges += 1
+            pos = max(pos, end)
+    if not n_ranges:
+        c.append("    {-2, 0, 0},")
+    c += ["};", "static void ts_model_poison(int32_t after_layer)", "{",
+          "    for (size_t i = 0; i < sizeof ts_model_poison_ranges / sizeof ts_model_poison_ranges[0]; i++) {",
+          "        if (ts_model_poison_ranges[i][0] == after_layer)",
+          "            memset(ts_model_arena + ts_model_poison_ranges[i][1], 0xA5, (size_t)ts_model_poison_ranges[i][2]);",
+          "    }", "}", "#define TS_MODEL_POISON_AFTER(k) ts_model_poison(k)", "#else",
+          "#define TS_MODEL_POISON_AFTER(k) ((void)0)", "#endif", ""]
+
     def tensor_arg(tid: int, const: bool) -> str:
         t = g.t(tid)
         ct = CTYPE.get(t.dtype, "int8_t")
@@ -207,7 +237,7 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
         return f"({q}{ct} *)(A + {plan.tensor_offset[tid]})"
 
     c += ["ts_status_t ts_model_invoke(void)", "{", "    uint8_t *const A = ts_model_arena;",
-          "    (void)A;"]
+          "    (void)A;", "    TS_MODEL_POISON_AFTER(-1);"]
     for L in layers:
         scratch = f"A + {plan.scratch_offset[L.index]}" if L.index in plan.scratch_offset else "NULL"
         outs = [tensor_arg(t, False) for t in L.outputs]
@@ -223,5 +253,6 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
                 args.append(scratch)
             c.append(f"    {L.function}({', '.join(args)});")
         c.append(f"    if (ts_model_hook) ts_model_hook({L.index}, &ts_model_layers[{L.index}], ts_model_hook_user);")
+        c.append(f"    TS_MODEL_POISON_AFTER({L.index});")
     c += ["    return TS_OK;", "}", ""]
     return CSources(model_c="\n".join(c), model_h="\n".join(h), model_bytes=const_bytes(g, layers))

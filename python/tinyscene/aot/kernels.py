@@ -188,6 +188,24 @@ def _act(g: Graph, op: Op) -> tuple[int, int]:
     return max(lo, elo), min(hi, ehi)
 
 
+def _in_quant(g: Graph, op: Op, x: Tensor):
+    """The quantisation the op computes its input with (a fused SPACE_TO_BATCH_ND's output's)."""
+    return g.t(op.options.get("input_quant_from", x.index)).quant
+
+
+def _spatial(op: Op, h: int, w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, y: Tensor):
+    """Output size and top/left padding: TFLite's SAME/VALID rule, or explicit (fused dilated conv)."""
+    if "explicit_padding" in op.options:
+        pt, pl = op.options["explicit_padding"]
+        oh, ow = int(y.shape[1]), int(y.shape[2])
+        if oh <= 0 or ow <= 0 or pt < 0 or pl < 0:
+            raise TsError(f"{op.where()}: invalid fused padding {pt}, {pl}")
+        return oh, pt, ow, pl
+    oh, pt = _out_and_pad(op, int(op.options.get("padding", 0)), h, kh, sh, dh)
+    ow, pl = _out_and_pad(op, int(op.options.get("padding", 0)), w, kw, sw, dw)
+    return oh, pt, ow, pl
+
+
 def _dims4(op: Op, t: Tensor, role: str) -> tuple[int, int, int, int]:
     if len(t.shape) != 4:
         raise TsError(f"{op.where()}: {role} {t.describe()} must be 4-D (NHWC)")
@@ -280,20 +298,19 @@ def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
     o = op.options
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    oh, pt = _out_and_pad(op, int(o.get("padding", 0)), h, kh, sh, dh)
-    ow, pl = _out_and_pad(op, int(o.get("padding", 0)), wid, kw, sw, dw)
+    oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
     _check_out(op, y, (n, oh, ow, cout))
-    yq = _out_quant(g, op)
+    xq, yq = _in_quant(g, op, x), _out_quant(g, op)
     scales = _channel_scales(op, w, cout, 0)
-    mult, shift = Q.conv_multipliers(x.quant.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(cout, -1).astype(np.int64).sum(1), x.quant.zp)
+    mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
+    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(cout, -1).astype(np.int64).sum(1), xq.zp)
     lo, hi = _act(g, op)
     rq, rq_fields = _requant_arrays(name, mult, shift)
     arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(cout, kh, kw, kc), "weights"),
               CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
     params = {"input": (n, h, wid, c), "filter": (cout, kh, kw, kc), "output": (n, oh, ow, cout),
               "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_top": pt, "pad_left": pl,
-              "input_zero_point": x.quant.zp, "output_zero_point": yq.zp, "act_min": lo, "act_max": hi,
+              "input_zero_point": xq.zp, "output_zero_point": yq.zp, "act_min": lo, "act_max": hi,
               "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"), "requant": rq_fields}
     groups = c // kc
     return Layer(k, op, "ts_conv_params_t", params, arrays, [x.index], [y.index], "unary",
@@ -320,20 +337,19 @@ def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
                       f"({c} -> {cout} channels)")
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    oh, pt = _out_and_pad(op, int(o.get("padding", 0)), h, kh, sh, dh)
-    ow, pl = _out_and_pad(op, int(o.get("padding", 0)), wid, kw, sw, dw)
+    oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
     _check_out(op, y, (n, oh, ow, cout))
-    yq = _out_quant(g, op)
+    xq, yq = _in_quant(g, op, x), _out_quant(g, op)
     scales = _channel_scales(op, w, cout, 3)
-    mult, shift = Q.conv_multipliers(x.quant.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(-1, cout).astype(np.int64).sum(0), x.quant.zp)
+    mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
+    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(-1, cout).astype(np.int64).sum(0), xq.zp)
     lo, hi = _act(g, op)
     rq, rq_fields = _requant_arrays(name, mult, shift)
     arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(1, kh, kw, cout), "weights"),
               CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
     params = {"input": (n, h, wid, c), "filter": (1, kh, kw, cout), "output": (n, oh, ow, cout),
               "depth_multiplier": m, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
-              "pad_top": pt, "pad_left": pl, "input_zero_point": x.quant.zp, "output_zero_point": yq.zp,
+              "pad_top": pt, "pad_left": pl, "input_zero_point": xq.zp, "output_zero_point": yq.zp,
               "act_min": lo, "act_max": hi, "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"),
               "requant": rq_fields}
     return Layer(k, op, "ts_depthwise_conv_params_t", params, arrays, [x.index], [y.index], "unary",
@@ -614,7 +630,10 @@ def lower_op(g: Graph, op: Op, k: int) -> Layer:
     for i in op.outputs:
         if len(g.t(i).shape) > MAX_DIMS:
             raise TsError(f"{op.where()}: more than {MAX_DIMS} dimensions")
-    return fn(g, op, k)
+    try:
+        return fn(g, op, k)
+    except ValueError as e:  # quantisation arithmetic out of TFLite's range (quant.py)
+        raise TsError(f"{op.where()}: {e}") from None
 
 
 def lower_graph(g: Graph, family: str) -> list[Layer]:

@@ -7,6 +7,11 @@
   VIEW ops whose output shares the input's memory, and lose their shape operand.
 - fuse_activations: a standalone RELU / RELU6 that is the only consumer of a CONV_2D, DEPTHWISE_CONV_2D,
   FULLY_CONNECTED, ADD, MUL or pooling output is merged into that op's output clamp.
+- fuse_space_to_batch: SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D (VALID, stride 1) -> BATCH_TO_SPACE_ND,
+  the converter's form of a dilated convolution with SAME padding, becomes one dilated convolution with
+  explicit padding. The padded border holds the input zero point, as TFLite's SPACE_TO_BATCH_ND writes it.
+  (TFLM's SPACE_TO_BATCH_ND never sets its pad value and pads with 0 instead, so tflite_micro differs from
+  TFLite on such models; tinyscene follows TFLite there.)
 - remove_dead: ops whose outputs nobody reads.
 """
 from __future__ import annotations
@@ -24,6 +29,7 @@ FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "
 
 def run_passes(g: Graph) -> Graph:
     fold_constants(g)
+    fuse_space_to_batch(g)
     make_views(g)
     fuse_activations(g)
     remove_dead(g)
@@ -117,6 +123,51 @@ def fold_constants(g: Graph) -> None:
             raise TsError(f"{op.where()}: folded value has shape {list(v.shape)}, the model says {list(out.shape)}")
         out.data = np.array(v, dtype=NUMPY_DTYPES.get(out.dtype, v.dtype), order="C")  # keeps 0-d shapes
     g.ops = kept
+
+
+# ---- dilated convolutions -------------------------------------------------------------------------
+
+def _const_ints(g: Graph, tid: int) -> list[int] | None:
+    t = g.t(tid) if tid >= 0 else None
+    return None if t is None or t.data is None else [int(v) for v in t.data.reshape(-1)]
+
+
+def fuse_space_to_batch(g: Graph) -> None:
+    removed = set()
+    for b2s in [op for op in g.ops if op.kind == "BATCH_TO_SPACE_ND"]:
+        z = b2s.inputs[0]
+        conv = g.producer(z)
+        if conv is None or conv.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D") or len(g.consumers(z)) != 1 \
+                or z in g.outputs:
+            continue
+        o = conv.options
+        if int(o.get("padding", 0)) != 1 or int(o.get("stride_h", 1)) != 1 or int(o.get("stride_w", 1)) != 1 \
+                or int(o.get("dilation_h_factor", 1)) != 1 or int(o.get("dilation_w_factor", 1)) != 1:
+            continue
+        s = conv.inputs[0]
+        s2b = g.producer(s)
+        if s2b is None or s2b.kind != "SPACE_TO_BATCH_ND":
+            continue
+        x = s2b.inputs[0]
+        block, block2 = _const_ints(g, s2b.inputs[1]), _const_ints(g, b2s.inputs[1])
+        pads, crops = _const_ints(g, s2b.inputs[2]), _const_ints(g, b2s.inputs[2])
+        if None in (block, block2, pads, crops) or block != block2 or len(block) != 2 or len(pads) != 4 \
+                or len(crops) != 4 or len(g.t(x).shape) != 4 or g.t(x).shape[0] != 1:
+            continue
+        sq, xq = g.t(s).quant, g.t(x).quant
+        if sq is None or xq is None or float(sq.s) != float(xq.s) or sq.zp != xq.zp:
+            continue
+        pad_top, pad_left = pads[0] - crops[0], pads[2] - crops[2]
+        y = b2s.outputs[0]
+        conv.inputs = [x] + conv.inputs[1:]
+        conv.outputs = [y]
+        conv.options = dict(o, dilation_h_factor=block[0], dilation_w_factor=block[1],
+                            explicit_padding=(pad_top, pad_left))
+        conv.options.setdefault("output_quant_from", z)
+        conv.options.setdefault("input_quant_from", s)
+        conv.fused += [s2b.index, b2s.index]
+        removed.add(id(b2s))
+    g.ops = [op for op in g.ops if id(op) not in removed]
 
 
 # ---- views ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from tinyscene.aot.ir import Graph
 from tinyscene.aot.kernels import Layer
 
-ALIGN = 16
+ALIGN = 4  # word alignment: int32 scratch, LDR on Armv7E-M, VLDRW on MVE
 
 
 def _align(n: int) -> int:
@@ -145,9 +145,11 @@ def plan_memory(g: Graph, layers: list[Layer], *, inplace: bool = True) -> Plan:
                 if src not in arena_tensors or dst not in arena_tensors or uf.find(src) == uf.find(dst):
                     continue
                 life = lifetimes()
-                rs = uf.find(src)
+                rs, rd = uf.find(src), uf.find(dst)
                 if life[rs][1] != L.index or any(uf.find(o) == rs for o in g.outputs):
                     continue  # the input is still needed after this layer
+                if life[rd][0] != L.index:
+                    continue  # the output's bytes are already shared with something live before
                 if any(uf.find(t) == rs for t in L.inputs if t != src):
                     continue  # the same bytes are also another operand
                 if g.t(src).nbytes != g.t(dst).nbytes:

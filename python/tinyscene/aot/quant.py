@@ -153,6 +153,9 @@ def softmax_params(beta: float, input_scale: np.float32) -> dict:
     max_real = (1 << 31) - 1.0
     real = min(float(np.float32(beta)) * float(np.float32(input_scale)) * (1 << (31 - scaled_diff_integer_bits)),
                max_real)
+    if real <= 1.0:
+        raise ValueError(f"input scale {float(np.float32(input_scale)):.3g} is too small for TFLite's int8 softmax "
+                         "(beta x scale x 2^26 must exceed 1)")
     m, left_shift = quantize_multiplier_greater_than_one(real)
     if left_shift < 0:
         raise ValueError("softmax: negative input left shift")

@@ -74,10 +74,6 @@ def read_tflite_bytes(blob: bytes, where: str = "model") -> Graph:
         name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else str(t.name or f"t{i}")
         dtype = type_names.get(t.type, f"type{t.type}")
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
-        sig = t.shapeSignature
-        if sig is not None and len(sig) and any(int(d) < 0 for d in list(sig)[1:]):
-            raise TsError(f"{where}: tensor {i} '{name}' has a dynamic shape {list(sig)} "
-                          "(only the batch dimension may be unknown)")
         if any(d < 0 for d in shape):
             raise TsError(f"{where}: tensor {i} '{name}' has a dynamic shape {list(shape)}")
         if t.sparsity is not None:
@@ -135,6 +131,13 @@ def read_tflite_bytes(blob: bytes, where: str = "model") -> Graph:
     outputs = [int(x) for x in (sg.outputs if sg.outputs is not None else [])]
     if not inputs or not outputs:
         raise TsError(f"{where}: the model has no inputs or no outputs")
+    for i in inputs:
+        # An unknown batch (-1 first) runs as 1, like TFLM; any other unknown input dimension makes every
+        # shape downstream a guess. (Intermediate signatures only echo the inputs' and are not checked.)
+        sig = sg.tensors[i].shapeSignature
+        if sig is not None and len(sig) and any(int(d) < 0 for d in list(sig)[1:]):
+            raise TsError(f"{where}: input tensor {i} '{tensors[i].name}' has a dynamic shape "
+                          f"{[int(d) for d in sig]} (only the batch dimension may be unknown)")
     desc = model.description.decode(errors="replace") if isinstance(model.description, bytes) else ""
     return Graph(tensors=tensors, ops=ops, inputs=inputs, outputs=outputs, source=where, description=desc,
                  sha256=hashlib.sha256(blob).hexdigest(), file_bytes=len(blob))

@@ -89,7 +89,8 @@ def _host_image_bytes(elf: Path) -> int:
     return total
 
 
-def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str):
+def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str,
+                         poison_arena: bool = False):
     from tinyscene.aot.compiler import compile_model
     from tinyscene.device.apps import get_app
     from tinyscene.device.build import build_firmware
@@ -97,17 +98,20 @@ def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path,
     gen = workdir / "gen"
     comp = compile_model(model, gen, board=board, kernels=kernels, command=command)
     elf = workdir / ("model" if board.is_host else "model.elf")
-    build = build_firmware(board, get_app("model"), elf, extra_sources=[gen / "model.c"], include_dirs=[gen],
-                           kernel_family=comp.family)
+    # model.c only needs the public headers (ts/model.h): no include folder per model, so the kernels and
+    # the runtime stay in the object cache and only model.c compiles for a new model
+    build = build_firmware(board, get_app("model"), elf, extra_sources=[gen / "model.c"],
+                           kernel_family=comp.family, defines={"TS_MODEL_POISON": 1} if poison_arena else None)
     return comp, build
 
 
 def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernels: str = "auto",
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
-        command: str | None = None) -> tuple[list, ModelRunReport]:
+        command: str | None = None, poison_arena: bool = False) -> tuple[list, ModelRunReport]:
     """See tinyscene.device.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
-    stacked on a leading axis) and layers.json there."""
+    stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
+    arena byte that holds no live tensor before and after each layer."""
     from tinyscene.device.qemu import run_firmware
     from tinyscene.util.atomic import save_npy, write_json
 
@@ -118,7 +122,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = command or f"tinyscene run --model {Path(model).name} --board {board.name} --runtime aot --kernels {kernels}"
-    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd)
+    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd, poison_arena)
     g = comp.graph
     rows = prepare_inputs(g, inputs)
 

@@ -1,0 +1,289 @@
+"""Small int8 TFLite models for the compiler's tests, built with Keras and the TFLite converter
+(full-integer quantisation with a representative dataset), and a cache so that pytest workers convert
+each model once per session. Each op model has several outputs, one per case, so that one conversion
+and one firmware run cover many parameter combinations."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+CASES: dict[str, callable] = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def convert(model, *, float_io: bool = False, per_channel: bool = True, dense_per_channel: bool = True,
+            seed: int = 0) -> bytes:
+    tf = _tf()
+    shapes = [tuple(int(d) for d in i.shape[1:]) for i in model.inputs]
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(24):
+            yield [rng.standard_normal((1, *s)).astype(np.float32) for s in shapes]
+
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not float_io:
+        c.inference_input_type = tf.int8
+        c.inference_output_type = tf.int8
+    if not per_channel:
+        c._experimental_disable_per_channel = True
+    if not dense_per_channel:
+        c._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return c.convert()
+
+
+def _init(tf, seed):
+    tf.random.set_seed(seed)
+    tf.keras.utils.set_random_seed(seed)
+
+
+@case
+def convs():
+    """CONV_2D / DEPTHWISE_CONV_2D: paddings, strides, dilations, kernel shapes, depth multipliers, groups,
+    fused activations."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 1)
+    x0 = K.Input((9, 10, 6), batch_size=1)  # a static batch: VALID dilations stay native CONV_2D options
+    outs = [
+        K.Conv2D(8, 3, padding="same", activation="relu")(x0),
+        K.Conv2D(5, 3, strides=2, padding="valid")(x0),
+        K.Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="relu6")(x0),
+        K.Conv2D(6, 3, dilation_rate=(2, 3), padding="valid")(x0),
+        K.Conv2D(7, 1)(x0),
+        K.Conv2D(5, 5, strides=2, padding="same")(x0),
+        K.Conv2D(4, (2, 4), strides=(1, 3), padding="valid", activation="relu")(x0),
+        K.DepthwiseConv2D(3, padding="same", activation="relu")(x0),
+        K.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="valid")(x0),
+        K.DepthwiseConv2D(3, dilation_rate=2, depth_multiplier=3, padding="valid")(x0),
+        K.DepthwiseConv2D((2, 3), strides=(2, 2), padding="same", activation="relu6")(x0),
+    ]
+    return tf.keras.Model(x0, outs), {}
+
+
+@case
+def dilated_same():
+    """Dilated convolutions with SAME padding, which the converter writes as SPACE_TO_BATCH_ND -> conv ->
+    BATCH_TO_SPACE_ND (tflite_micro pads those with 0 instead of the zero point: the oracle here is
+    TFLite's reference interpreter)."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 8)
+    x0 = K.Input((9, 10, 6))
+    return tf.keras.Model(x0, [K.Conv2D(6, 3, dilation_rate=2, padding="same", activation="relu")(x0),
+                               K.DepthwiseConv2D(3, dilation_rate=2, depth_multiplier=3, padding="same")(x0)]), {}
+
+
+@case
+def convs_per_tensor():
+    """Per-tensor weights for convolutions and fully connected layers."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 2)
+    x0 = K.Input((7, 8, 4))
+    a = K.Conv2D(6, 3, padding="same", activation="relu")(x0)
+    b = K.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same")(x0)
+    c = K.Dense(5)(K.Flatten()(K.Conv2D(3, 2, strides=2)(x0)))
+    return tf.keras.Model(x0, [a, b, c]), {"per_channel": False, "dense_per_channel": False}
+
+
+@case
+def grouped():
+    """Grouped convolution (CONV_2D whose filter has fewer input channels than the input)."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 3)
+    x0 = K.Input((6, 6, 8))
+    return tf.keras.Model(x0, [K.Conv2D(6, 3, groups=2, padding="same")(x0)]), {}
+
+
+@case
+def dense():
+    """FULLY_CONNECTED: per-channel, with and without bias, fused RELU / RELU6."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 4)
+    x0 = K.Input((24,))
+    a = K.Dense(16, activation="relu")(x0)
+    a = K.Dense(7)(a)
+    b = K.Dense(5, use_bias=False)(x0)
+    c = K.Dense(3, activation="relu6")(x0)
+    return tf.keras.Model(x0, [a, b, c]), {}
+
+
+@case
+def binary():
+    """ADD / MUL (same shapes, broadcast, constant operand), CONCATENATION (with the requantising QUANTIZE
+    the converter inserts), standalone RELU / RELU6, RESHAPE, LOGISTIC."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 5)
+    x0 = K.Input((6, 7, 8))
+    a = K.Conv2D(8, 1)(x0)
+    b = K.Conv2D(8, 3, padding="same")(x0)
+    add = K.Add()([a, b])
+    add_relu = K.ReLU()(K.Add()([x0, b]))
+    mul = K.Multiply()([a, x0])
+    se = K.GlobalAveragePooling2D(keepdims=True)(b)
+    se = K.Activation("sigmoid")(K.Conv2D(8, 1)(se))
+    mul_b = K.Multiply()([b, se])
+    const_add = K.Lambda(lambda t: t + tf.constant(np.linspace(-1, 1, 8, dtype=np.float32)))(a)
+    cat = K.Concatenate(axis=-1)([a, b])
+    cat_relu = K.ReLU()(K.Concatenate(axis=1)([a, b]))
+    relu6 = K.ReLU(max_value=6.0)(K.Concatenate(axis=2)([b, x0]))
+    resh = K.Reshape((7, 6, 8))(K.Add()([b, x0]))
+    return tf.keras.Model(x0, [add, add_relu, mul, mul_b, const_add, cat, cat_relu, relu6, resh]), {}
+
+
+@case
+def unary():
+    """MAX_POOL_2D / AVERAGE_POOL_2D (SAME and VALID, border windows), MEAN (keep dims or not), SOFTMAX
+    (rows of a 4-D tensor and of a vector), TANH, PAD."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 6)
+    x0 = K.Input((6, 7, 8))
+    b = K.Conv2D(8, 3, padding="same")(x0)
+    mp1 = K.MaxPooling2D(2)(x0)
+    mp2 = K.MaxPooling2D(3, strides=2, padding="same")(b)
+    ap1 = K.AveragePooling2D(3, strides=2, padding="same")(b)
+    ap2 = K.AveragePooling2D((2, 3), strides=(1, 2), padding="valid")(x0)
+    mean = K.GlobalAveragePooling2D()(b)
+    mean_w = K.Lambda(lambda t: tf.reduce_mean(t, axis=2))(b)
+    sm = K.Softmax()(b)
+    sm2 = K.Softmax()(K.Dense(10)(K.Flatten()(b)))
+    th = K.Activation("tanh")(b)
+    pad = K.ZeroPadding2D(((1, 2), (0, 3)))(b)
+    return tf.keras.Model(x0, [mp1, mp2, ap1, ap2, mean, mean_w, sm, sm2, th, pad]), {}
+
+
+@case
+def float_io():
+    """float32 inputs and outputs: QUANTIZE at the input, DEQUANTIZE at the output."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 7)
+    x0 = K.Input((5, 5, 3))
+    y = K.Conv2D(4, 3, padding="same", activation="relu")(x0)
+    return tf.keras.Model(x0, [K.Dense(3)(K.Flatten()(y))]), {"float_io": True}
+
+
+# ---- whole networks (the shapes of the MLPerf Tiny reference models, small enough for CI) -----------
+
+def _dscnn(tf, shape=(49, 10, 1), width=64):
+    K = tf.keras.layers
+    x0 = K.Input(shape)
+    x = K.ReLU()(K.Conv2D(width, (10, 4), strides=2, padding="same")(x0))
+    for _ in range(4):
+        x = K.ReLU()(K.DepthwiseConv2D(3, padding="same")(x))
+        x = K.ReLU()(K.Conv2D(width, 1)(x))
+    x = K.AveragePooling2D(pool_size=x.shape[1:3])(x)
+    x = K.Flatten()(x)
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(12)(x)))
+
+
+def _resnet8(tf, shape=(32, 32, 3)):
+    K = tf.keras.layers
+    x0 = K.Input(shape)
+    x = K.ReLU()(K.Conv2D(16, 3, padding="same")(x0))
+    for ch, st in ((16, 1), (32, 2), (64, 2)):
+        y = K.ReLU()(K.Conv2D(ch, 3, strides=st, padding="same")(x))
+        y = K.Conv2D(ch, 3, padding="same")(y)
+        s = x if (st == 1 and x.shape[-1] == ch) else K.Conv2D(ch, 1, strides=st)(x)
+        x = K.ReLU()(K.Add()([y, s]))
+    x = K.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(10)(x)))
+
+
+def _mobilenet(tf, shape=(48, 48, 3), alpha=0.25):
+    K = tf.keras.layers
+    c = lambda n: max(8, int(n * alpha))  # noqa: E731
+    x0 = K.Input(shape)
+    he = "he_normal"  # keeps the activations alive through 17 layers of random weights
+    dw = tf.keras.initializers.RandomNormal(stddev=(2 / 9) ** 0.5)  # he for a 3x3 depthwise (fan-in 9)
+    x = K.ReLU(6.0)(K.Conv2D(c(32), 3, strides=2, padding="same", kernel_initializer=he)(x0))
+    for ch, st in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (1024, 2)):
+        x = K.ReLU(6.0)(K.DepthwiseConv2D(3, strides=st, padding="same", depthwise_initializer=dw)(x))
+        x = K.ReLU(6.0)(K.Conv2D(c(ch), 1, kernel_initializer=he)(x))
+    x = K.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(2)(x)))
+
+
+def _autoencoder(tf, n=640):
+    K = tf.keras.layers
+    x0 = K.Input((n,))
+    x = x0
+    for u in (128, 128, 128, 128, 8, 128, 128, 128, 128):
+        x = K.ReLU()(K.Dense(u)(x))
+    return tf.keras.Model(x0, K.Dense(n)(x))
+
+
+@case
+def dscnn():
+    tf = _tf(); _init(tf, 10)
+    return _dscnn(tf), {}
+
+
+@case
+def resnet8():
+    tf = _tf(); _init(tf, 11)
+    return _resnet8(tf), {}
+
+
+@case
+def mobilenet():
+    tf = _tf(); _init(tf, 12)
+    return _mobilenet(tf), {}
+
+
+@case
+def autoencoder():
+    tf = _tf(); _init(tf, 13)
+    return _autoencoder(tf), {}
+
+
+NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
+
+
+def build(name: str, out: Path) -> Path:
+    """Convert case `name` into out/<name>.tflite (once; other processes wait on a lock)."""
+    from filelock import FileLock
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.tflite"
+    with FileLock(str(path) + ".lock"):
+        if not path.exists():
+            model, opts = CASES[name]()
+            blob = convert(model, **opts)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(path)
+    return path
+
+
+def random_inputs(model: Path, n: int, seed: int = 0) -> list[np.ndarray]:
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    it = tflm.Interpreter.from_file(str(model))
+    det = it.get_input_details(0)
+    rng = np.random.default_rng(seed)
+    if det["dtype"] == np.float32:
+        return [rng.standard_normal(det["shape"]).astype(np.float32) for _ in range(n)]
+    return [rng.integers(-128, 128, size=det["shape"], dtype=np.int8) for _ in range(n)]
+
+
+def tflm_outputs(model: Path, inputs: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """The oracle: tflite_micro's interpreter (TFLM reference kernels), one list of outputs per input."""
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    from tinyscene.aot.reader import read_tflite
+
+    n_out = len(read_tflite(model).outputs)
+    it = tflm.Interpreter.from_file(str(model))
+    res = []
+    for x in inputs:
+        it.set_input(x, 0)
+        it.invoke()
+        res.append([it.get_output(j).copy() for j in range(n_out)])
+    return res
