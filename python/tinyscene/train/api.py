@@ -55,6 +55,8 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
     from tinyscene.util.atomic import write_json
 
     out = Path(out)
+    if resume and force:
+        raise TsError("train: --resume and --force exclude each other")
     if resume:
         runfiles.prepare_run_dir(out, resume=True, force=False)
         saved = runfiles.read_run_config(out)
@@ -64,7 +66,6 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
         tcfg = TrainConfig.from_dict({**old.to_dict(), **keep})
         model_name, model_cfg = saved["model_name"], saved["model_config"]
         fcfg = FrontendConfig.from_dict(saved["frontend"], source=str(out / runfiles.CONFIG_FILE))
-        data_dir = saved.get("data_dir", data_dir)
         quant = feat.quant_from_dict(saved["input_quant"])
     else:
         model_spec(model_name)  # unknown names fail before any work

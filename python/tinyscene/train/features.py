@@ -59,7 +59,7 @@ def log_mel(fcfg, clips, workers: int = 2) -> np.ndarray:
 def fit_quant(fcfg, L_train: np.ndarray):
     """Per-bin normalisation + int8 input scale/zero point, fit on the train split only."""
     fe = _frontend()
-    return fe.InputQuant.fit(fcfg, [L_train])
+    return fe.InputQuant.fit(fcfg, L_train)  # [clips, channels, n_mels, frames], streamed clip by clip
 
 
 def quant_from_dict(d: dict):

@@ -51,7 +51,8 @@ def _as_input(features, idx, dequant, device):
         if dequant is None:
             raise ValueError("int8 features need a dequantiser")
         xb = dequant(xb)
-    return xb.to(device=device, dtype=torch.float32, non_blocking=True)
+    # channels-last: oneDNN's convolutions run ~1.8x faster on it on this CPU (and cuDNN likes it too)
+    return xb.to(device=device, dtype=torch.float32, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
 def predict_probs(model, features, dequant=None, batch_size: int = 64, device: str = "cpu") -> np.ndarray:
@@ -146,7 +147,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
     if n_train < 2:
         raise TsError(f"train: {n_train} training clip(s); need at least 2")
 
-    model.to(device)
+    model.to(device=device, memory_format=torch.channels_last)
     opt = make_optimizer(model, tcfg)
     history: list[dict] = []
     best = {"epoch": None, "accuracy": -1.0, "log_loss": math.inf, "metrics": None}
@@ -276,6 +277,11 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
     plot_curves(history, out / runfiles.CURVES_FILE, title, best["epoch"])
     plot_confusion(metrics["confusion"], metrics["classes"], out / runfiles.CONFUSION_FILE,
                    f"{title}, epoch {best['epoch']}: {metrics['accuracy']:.1%}")
+    if tcfg.slim_l1 > 0:  # network slimming: where the BN scales ended up (tinyscene.slim.plots)
+        from tinyscene.slim.plots import GAMMA_FILE, plot_gamma_histogram
+
+        plot_gamma_histogram(model, out / GAMMA_FILE, f"{title}, --slim-l1 {tcfg.slim_l1:g}: BN |γ| after epoch "
+                             f"{history[-1]['epoch']}", history)
     return FitResult(metrics, history)
 
 

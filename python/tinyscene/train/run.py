@@ -52,7 +52,7 @@ def save_model(path: str | os.PathLike, model, model_name: str, **extra) -> Path
     from tinyscene.data.tau import CLASSES
     from tinyscene.util.atomic import atomic_path
 
-    sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     obj = {"format": MODEL_FORMAT, "state_dict": sd, "model_name": model_name, "arch": model.arch,
            "model_config": model.cfg.to_dict(), "input_shape": list(model.input_shape),
            "classes": list(CLASSES), **extra}
