@@ -40,15 +40,36 @@ _TYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "
 # Reading a .tflite (TensorFlow's generated flatbuffer schema)
 # ----------------------------------------------------------------------------------------------
 
-def _schema():
-    from tinyscene.export.quiet import tf_env
+_SCHEMA = None
 
-    tf_env()
-    try:
-        from tensorflow.lite.python import schema_py_generated as schema
-    except ImportError as e:
-        raise TsError(f"tensorflow's TFLite schema module is not importable ({e})") from None
-    return schema
+
+def _schema():
+    """TensorFlow's generated TFLite schema module. It needs only flatbuffers and numpy, so it is
+    loaded from its file without importing (and initialising) the whole of TensorFlow."""
+    global _SCHEMA
+    if _SCHEMA is not None:
+        return _SCHEMA
+    import importlib.util
+    import sys
+
+    mod = sys.modules.get("tensorflow.lite.python.schema_py_generated")
+    if mod is None:
+        spec = importlib.util.find_spec("tensorflow")
+        path = Path(spec.origin).parent / "lite" / "python" / "schema_py_generated.py" if spec and spec.origin else None
+        if path is not None and path.is_file():
+            s = importlib.util.spec_from_file_location("_ts_tflite_schema", path)
+            mod = importlib.util.module_from_spec(s)
+            s.loader.exec_module(mod)
+        else:
+            from tinyscene.export.quiet import quiet
+
+            try:
+                with quiet():
+                    from tensorflow.lite.python import schema_py_generated as mod
+            except ImportError as e:
+                raise TsError(f"tensorflow's TFLite schema module is not importable ({e})") from None
+    _SCHEMA = mod
+    return mod
 
 
 def _op_names(schema) -> dict[int, str]:
