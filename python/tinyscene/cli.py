@@ -16,6 +16,7 @@ from tinyscene.errors import TsError
 # Order = order in `tinyscene --help`.
 COMMAND_MODULES = [
     "tinyscene.data.commands",
+    "tinyscene.frontend.commands",
     "tinyscene.train.commands",
     "tinyscene.export.commands",
     "tinyscene.device.commands",

@@ -1,0 +1,299 @@
+"""Front-end benchmark (`tinyscene bench-fe`, `make bench-fe`): accuracy of the fixed-point C
+front-end against the float librosa reference, host == device bit-exactness, streaming == clip,
+per-stage errors, int8 tensor SNR, device cost (instructions, RAM, flash) and CMSIS-DSP's
+f32/q31/q15 MFCC path (up to the log) on the same frames."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyscene.config import FrontendConfig
+from tinyscene.frontend import spec
+
+# ---------------------------------------------------------------------------------------------
+# test signals
+
+
+def _pcm(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(np.asarray(x) * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def _pink(rng, n: int, ch: int) -> np.ndarray:
+    """Pink-ish noise (-3 dB/octave) by spectral shaping, unit RMS."""
+    spec_ = np.fft.rfft(rng.standard_normal((ch, n)), axis=1)
+    f = np.arange(spec_.shape[1])
+    spec_[:, 1:] /= np.sqrt(f[1:])
+    spec_[:, 0] = 0
+    x = np.fft.irfft(spec_, n=n, axis=1)
+    return x / x.std()
+
+
+def bench_clips(cfg: FrontendConfig, seconds: float | None = None, seed: int = 11) -> list[tuple[str, np.ndarray]]:
+    """22 synthetic clips of int16 PCM [channels, samples] at cfg.sample_rate: silence, full-scale
+    noise, pure tones, clipped audio, quiet (-60 dBFS) passages, chirps, clicks, ..."""
+    sr, ch = cfg.sample_rate, cfg.channels
+    n = int(round((seconds or cfg.clip_seconds) * sr))
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(seed)
+    ny = sr / 2
+
+    def both(x):
+        return np.tile(x, (ch, 1)) if x.ndim == 1 else x[:ch]
+
+    clips = []
+    clips.append(("silence", np.zeros((ch, n), np.int16)))
+    clips.append(("noise full scale", _pcm(rng.uniform(-1, 1, (ch, n)))))
+    clips.append(("noise -20 dBFS", _pcm(0.1 * rng.standard_normal((ch, n)))))
+    clips.append(("tone 1 kHz full scale", _pcm(both(0.999 * np.sin(2 * np.pi * 1000.3 * t)))))
+    clips.append(("tone 440 Hz -6 dBFS", _pcm(both(0.5 * np.sin(2 * np.pi * 440 * t + 0.3)))))
+    loud = 0.3 * rng.standard_normal((ch, n)) + both(0.8 * np.sin(2 * np.pi * 220 * t))
+    clips.append(("clipped (x4)", _pcm(np.clip(4 * loud, -1, 1))))
+    clips.append(("pink -60 dBFS", _pcm(1e-3 * _pink(rng, n, ch))))
+    mixed = 0.2 * _pink(rng, n, ch)
+    a, b = n // 3, 2 * n // 3
+    mixed[:, a:b] *= 1e-3 / 0.2  # a -60 dBFS passage in the middle
+    clips.append(("pink with -60 dBFS passage", _pcm(mixed)))
+    f0, f1 = 50.0, 0.95 * ny
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * t[-1]))
+    clips.append(("chirp 50 Hz..Nyquist -3 dBFS", _pcm(both(0.7 * np.sin(phase)))))
+    clips.append(("pink -12 dBFS", _pcm(0.25 * _pink(rng, n, ch))))
+    brown = np.cumsum(rng.standard_normal((ch, n)), axis=1)
+    brown -= np.mean(brown, axis=1, keepdims=True)
+    clips.append(("brown noise", _pcm(0.5 * brown / np.abs(brown).max())))
+    clicks = np.zeros((ch, n))
+    clicks[:, ::max(1, sr // 7)] = 0.9
+    clips.append(("clicks 7/s", _pcm(clicks)))
+    env = 0.5 * (1 + np.sin(2 * np.pi * 4 * t)) ** 2 / 4
+    clips.append(("AM noise (speech-like envelope)", _pcm(both(env) * 0.5 * rng.standard_normal((ch, n)))))
+    two = 0.4 * np.sin(2 * np.pi * 300 * t) + 0.3 * np.sin(2 * np.pi * 3300 * t)
+    clips.append(("two tones + noise", _pcm(both(two) + 0.01 * rng.standard_normal((ch, n)))))
+    clips.append(("square 200 Hz", _pcm(both(0.6 * np.sign(np.sin(2 * np.pi * 200 * t))))))
+    clips.append(("DC offset + noise", _pcm(0.5 + 0.05 * rng.standard_normal((ch, n)))))
+    clips.append(("dither +-1 LSB (-90 dBFS)", rng.integers(-1, 2, (ch, n)).astype(np.int16)))
+    lr = np.stack([0.1 * rng.standard_normal(n), 0.5 * np.sin(2 * np.pi * 700 * t)])
+    clips.append(("L noise / R tone", _pcm(lr[:ch])))
+    clips.append(("chirp -40 dBFS", _pcm(both(0.01 * np.sin(phase[::-1])))))
+    acc = 0.05 * rng.standard_normal((ch, n)) + both(0.2 * np.sin(2 * np.pi * (200 + 3000 * t / t[-1]) * t))
+    acc[:, : n // 10] *= 0.001
+    s5 = slice(n // 2, n // 2 + n // 10)
+    acc[:, s5] = np.clip(4 * acc[:, s5], -1, 1)
+    clips.append(("chirp + noise, quiet and clipped parts", _pcm(acc)))
+    bursts = np.zeros(n)
+    for _ in range(int(seconds or cfg.clip_seconds) * 3):
+        s = rng.integers(0, max(1, n - sr // 10))
+        f = rng.uniform(500, 0.8 * ny)
+        k = np.arange(min(sr // 10, n - s))
+        bursts[s:s + k.size] += 0.3 * np.sin(2 * np.pi * f * k / sr) * np.hanning(k.size)
+    clips.append(("tone bursts", _pcm(both(bursts) + 1e-4 * rng.standard_normal((ch, n)))))
+    lp = np.stack([np.convolve(rng.standard_normal(n), np.ones(16) / 16, "same") for _ in range(ch)])
+    clips.append(("low-pass noise", _pcm(0.3 * lp / np.abs(lp).max())))
+    return clips
+
+
+# ---------------------------------------------------------------------------------------------
+# measurements
+
+
+def affine_snr_db(ref: np.ndarray, test: np.ndarray) -> float:
+    """SNR after the best affine map of `test` onto `ref` per row (per band): [bands, frames]."""
+    err = sig = 0.0
+    for r, x in zip(ref, test):
+        A = np.vstack([x, np.ones_like(x)]).T
+        coef, *_ = np.linalg.lstsq(A, r, rcond=None)
+        err += float(np.sum((A @ coef - r) ** 2))
+        sig += float(np.sum((r - r.mean()) ** 2))
+    return 10 * math.log10(sig / err) if err > 0 else float("inf")
+
+
+def cmsis_logmel(cfg: FrontendConfig, frames: np.ndarray, kind: str) -> np.ndarray:
+    """CMSIS-DSP's MFCC path up to the log (identity DCT): int16 frames [frames, n_fft] ->
+    [n_mels, frames] in its own units (log of the magnitude mel)."""
+    import cmsisdsp as dsp
+    import cmsisdsp.datatype as dt
+
+    n, nm = cfg.n_fft, cfg.n_mels
+    w = spec.mel_filterbank(cfg)
+    pos, lens, coefs = [], [], []
+    for m in range(nm):
+        nz = np.flatnonzero(w[m])
+        a, b = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 1)
+        pos.append(a)
+        lens.append(b - a)
+        coefs.extend(w[m, a:b])
+    pos, lens, coefs = np.array(pos, np.uint32), np.array(lens, np.uint32), np.array(coefs)
+    win = spec.hann_periodic(n)
+    eye = np.eye(nm).reshape(-1)
+    out = np.zeros((nm, len(frames)))
+    if kind == "f32":
+        S = dsp.arm_mfcc_instance_f32()
+        dsp.arm_mfcc_init_f32(S, n, nm, nm, eye.astype(np.float32), pos, lens, coefs.astype(np.float32),
+                              win.astype(np.float32))
+        tmp = np.zeros(n + 2, np.float32)
+        for i, f in enumerate(frames):
+            out[:, i] = dsp.arm_mfcc_f32(S, (f / 32768.0).astype(np.float32), tmp)
+    else:
+        DT = dt.Q31 if kind == "q31" else dt.Q15
+        init = dsp.arm_mfcc_init_q31 if kind == "q31" else dsp.arm_mfcc_init_q15
+        S = dsp.arm_mfcc_instance_q31() if kind == "q31" else dsp.arm_mfcc_instance_q15()
+        init(S, n, nm, nm, dt.convert(eye * (1 - 2.0**-15), DT), pos, lens, dt.convert(coefs, DT), dt.convert(win, DT))
+        run = dsp.arm_mfcc_q31 if kind == "q31" else dsp.arm_mfcc_q15
+        tmp = np.zeros(2 * n, np.int32)
+        for i, f in enumerate(frames):
+            x = f.astype(np.int32) << 16 if kind == "q31" else f.astype(np.int16)
+            r = run(S, x, tmp)
+            out[:, i] = r[1] if isinstance(r, tuple) else r
+    return out
+
+
+@dataclass
+class PresetResult:
+    name: str
+    rows: list
+    summary: dict
+
+
+def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float | None = None,
+                 cmsis: bool = True, log=print) -> dict:
+    """Every figure of the issue for one configuration."""
+    from tinyscene.frontend.device import run_device
+    from tinyscene.frontend.native import FixedFrontend
+    from tinyscene.frontend.quant import InputQuant
+
+    fe = FixedFrontend(cfg)
+    clips = bench_clips(cfg, seconds)
+    t0 = time.time()
+    Ls = [fe.logmel(p) for _, p in clips]
+    quant = InputQuant.fit(cfg, Ls)
+    rows = []
+    stage_acc = {k: [] for k in ("windowed", "spectrum", "power", "mel", "log")}
+    all_exact = stream_exact = True
+    cost = None
+    rng = np.random.default_rng(3)
+    for (name, pcm), L in zip(clips, Ls):
+        ref = spec.float_logmel(cfg, pcm)
+        Lf = fe.to_float(L)
+        snr = spec.snr_db(ref, Lf)
+        maxerr = float(np.abs(Lf - ref).max())
+        q8, _ = fe.process_clip(pcm, quant)
+        z = quant.normalize(ref)
+        lo, hi = (-128 - quant.zero_point) * quant.scale, (127 - quant.zero_point) * quant.scale
+        snr8 = spec.snr_db(np.clip(z, lo, hi), quant.dequantize(q8))
+        sat = float(np.mean((z < lo) | (z > hi)))
+        # streaming == clip (hop by hop through ts_fe_process_hop)
+        st = list(fe.stream(pcm, quant))
+        s_lm = np.stack([lm for _, _, lm in st], axis=-1)
+        s_q8 = np.stack([q for _, q, _ in st], axis=1)
+        s_ok = np.array_equal(s_lm, L) and np.array_equal(s_q8, q8)
+        stream_exact &= s_ok
+        # device
+        dev = run_device(cfg, pcm, quant, board)
+        d_ok = np.array_equal(dev.logmel, L) and np.array_equal(dev.int8, q8)
+        all_exact &= d_ok
+        if cost is None and dev.hops:
+            dev2 = run_device(cfg, pcm, quant, board, profile=True)
+            cost = {"hops": dev.hops, "frames": dev.frames, "clip_seconds": pcm.shape[1] / cfg.sample_rate,
+                    "units": dev.unit, "per_hop": dev.units_per_hop, "per_hop_max": dev.ticks_hop_max * dev.per_tick,
+                    "per_clip": dev.units_total, "per_clip_rerun": dev2.units_total,
+                    "deterministic": dev.ticks_total == dev2.ticks_total, "stages_one_channel": dev2.profile,
+                    "state_bytes": dev.state_bytes, "scratch_bytes": dev.scratch_bytes,
+                    "table_bytes": dev.table_bytes, "stack_bytes": dev.stack_bytes,
+                    "firmware_flash_bytes": dev.flash_bytes}
+        # per-stage errors on a few frames
+        frames = spec.frames_of(cfg, pcm)
+        for c in range(cfg.channels):
+            for t in rng.choice(frames.shape[1], size=min(3, frames.shape[1]), replace=False):
+                fx, fl = fe.stages(frames[c, t]), spec.float_stages(cfg, frames[c, t])
+                if np.var(fl["log"]) > 0:
+                    for k in stage_acc:
+                        stage_acc[k].append(spec.snr_db(fl[k], fx[k]))
+        rows.append({"clip": name, "snr_db": snr, "max_abs_err": maxerr, "int8_snr_db": snr8,
+                     "int8_saturated": sat, "device_exact": d_ok, "stream_exact": s_ok,
+                     "frames": int(L.shape[-1])})
+        log(f"  {name:42s} SNR {snr:7.1f} dB  max|err| {maxerr:.4f}  int8 {snr8:5.1f} dB  "
+            f"device {'==' if d_ok else '!='} host  stream {'==' if s_ok else '!='} clip")
+    finite = [r["snr_db"] for r in rows if math.isfinite(r["snr_db"])]
+    stages = {k: {"mean_db": float(np.mean([v for v in vals if math.isfinite(v)])),
+                  "worst_db": float(np.min([v for v in vals if math.isfinite(v)]))}
+              for k, vals in stage_acc.items() if vals}
+    summary = {"config": cfg.to_dict(), "clips": len(rows), "frames_compared": int(sum(r["frames"] for r in rows)),
+               "snr_mean_db": float(np.mean(finite)), "snr_worst_db": float(np.min(finite)),
+               "snr_worst_clip": min((r for r in rows if math.isfinite(r["snr_db"])), key=lambda r: r["snr_db"])["clip"],
+               "constant_clips_max_abs_err": float(max([r["max_abs_err"] for r in rows
+                                                        if not math.isfinite(r["snr_db"])] or [0.0])),
+               "int8_snr_mean_db": float(np.mean([r["int8_snr_db"] for r in rows if math.isfinite(r["int8_snr_db"])])),
+               "device_bit_exact_all": bool(all_exact), "stream_bit_exact_all": bool(stream_exact),
+               "stages": stages, "cost": cost, "seconds": None}
+    if cmsis:
+        summary["cmsis"] = bench_cmsis(cfg, clips, fe, log)
+    summary["seconds"] = round(time.time() - t0, 1)
+    return {"rows": rows, "summary": summary}
+
+
+def bench_cmsis(cfg: FrontendConfig, clips, fe, log=print) -> dict:
+    """CMSIS-DSP f32/q31/q15 vs ours, channel 0 of the non-constant clips, per-band affine fit SNR
+    against librosa's log-mel of the magnitude (CMSIS's MFCC takes |X|) and of the power (ours)."""
+    import librosa
+
+    res = {k: [] for k in ("f32", "q31", "q15", "ours")}
+    names = []
+    for name, pcm in clips:
+        frames = spec.frames_of(cfg, pcm[:1])[0]
+        x = pcm[0].astype(np.float64) / 32768
+        mag = librosa.feature.melspectrogram(y=x, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                                             center=True, pad_mode="constant", power=1.0, n_mels=cfg.n_mels,
+                                             fmin=cfg.fmin, fmax=cfg.f_max, dtype=np.float64)
+        ref_mag = np.log(mag + 1e-5)
+        if np.var(ref_mag) == 0 or np.min(np.var(ref_mag, axis=1)) == 0:
+            continue
+        names.append(name)
+        for k in ("f32", "q31", "q15"):
+            res[k].append(affine_snr_db(ref_mag, cmsis_logmel(cfg, frames, k)))
+        ref_pow = np.log(spec.float_melspec(cfg, pcm[:1])[0] + spec.LOG_FLOOR)
+        res["ours"].append(affine_snr_db(ref_pow, fe.to_float(fe.logmel(pcm[:1].repeat(cfg.channels, 0)))[0]))
+    out = {k: {"mean_db": float(np.mean(v)), "worst_db": float(np.min(v))} for k, v in res.items() if v}
+    out["clips"] = names
+    log("  CMSIS-DSP MFCC path up to the log (per-band affine fit, channel 0): " + ", ".join(
+        f"{k} {v['mean_db']:.1f} dB (worst {v['worst_db']:.1f})" for k, v in out.items() if k != "clips"))
+    return out
+
+
+def format_table(results: dict[str, dict]) -> str:
+    lines = []
+    hdr = (f"{'preset':10s} {'clips':>5s} {'SNR mean':>9s} {'worst':>7s} {'int8':>6s} {'dev==host':>9s} "
+           f"{'stream':>6s} {'instr/hop':>10s} {'instr/10s clip':>15s} {'state B':>8s} {'scratch B':>9s} "
+           f"{'tables B':>8s}")
+    lines += [hdr, "-" * len(hdr)]
+    for name, r in results.items():
+        s, c = r["summary"], r["summary"]["cost"] or {}
+        per10 = c.get("per_clip", 0) * 10.0 / max(c.get("clip_seconds", 10.0), 1e-9)
+        lines.append(f"{name:10s} {s['clips']:5d} {s['snr_mean_db']:8.1f}  {s['snr_worst_db']:6.1f}  "
+                     f"{s['int8_snr_mean_db']:5.1f} {'yes' if s['device_bit_exact_all'] else 'NO':>9s} "
+                     f"{'yes' if s['stream_bit_exact_all'] else 'NO':>6s} {c.get('per_hop', 0):10,.0f} "
+                     f"{per10:15,.0f} {c.get('state_bytes', 0):8,d} {c.get('scratch_bytes', 0):9,d} "
+                     f"{c.get('table_bytes', 0):8,d}")
+    lines.append("")
+    lines.append("per-stage SNR vs float64 numpy/librosa (mean / worst over sampled frames, dB):")
+    for name, r in results.items():
+        st = r["summary"]["stages"]
+        lines.append(f"  {name:10s} " + "  ".join(f"{k} {v['mean_db']:.1f}/{v['worst_db']:.1f}" for k, v in st.items()))
+    lines.append("")
+    lines.append("device cost per channel-frame, by stage (instructions, qemu):")
+    for name, r in results.items():
+        c = r["summary"]["cost"] or {}
+        ch = r["summary"]["config"]["channels"]
+        st = c.get("stages_one_channel", {})
+        lines.append(f"  {name:10s} total {c.get('per_hop', 0) / ch:,.0f}  (" +
+                     ", ".join(f"{k} {v:,.0f}" for k, v in st.items()) + f"); deterministic: {c.get('deterministic')}")
+    if any("cmsis" in r["summary"] for r in results.values()):
+        lines.append("")
+        lines.append("CMSIS-DSP 1.10.3 MFCC path up to the log (Python cmsisdsp), per-band affine-fit SNR, channel 0, "
+                     "mean / worst (dB):")
+        for name, r in results.items():
+            cm = r["summary"].get("cmsis")
+            if cm:
+                lines.append(f"  {name:10s} " + "  ".join(f"{k} {cm[k]['mean_db']:.1f}/{cm[k]['worst_db']:.1f}"
+                                                            for k in ("ours", "f32", "q31", "q15") if k in cm))
+    return "\n".join(lines)
