@@ -88,13 +88,13 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
     try:
         _seed_everything(tcfg.seed)
         t0 = time.perf_counter()
-        L_train = feat.log_mel(fcfg, train_clips, tcfg.workers)
-        if quant is None:
-            quant = feat.fit_quant(fcfg, L_train)
-        train = feat.split_features(fcfg, quant, data_dir, "train", clips=train_clips, L=L_train)
+        L_train = None
+        if quant is None:  # fit on the train split only
+            quant, L_train = feat.fit_quant_clips(fcfg, train_clips, tcfg.workers)
+        train = feat.split_features(fcfg, quant, data_dir, "train", workers=tcfg.workers, clips=train_clips,
+                                    L=L_train)
         del L_train
-        evaluate = feat.split_features(fcfg, quant, data_dir, "evaluate", clips=eval_clips,
-                                       L=feat.log_mel(fcfg, eval_clips, tcfg.workers))
+        evaluate = feat.split_features(fcfg, quant, data_dir, "evaluate", workers=tcfg.workers, clips=eval_clips)
         feature_seconds = time.perf_counter() - t0
         deq = feat.Dequantizer(quant, train.nhwc()[0])
         input_shape = tuple(int(v) for v in train.q.shape[1:])

@@ -48,12 +48,22 @@ def split_clips(data_dir: str | os.PathLike, split: str, fold: int = 1, need_cla
     return clips
 
 
+# Clips featurised per call: bounds the int32 log-mels held at once (512 paper-preset clips = 300 MB);
+# the int8 features of a whole split stay in memory (TAU's 9,185 training clips: 1.35 GB).
+CHUNK_CLIPS = 512
+
+
 def log_mel(fcfg, clips, workers: int = 2) -> np.ndarray:
     """int32 fixed-point log-mel [n, channels, n_mels, frames] of the clips (cached per clip)."""
     fe = _frontend()
     paths = [str(c.path) for c in clips]
     L = fe.featurize_clips(fcfg, paths, cache=feature_cache_dir(), workers=workers)
     return np.asarray(L)
+
+
+def _chunks(clips, size: int = CHUNK_CLIPS):
+    for i in range(0, len(clips), size):
+        yield i, clips[i:i + size]
 
 
 def fit_quant(fcfg, L_train: np.ndarray):
@@ -63,16 +73,60 @@ def fit_quant(fcfg, L_train: np.ndarray):
 
 
 def quant_from_dict(d: dict):
+    """The InputQuant saved in a run's config.json."""
     return _frontend().InputQuant.from_dict(d)
 
 
-def quantize(fcfg, L: np.ndarray, quant) -> np.ndarray:
+class QuantStats:
+    """InputQuant.fit's statistics accumulated chunk by chunk (the same sums in the same order, so
+    the result equals InputQuant.fit on all the clips at once — a test checks it)."""
+
+    def __init__(self, fcfg):
+        self.fcfg = fcfg
+        self.s1 = np.zeros(fcfg.n_mels)
+        self.s2 = np.zeros(fcfg.n_mels)
+        self.count = 0
+        self.n_clips = 0
+
+    def add(self, L: np.ndarray) -> None:
+        from tinyscene.frontend.spec import LOG_FRAC_BITS
+
+        for Li in L:
+            x = Li.astype(np.float64) * 2.0 ** -LOG_FRAC_BITS
+            self.s1 += x.sum(axis=(0, 2))
+            self.s2 += (x * x).sum(axis=(0, 2))
+            self.count += x.shape[0] * x.shape[2]
+            self.n_clips += 1
+
+    def quant(self):
+        from tinyscene.frontend import quant as fq
+
+        if self.count == 0:
+            raise TsError("input quantisation: no clips to fit on")
+        mean = self.s1 / self.count
+        std = np.sqrt(np.maximum(self.s2 / self.count - mean * mean, 0.0))
+        return fq.InputQuant(mean=mean, std=np.maximum(std, fq.STD_MIN), n_clips=self.n_clips)
+
+
+def fit_quant_clips(fcfg, clips, workers: int = 2):
+    """(InputQuant fit on the clips, their int32 log-mels when they fit in one chunk else None)."""
+    _frontend()
+    if len(clips) <= CHUNK_CLIPS:
+        L = log_mel(fcfg, clips, workers)
+        return fit_quant(fcfg, L), L
+    stats = QuantStats(fcfg)
+    for i, part in _chunks(clips):
+        print(f"features: statistics of clips {i + 1}-{i + len(part)} of {len(clips)}", flush=True)
+        stats.add(log_mel(fcfg, part, workers))
+    return stats.quant(), None
+
+
+def quantize(fcfg, L: np.ndarray, quant, out: np.ndarray | None = None) -> np.ndarray:
     """int8 [n, channels, n_mels, frames] (NCHW) — each clip exactly the device's model input
-    ([n_mels, frames, channels]) transposed for torch."""
+    ([n_mels, frames, channels]) transposed for torch. Written into `out` when given."""
     fe_mod = _frontend()
     fe = fe_mod.FixedFrontend(fcfg)
     n = L.shape[0]
-    out = None
     for i in range(n):
         q = np.asarray(fe.quantize(L[i], quant))
         if q.dtype != np.int8 or q.ndim != 3:
@@ -82,6 +136,18 @@ def quantize(fcfg, L: np.ndarray, quant) -> np.ndarray:
         out[i] = q.transpose(2, 0, 1)
     if out is None:
         raise TsError("front-end: no clips to quantise")
+    return out
+
+
+def quantized_features(fcfg, quant, clips, workers: int = 2) -> np.ndarray:
+    """int8 NCHW features of the clips, featurised and quantised chunk by chunk."""
+    if not clips:
+        raise TsError("front-end: no clips to featurise")
+    out = np.empty((len(clips), fcfg.channels, fcfg.n_mels, fcfg.n_frames), dtype=np.int8)
+    for i, part in _chunks(clips):
+        if len(clips) > CHUNK_CLIPS:
+            print(f"features: clips {i + 1}-{i + len(part)} of {len(clips)}", flush=True)
+        quantize(fcfg, log_mel(fcfg, part, workers), quant, out[i:i + len(part)])
     return out
 
 
@@ -139,9 +205,7 @@ def split_features(fcfg, quant, data_dir, split: str, fold: int = 1, workers: in
                    need_classes: int = 1, clips=None, L=None) -> SplitFeatures:
     if clips is None:
         clips = split_clips(data_dir, split, fold, need_classes)
-    if L is None:
-        L = log_mel(fcfg, clips, workers)
-    q = quantize(fcfg, L, quant)
+    q = quantized_features(fcfg, quant, clips, workers) if L is None else quantize(fcfg, L, quant)
     labels = np.array([c.class_index for c in clips], dtype=np.int64)
     return SplitFeatures(q, labels, list(clips))
 
