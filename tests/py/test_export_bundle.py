@@ -278,3 +278,18 @@ def test_failed_ladder_writes_nothing(exported, tmp_path):
     assert "torch_onnx_max_abs" in err and "no bundle written" in err
     assert not (tmp_path / "b").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.")]
+
+
+def test_later_rung_keeps_manifest(exported, tmp_path):
+    """A later stage (parity on a device) adds its rung; the manifest follows."""
+    from tinyscene.export.bundle import add_rung, check_bundle
+    from tinyscene.export.ladder import check, parse_fail_on, rung
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported["bundle"], copy)
+    rec = rung("device_vs_host", {"clips": 5, "logits_bitexact": 1.0, "features_bitexact": 1.0},
+               [check("host_c_bitexact", 1.0, parse_fail_on(None))])
+    rep = add_rung(copy, rec)
+    assert [r["rung"] for r in rep["ladder"]][-1] == "device_vs_host"
+    assert _rung(_report(copy), "device_vs_host")["status"] == "pass"
+    check_bundle(copy)  # manifest still matches

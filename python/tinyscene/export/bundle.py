@@ -320,6 +320,26 @@ def check_bundle(path: str | os.PathLike) -> dict:
     return man
 
 
+def add_rung(path: str | os.PathLike, record: dict) -> dict:
+    """Add or replace one rung of the bundle's ladder (e.g. `device_vs_host` from `tinyscene parity`,
+    built with `tinyscene.export.ladder.rung(...)`), keeping manifest.json consistent. Returns the
+    updated report."""
+    from tinyscene.export.ladder import set_rung
+    from tinyscene.util.atomic import write_json
+
+    path = Path(path)
+    man = check_bundle(path)
+    if not isinstance(record, dict) or "rung" not in record or "status" not in record:
+        raise TsError("ladder rung: needs at least 'rung' and 'status'")
+    report = json.loads((path / "report.json").read_text())
+    set_rung(report, record)
+    write_json(path / "report.json", report)
+    man["files"]["report.json"] = {"sha256": sha256_file(path / "report.json"),
+                                   "bytes": (path / "report.json").stat().st_size}
+    write_json(path / MANIFEST, man)
+    return report
+
+
 def inspect_bundle(path: str | os.PathLike) -> dict:
     """What `tinyscene inspect` shows, as a dict: the int8 model's summary and the report."""
     from tinyscene.export.to_tflite import summarize
