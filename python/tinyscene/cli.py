@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "tinyscene.data.commands",
     "tinyscene.frontend.commands",
     "tinyscene.train.commands",
+    "tinyscene.slim.commands",
     "tinyscene.export.commands",
     "tinyscene.device.commands",
     "tinyscene.device.parity_commands",
