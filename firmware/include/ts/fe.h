@@ -120,8 +120,9 @@ ts_status_t ts_fe_compute_frame(ts_fe_t *fe, int8_t *out, int32_t mel_stride, in
 void ts_fe_logmel_frame(const ts_fe_config_t *cfg, const int16_t *x, int32_t *scratch, int32_t *logmel);
 
 /* Stages (each with the Q format of its output; see the scaling table at the top). */
-/* v[n] = round(x[n] 2^k w[n] / 2^32) = x w 2^(14 + k), |v| <= 2^28, with k the largest shift that
- * keeps max|x| 2^k <= 2^29 (*peak = max|x| 2^k); returns k (14 at full scale, 29 for silence). */
+/* v[n] = x[n] w[n] 2^(14 + k) (x as a float in [-1, 1); SMULWB, then rounded shifts), |v| < 2^28,
+ * with k = 29 - bit length of max|x| (*peak = max|x| 2^k < 2^29); returns k (13 at full scale .. 28;
+ * 28 for silence). */
 int32_t ts_fe_window_q31(const int16_t *x, const int32_t *window, int32_t n, int32_t *v, int32_t *peak);
 /* In place complex FFT of n (power of two) interleaved (re, im) values, forward, natural order out,
  * block-floating-point: returns the total right shift t (out = DFT(in) / 2^t, |out| < 2^29).

@@ -1,5 +1,7 @@
 /* Natural log of the mel power with a floor, Q24: ln(mel + floor) where the frame's mel values are
- * M = mel * 2^exponent. log2 of the 64-bit sum M + floor * 2^exponent: the position of its leading
+ * M = mel * 2^exponent. log2 of the 64-bit sum M + floor * 2^exponent (the floor rounded to the units
+ * of M, at least 1: where a frame is so loud that M's unit exceeds the floor, the FFT's own
+ * resolution is coarser than the floor anyway): the position of its leading
  * one (CLZ) plus log2 of the normalised mantissa from a 129-entry table with linear interpolation
  * (error < 1.2e-5 in log2), then times ln 2. */
 #include "ts/fe.h"

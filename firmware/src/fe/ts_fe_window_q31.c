@@ -22,10 +22,10 @@ int32_t ts_fe_window_q31(const int16_t *x, const int32_t *window, int32_t n, int
     hi = hi > hi_b ? hi : hi_b;
     lo = lo < lo_b ? lo : lo_b;
     int32_t p = hi > -lo ? hi : -lo;
-    /* Largest k with p 2^k <= 2^29: 14 (full scale) .. 29 (p = 1); 29 for silence. */
-    int32_t k = 29;
-    if (p > 0) k = __builtin_clz((uint32_t)p) - 2;
-    *peak = p << k; /* <= 2^29 */
+    /* k = 29 - bit length of p, so that p 2^k < 2^29: 13 (p = 32768) .. 28 (p = 1); 28 for silence. */
+    int32_t k = 28;
+    if (p > 0) k = __builtin_clz((uint32_t)p) - 3;
+    *peak = p << k; /* < 2^29 */
     /* x w / 2^16 (SMULWB/T: Q31 window times an int16 sample, floor) = x w 2^30, |.| < 2^30 */
     if (k >= 16) {
         /* quiet frame: v = (x w / 2^16) 2^(k - 16) = x w 2^(14 + k), |v| <= 2^28 */
@@ -37,7 +37,7 @@ int32_t ts_fe_window_q31(const int16_t *x, const int32_t *window, int32_t n, int
             v[i + 1] = ts_fe_smulwt(window[i + 1], (int32_t)pair) * up;
         }
     } else {
-        /* loud frame (k = 14 or 15): v = round((x w / 2^16) / 2^(16 - k)) = x w 2^(14 + k) */
+        /* loud frame (k = 13..15): v = round((x w / 2^16) / 2^(16 - k)) = x w 2^(14 + k) */
         const int32_t down = 16 - k, half = 1 << (down - 1);
         for (int32_t i = 0; i < n; i += 2) {
             uint32_t pair;

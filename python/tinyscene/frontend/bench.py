@@ -31,6 +31,11 @@ def _pink(rng, n: int, ch: int) -> np.ndarray:
     return x / x.std()
 
 
+SCENE_LIKE = ("noise -20 dBFS", "pink -60 dBFS", "pink with -60 dBFS passage", "pink -12 dBFS", "brown noise",
+              "AM noise (speech-like envelope)", "chirp + noise, quiet and clipped parts", "low-pass noise",
+              "clipped (x4)", "two tones + noise")
+
+
 def bench_clips(cfg: FrontendConfig, seconds: float | None = None, seed: int = 11) -> list[tuple[str, np.ndarray]]:
     """22 synthetic clips of int16 PCM [channels, samples] at cfg.sample_rate: silence, full-scale
     noise, pure tones, clipped audio, quiet (-60 dBFS) passages, chirps, clicks, ..."""
@@ -170,7 +175,9 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
     rows = []
     stage_acc = {k: [] for k in ("windowed", "spectrum", "power", "mel", "log")}
     all_exact = stream_exact = True
-    cost = None
+    per_hop, per_clip, hop_max = [], [], []
+    dev = None
+    z_all, q_all = [], []
     rng = np.random.default_rng(3)
     for (name, pcm), L in zip(clips, Ls):
         ref = spec.float_logmel(cfg, pcm)
@@ -180,7 +187,10 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
         q8, _ = fe.process_clip(pcm, quant)
         z = quant.normalize(ref)
         lo, hi = (-128 - quant.zero_point) * quant.scale, (127 - quant.zero_point) * quant.scale
-        snr8 = spec.snr_db(np.clip(z, lo, hi), quant.dequantize(q8))
+        zc = np.clip(z, lo, hi)
+        snr8 = spec.snr_db(zc, quant.dequantize(q8))
+        z_all.append(zc.reshape(-1))
+        q_all.append(quant.dequantize(q8).reshape(-1))
         sat = float(np.mean((z < lo) | (z > hi)))
         # streaming == clip (hop by hop through ts_fe_process_hop)
         st = list(fe.stream(pcm, quant))
@@ -188,35 +198,43 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
         s_q8 = np.stack([q for _, q, _ in st], axis=1)
         s_ok = np.array_equal(s_lm, L) and np.array_equal(s_q8, q8)
         stream_exact &= s_ok
-        # device
+        # device: every frame of every clip
         dev = run_device(cfg, pcm, quant, board)
         d_ok = np.array_equal(dev.logmel, L) and np.array_equal(dev.int8, q8)
         all_exact &= d_ok
-        if cost is None and dev.hops:
-            dev2 = run_device(cfg, pcm, quant, board, profile=True)
-            cost = {"hops": dev.hops, "frames": dev.frames, "clip_seconds": pcm.shape[1] / cfg.sample_rate,
-                    "units": dev.unit, "per_hop": dev.units_per_hop, "per_hop_max": dev.ticks_hop_max * dev.per_tick,
-                    "per_clip": dev.units_total, "per_clip_rerun": dev2.units_total,
-                    "deterministic": dev.ticks_total == dev2.ticks_total, "stages_one_channel": dev2.profile,
-                    "state_bytes": dev.state_bytes, "scratch_bytes": dev.scratch_bytes,
-                    "table_bytes": dev.table_bytes, "stack_bytes": dev.stack_bytes,
-                    "firmware_flash_bytes": dev.flash_bytes}
-        # per-stage errors on a few frames
+        per_hop.append(dev.units_per_hop)
+        per_clip.append(dev.units_total * cfg.clip_seconds * cfg.sample_rate / pcm.shape[1])
+        hop_max.append(dev.ticks_hop_max * dev.per_tick)
+        # per-stage errors on a few frames (frames whose reference is not constant)
         frames = spec.frames_of(cfg, pcm)
         for c in range(cfg.channels):
             for t in rng.choice(frames.shape[1], size=min(3, frames.shape[1]), replace=False):
                 fx, fl = fe.stages(frames[c, t]), spec.float_stages(cfg, frames[c, t])
-                if np.var(fl["log"]) > 0:
+                if np.var(fl["log"]) > 1e-6:
                     for k in stage_acc:
                         stage_acc[k].append(spec.snr_db(fl[k], fx[k]))
         rows.append({"clip": name, "snr_db": snr, "max_abs_err": maxerr, "int8_snr_db": snr8,
                      "int8_saturated": sat, "device_exact": d_ok, "stream_exact": s_ok,
-                     "frames": int(L.shape[-1])})
+                     "frames": int(L.shape[-1]), "device_per_hop": dev.units_per_hop})
         log(f"  {name:42s} SNR {snr:7.1f} dB  max|err| {maxerr:.4f}  int8 {snr8:5.1f} dB  "
-            f"device {'==' if d_ok else '!='} host  stream {'==' if s_ok else '!='} clip")
+            f"device {'==' if d_ok else '!='} host  stream {'==' if s_ok else '!='} clip  "
+            f"{dev.units_per_hop:9,.0f} {dev.unit}/hop")
+    # cost: the same command twice on a scene-like clip (instruction counts must repeat exactly)
+    name, pcm = next((c for c in clips if c[0] == "pink -12 dBFS"), clips[-1])
+    runs = [run_device(cfg, pcm, quant, board, profile=True) for _ in range(2)]
+    r = runs[0]
+    cost = {"clip": name, "hops": r.hops, "frames": r.frames, "units": r.unit,
+            "per_hop": r.units_per_hop, "per_hop_max": r.ticks_hop_max * r.per_tick,
+            "per_channel_frame": r.units_per_hop / cfg.channels,
+            "per_clip": r.units_total * cfg.clip_seconds * cfg.sample_rate / pcm.shape[1],
+            "per_clip_rerun": runs[1].units_total * cfg.clip_seconds * cfg.sample_rate / pcm.shape[1],
+            "deterministic": runs[0].ticks_total == runs[1].ticks_total and runs[0].profile == runs[1].profile,
+            "per_hop_all_clips_mean": float(np.mean(per_hop)), "per_hop_all_clips_max": float(np.max(hop_max)),
+            "per_clip_all_clips_max": float(np.max(per_clip)),
+            "stages_one_channel": r.profile, "state_bytes": r.state_bytes, "scratch_bytes": r.scratch_bytes,
+            "table_bytes": r.table_bytes, "stack_bytes": r.stack_bytes, "firmware_flash_bytes": r.flash_bytes}
     finite = [r["snr_db"] for r in rows if math.isfinite(r["snr_db"])]
-    stages = {k: {"mean_db": float(np.mean([v for v in vals if math.isfinite(v)])),
-                  "worst_db": float(np.min([v for v in vals if math.isfinite(v)]))}
+    stages = {k: {"median_db": float(np.median(vals)), "p5_db": float(np.percentile(vals, 5))}
               for k, vals in stage_acc.items() if vals}
     summary = {"config": cfg.to_dict(), "clips": len(rows), "frames_compared": int(sum(r["frames"] for r in rows)),
                "snr_mean_db": float(np.mean(finite)), "snr_worst_db": float(np.min(finite)),
@@ -224,6 +242,7 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
                "constant_clips_max_abs_err": float(max([r["max_abs_err"] for r in rows
                                                         if not math.isfinite(r["snr_db"])] or [0.0])),
                "int8_snr_mean_db": float(np.mean([r["int8_snr_db"] for r in rows if math.isfinite(r["int8_snr_db"])])),
+               "int8_snr_all_db": spec.snr_db(np.concatenate(z_all), np.concatenate(q_all)),
                "device_bit_exact_all": bool(all_exact), "stream_bit_exact_all": bool(stream_exact),
                "stages": stages, "cost": cost, "seconds": None}
     if cmsis:
@@ -233,67 +252,82 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
 
 
 def bench_cmsis(cfg: FrontendConfig, clips, fe, log=print) -> dict:
-    """CMSIS-DSP f32/q31/q15 vs ours, channel 0 of the non-constant clips, per-band affine fit SNR
-    against librosa's log-mel of the magnitude (CMSIS's MFCC takes |X|) and of the power (ours)."""
+    """CMSIS-DSP f32/q31/q15 MFCC path up to the log beside ours, channel 0 of the scene-like clips:
+    SNR after a per-band affine fit (and one global fit) against librosa's log-mel of the magnitude
+    + 1e-6 (what CMSIS's MFCC computes: log(mel(|X|) + 1e-6)) for CMSIS, of the power + floor for ours."""
     import librosa
 
-    res = {k: [] for k in ("f32", "q31", "q15", "ours")}
+    res = {k: {"band": [], "global": []} for k in ("ours", "f32", "q31", "q15")}
     names = []
     for name, pcm in clips:
+        if name not in SCENE_LIKE:
+            continue
+        names.append(name)
         frames = spec.frames_of(cfg, pcm[:1])[0]
         x = pcm[0].astype(np.float64) / 32768
         mag = librosa.feature.melspectrogram(y=x, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
                                              center=True, pad_mode="constant", power=1.0, n_mels=cfg.n_mels,
                                              fmin=cfg.fmin, fmax=cfg.f_max, dtype=np.float64)
-        ref_mag = np.log(mag + 1e-5)
-        if np.var(ref_mag) == 0 or np.min(np.var(ref_mag, axis=1)) == 0:
-            continue
-        names.append(name)
+        ref_mag = np.log(mag + 1e-6)
         for k in ("f32", "q31", "q15"):
-            res[k].append(affine_snr_db(ref_mag, cmsis_logmel(cfg, frames, k)))
+            out = cmsis_logmel(cfg, frames, k)
+            res[k]["band"].append(affine_snr_db(ref_mag, out))
+            res[k]["global"].append(affine_snr_db(ref_mag.reshape(1, -1), out.reshape(1, -1)))
         ref_pow = np.log(spec.float_melspec(cfg, pcm[:1])[0] + spec.LOG_FLOOR)
-        res["ours"].append(affine_snr_db(ref_pow, fe.to_float(fe.logmel(pcm[:1].repeat(cfg.channels, 0)))[0]))
-    out = {k: {"mean_db": float(np.mean(v)), "worst_db": float(np.min(v))} for k, v in res.items() if v}
+        ours = fe.to_float(fe.logmel(np.repeat(pcm[:1], cfg.channels, 0)))[0]
+        res["ours"]["band"].append(affine_snr_db(ref_pow, ours))
+        res["ours"]["global"].append(affine_snr_db(ref_pow.reshape(1, -1), ours.reshape(1, -1)))
+    out = {k: {"band_mean_db": float(np.mean(v["band"])), "band_worst_db": float(np.min(v["band"])),
+               "global_mean_db": float(np.mean(v["global"]))} for k, v in res.items()}
     out["clips"] = names
-    log("  CMSIS-DSP MFCC path up to the log (per-band affine fit, channel 0): " + ", ".join(
-        f"{k} {v['mean_db']:.1f} dB (worst {v['worst_db']:.1f})" for k, v in out.items() if k != "clips"))
+    log("  CMSIS-DSP MFCC path up to the log, per-band / global affine fit, channel 0, scene-like clips: " + ", ".join(
+        f"{k} {v['band_mean_db']:.1f} / {v['global_mean_db']:.1f} dB" for k, v in out.items() if k != "clips"))
     return out
 
 
 def format_table(results: dict[str, dict]) -> str:
     lines = []
-    hdr = (f"{'preset':10s} {'clips':>5s} {'SNR mean':>9s} {'worst':>7s} {'int8':>6s} {'dev==host':>9s} "
+    hdr = (f"{'preset':10s} {'clips':>5s} {'frames':>6s} {'SNR mean':>9s} {'worst':>6s} {'int8':>5s} {'dev==host':>9s} "
            f"{'stream':>6s} {'instr/hop':>10s} {'instr/10s clip':>15s} {'state B':>8s} {'scratch B':>9s} "
            f"{'tables B':>8s}")
     lines += [hdr, "-" * len(hdr)]
     for name, r in results.items():
         s, c = r["summary"], r["summary"]["cost"] or {}
-        per10 = c.get("per_clip", 0) * 10.0 / max(c.get("clip_seconds", 10.0), 1e-9)
-        lines.append(f"{name:10s} {s['clips']:5d} {s['snr_mean_db']:8.1f}  {s['snr_worst_db']:6.1f}  "
-                     f"{s['int8_snr_mean_db']:5.1f} {'yes' if s['device_bit_exact_all'] else 'NO':>9s} "
+        lines.append(f"{name:10s} {s['clips']:5d} {s['frames_compared']:6d} {s['snr_mean_db']:8.1f}  "
+                     f"{s['snr_worst_db']:6.1f} {s['int8_snr_all_db']:5.1f} "
+                     f"{'yes' if s['device_bit_exact_all'] else 'NO':>9s} "
                      f"{'yes' if s['stream_bit_exact_all'] else 'NO':>6s} {c.get('per_hop', 0):10,.0f} "
-                     f"{per10:15,.0f} {c.get('state_bytes', 0):8,d} {c.get('scratch_bytes', 0):9,d} "
+                     f"{c.get('per_clip', 0):15,.0f} {c.get('state_bytes', 0):8,d} {c.get('scratch_bytes', 0):9,d} "
                      f"{c.get('table_bytes', 0):8,d}")
     lines.append("")
-    lines.append("per-stage SNR vs float64 numpy/librosa (mean / worst over sampled frames, dB):")
+    lines.append("SNR: 10 log10(var(float) / mean((fixed - float)^2)) per clip over [channels, mels, frames], vs librosa "
+                 "on the same int16 PCM (clips with a constant reference, e.g. silence, report max|err| instead:")
+    lines.append("  " + ", ".join(f"{k} {r['summary']['constant_clips_max_abs_err']:.1e}" for k, r in results.items())
+                 + "); worst clip: " + ", ".join(f"{k} '{r['summary']['snr_worst_clip']}'" for k, r in results.items()))
+    lines.append("int8: SNR of the dequantised int8 tensor vs the normalised float reference (clipped to +-4 std), all clips")
+    lines.append("")
+    lines.append("per-stage SNR vs float64 numpy/librosa, per frame (median / 5th percentile over sampled frames, dB):")
     for name, r in results.items():
         st = r["summary"]["stages"]
-        lines.append(f"  {name:10s} " + "  ".join(f"{k} {v['mean_db']:.1f}/{v['worst_db']:.1f}" for k, v in st.items()))
+        lines.append(f"  {name:10s} " + "  ".join(f"{k} {v['median_db']:.1f}/{v['p5_db']:.1f}" for k, v in st.items()))
     lines.append("")
-    lines.append("device cost per channel-frame, by stage (instructions, qemu):")
+    lines.append("device cost on qemu-an386 (instructions = board ticks x counter.per_tick; the same run twice):")
     for name, r in results.items():
         c = r["summary"]["cost"] or {}
-        ch = r["summary"]["config"]["channels"]
         st = c.get("stages_one_channel", {})
-        lines.append(f"  {name:10s} total {c.get('per_hop', 0) / ch:,.0f}  (" +
-                     ", ".join(f"{k} {v:,.0f}" for k, v in st.items()) + f"); deterministic: {c.get('deterministic')}")
+        lines.append(f"  {name:10s} per channel-frame {c.get('per_channel_frame', 0):,.0f} (" +
+                     ", ".join(f"{k} {v:,.0f}" for k, v in st.items()) +
+                     f"); per hop max {c.get('per_hop_max', 0):,.0f}; all clips: per hop mean "
+                     f"{c.get('per_hop_all_clips_mean', 0):,.0f}, max {c.get('per_hop_all_clips_max', 0):,.0f}; "
+                     f"repeatable: {c.get('deterministic')}")
     if any("cmsis" in r["summary"] for r in results.values()):
         lines.append("")
-        lines.append("CMSIS-DSP 1.10.3 MFCC path up to the log (Python cmsisdsp), per-band affine-fit SNR, channel 0, "
-                     "mean / worst (dB):")
+        lines.append("CMSIS-DSP 1.10.3 MFCC path up to the log (Python cmsisdsp) beside ours, channel 0 of the "
+                     "scene-like clips, SNR after per-band / global affine fit (dB):")
         for name, r in results.items():
             cm = r["summary"].get("cmsis")
             if cm:
-                lines.append(f"  {name:10s} " + "  ".join(f"{k} {cm[k]['mean_db']:.1f}/{cm[k]['worst_db']:.1f}"
-                                                            for k in ("ours", "f32", "q31", "q15") if k in cm))
+                lines.append(f"  {name:10s} " + "  ".join(
+                    f"{k} {cm[k]['band_mean_db']:.1f}/{cm[k]['global_mean_db']:.1f}"
+                    for k in ("ours", "f32", "q31", "q15") if k in cm))
     return "\n".join(lines)
