@@ -51,3 +51,10 @@ demo:
 
 clean:
 	rm -rf build .pytest_cache
+
+# Front-end benchmark: log-mel SNR vs librosa, device (QEMU) == host, streaming == clip, per-stage
+# errors, instructions/RAM/flash on qemu-an386, CMSIS-DSP's MFCC path beside it (a few minutes).
+.PHONY: bench-fe
+bench-fe:
+	@mkdir -p build
+	$(TS) bench-fe --out build/bench-fe.json
