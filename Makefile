@@ -2,20 +2,22 @@
 SHELL := /bin/bash
 PY      := .venv/bin/python
 TS      := .venv/bin/tinyscene
-APT_PKGS := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_PKGS := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openocd
 # Offline mirror of the pinned C dependencies (TFLM, CMSIS-NN, ...); empty = fetch from the source host.
 TS_THIRD_PARTY_MIRROR ?= $(wildcard ../shared/third_party)
 export TS_THIRD_PARTY_MIRROR
 # pytest workers: both cores by default
 JOBS ?= 2
 
-.PHONY: setup apt venv assets test test-all demo clean help
+.PHONY: setup apt venv assets test test-all demo flash clean help
 
 help:
 	@echo "make setup     install Debian packages and the .venv (pinned), build host libraries"
 	@echo "make test      the test suite (fast tests, QEMU included)"
 	@echo "make test-all  the test suite including slow tests"
 	@echo "make demo      the whole pipeline on synthetic data"
+	@echo "make flash BOARD=B BUNDLE=export/NAME [RUNTIME=aot|tflm] [TOOL=pyocd|openocd]"
+	@echo "               build the classifier of a bundle and program a real board"
 
 setup: apt venv assets
 
@@ -48,6 +50,13 @@ test-all:
 
 demo:
 	$(TS) demo --out build/demo
+
+# The classifier of a bundle on a real board (programmer from boards/<B>/board.yaml, TOOL overrides).
+RUNTIME ?= aot
+flash:
+	@if [ -z "$(BOARD)" ] || [ -z "$(BUNDLE)" ]; then \
+	  echo "usage: make flash BOARD=<board> BUNDLE=export/<name> [RUNTIME=aot|tflm] [TOOL=pyocd|openocd]"; exit 2; fi
+	$(TS) flash --bundle $(BUNDLE) --board $(BOARD) --runtime $(RUNTIME) $(if $(TOOL),--tool $(TOOL))
 
 clean:
 	rm -rf build .pytest_cache

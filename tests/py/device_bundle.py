@@ -117,7 +117,13 @@ def cached_bundle(cfg, **kw) -> Path:
     """The bundle for `cfg` in the user cache, built once (safe when several test workers race)."""
     from tinyscene.paths import cache_dir
 
-    key = hashlib.sha256(json.dumps([RECIPE_VERSION, cfg.to_dict(), kw], sort_keys=True).encode()).hexdigest()[:12]
+    from tinyscene.frontend import native
+    from tinyscene.paths import REPO_ROOT
+
+    fe_py = sorted((REPO_ROOT / "python" / "tinyscene" / "frontend").glob("*.py"))
+    fe_version = hashlib.sha256(native.source_hash().encode() + b"".join(p.read_bytes() for p in fe_py)).hexdigest()
+    key = hashlib.sha256(json.dumps([RECIPE_VERSION, cfg.to_dict(), kw, fe_version],
+                                    sort_keys=True).encode()).hexdigest()[:12]
     final = cache_dir() / "test-bundles" / f"{cfg.name}-{key}"
     if (final / "manifest.json").is_file():
         return final
