@@ -244,6 +244,19 @@ def autoencoder():
 
 
 NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
+OP_MODELS = ("convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "float_io")
+
+
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder for converted models shared by the pytest-xdist workers of this session (and keyed by this
+    file's content, so that an edited model is converted again)."""
+    import hashlib
+
+    key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / f"aot-models-{key}"
 
 
 def build(name: str, out: Path) -> Path:

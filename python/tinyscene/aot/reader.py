@@ -76,6 +76,8 @@ def read_tflite_bytes(blob: bytes, where: str = "model") -> Graph:
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         if any(d < 0 for d in shape):
             raise TsError(f"{where}: tensor {i} '{name}' has a dynamic shape {list(shape)}")
+        if int(np.prod(shape, dtype=np.float64)) * DTYPE_BYTES.get(dtype, 1) > (1 << 31):
+            raise TsError(f"{where}: corrupt TFLite file (tensor {i} '{name}' of shape {list(shape)} is over 2 GiB)")
         if t.sparsity is not None:
             raise TsError(f"{where}: tensor {i} '{name}' is sparse (not supported)")
         quant = None
@@ -120,7 +122,7 @@ def read_tflite_bytes(blob: bytes, where: str = "model") -> Graph:
         ins = [int(x) for x in (op.inputs if op.inputs is not None else [])]
         outs = [int(x) for x in (op.outputs if op.outputs is not None else [])]
         for x in ins + outs:
-            if x >= len(tensors):
+            if x >= len(tensors) or x < -1 or (x < 0 and x in outs):
                 raise TsError(f"{where}: corrupt TFLite file (op {k} {kind} names tensor {x} of {len(tensors)})")
         opts = _options(op.builtinOptions)
         if op.builtinOptions2 is not None:
@@ -131,6 +133,9 @@ def read_tflite_bytes(blob: bytes, where: str = "model") -> Graph:
     outputs = [int(x) for x in (sg.outputs if sg.outputs is not None else [])]
     if not inputs or not outputs:
         raise TsError(f"{where}: the model has no inputs or no outputs")
+    for x in inputs + outputs:
+        if not 0 <= x < len(tensors):
+            raise TsError(f"{where}: corrupt TFLite file (graph input/output names tensor {x} of {len(tensors)})")
     for i in inputs:
         # An unknown batch (-1 first) runs as 1, like TFLM; any other unknown input dimension makes every
         # shape downstream a guess. (Intermediate signatures only echo the inputs' and are not checked.)
