@@ -220,3 +220,12 @@ def test_semihosting_response_cut_short_is_clear(bundle, clips):
     data = P.encode_frame(P.INFO, 0, info.encode())
     with pytest.raises(P.ProtocolError, match="end during clip 1"):
         parse_batch(data, reqs)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["host", "qemu-an386"])
+def test_parity_tflm_runtime(board, bundle, clips, tmp_path):
+    """The same classifier app with TensorFlow Lite Micro + CMSIS-NN as the model runtime."""
+    rep = parity_run(bundle, board, clips[:3], runtime="tflm", out_dir=tmp_path, progress=False)
+    _check_report(rep, 3)
+    assert rep["kernels"] == "cmsis-nn" and rep["device_info"]["runtime"] == "tflm"

@@ -302,19 +302,26 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
         comp = compile_model(b.tflite, gen, board=brd, kernels=kernels, command=cmd)
         _check_model_io(b, comp.graph)
         arena, model_flash, family, macs = comp.plan.arena_bytes, comp.model_bytes, comp.family, comp.macs
+        plan = plan_memory(brd, b, arena, model_flash, streaming=streaming)
+        want = ".ext_bss" if plan.arena_in_ext else None
+        if (comp.arena_section or None) != want and not brd.is_host:
+            # the classifier's own buffers share the RAM: place the arena where the whole plan says
+            from tinyscene.aot.cwriter import write_c
+
+            write_text(gen / "model.c", write_c(comp.graph, comp.layers, comp.plan, cmd, want).model_c)
         glue = AOT_GLUE.format(command=cmd)
         extra_sources = [gen / "model.c"]
         extra_objects, link_flags, linker, cflags = [], [], None, []
         group_family = family
     else:
-        tf = _tflm_parts(b, brd, kernels, gen, cmd)
-        arena, model_flash, family, macs = tf["arena_bytes"], tf["model_bytes"], tf["kernels"], tf.get("macs")
-        glue = tf["glue"]
+        tf = _tflm_parts(b, brd, kernels, gen, cmd, streaming)
+        plan = tf["plan"]
+        model_flash, family, macs = tf["model_bytes"], tf["kernels"], tf.get("macs")
+        glue = "/* --runtime tflm: the model calls are in firmware/src/rt/classifier_tflm.cc */\n"
         extra_sources = tf["sources"]
         extra_objects, link_flags, linker, cflags = tf["objects"], tf["link_flags"], tf["linker"], tf["cflags"]
         group_family = "reference"
 
-    plan = plan_memory(brd, b, arena, model_flash, streaming=streaming)
     tables = make_tables(b.config)
     write_text(gen / "ts_clf.h", clf_header(b, brd, runtime, plan, cmd, streaming=streaming,
                                              delay_hops=tables.delay_hops))
@@ -330,8 +337,9 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
         from dataclasses import replace
 
         groups_app = replace(app, groups=("rt", "fe"))
-    res = build_firmware(brd, groups_app, elf, extra_sources=[*extra_sources, gen / "fe_tables.c", gen / "ts_clf_fe.c", gen / "ts_clf_glue.c"],
-                         include_dirs=[gen], kernel_family=group_family, cflags=cflags,
+    sources = [*extra_sources, gen / "fe_tables.c", gen / "ts_clf_fe.c", gen / "ts_clf_glue.c"]
+    res = build_firmware(brd, groups_app, elf, extra_sources=sources, include_dirs=[gen],
+                         kernel_family=group_family, cflags=cflags,
                          extra_objects=extra_objects, link_flags=link_flags, linker=linker)
     fw = ClassifierFirmware(elf=res.elf, board=brd, runtime=runtime, bundle=b, plan=plan,
                             flash_bytes=res.flash_bytes, ram_bytes=res.ram_bytes, ext_ram_bytes=res.ext_ram_bytes,
@@ -340,14 +348,35 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
     return fw
 
 
-def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: str) -> dict:
-    """The TensorFlow Lite Micro runtime for the classifier (tinyscene.tflm)."""
-    try:
-        from tinyscene.tflm import classifier_parts  # type: ignore[attr-defined]
-    except ImportError:
-        raise TsError("--runtime tflm: this installation's TensorFlow Lite Micro runtime (tinyscene.tflm) does "
-                      "not provide the classifier's model glue yet; use --runtime aot") from None
-    return classifier_parts(bundle.tflite, board, kernels=kernels, gen=gen, command=command)
+def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: str, streaming: bool) -> dict:
+    """TensorFlow Lite Micro with CMSIS-NN for the classifier (tinyscene.tflm's pinned library): the
+    model in flash, the op resolver of its operators, a static arena (the tflite_micro interpreter's
+    figure with a margin), firmware/src/rt/classifier_tflm.cc as the model glue."""
+    import shutil
+
+    from tinyscene.tflm import build as tb
+    from tinyscene.tflm.model import (arena_with_margin, interpreter_arena_bytes, ops_header, read_model,
+                                      resolver_entries)
+    from tinyscene.tflm.runner import model_asm
+
+    info = read_model(bundle.tflite)
+    arena = arena_with_margin(interpreter_arena_bytes(bundle.tflite))
+    plan = plan_memory(board, bundle, arena, info.size, streaming=streaming)
+    lib = tb.ensure_library(board, kernels="auto", progress=False)
+    entries = resolver_entries(info, lib.tree.micro / "micro_mutable_op_resolver.h")
+    objects = lib.kernel_objects([e.registration for e in entries], "cmsis-nn", progress=False)
+    local = gen / "model.tflite"
+    if not local.exists() or local.read_bytes() != bundle.tflite.read_bytes():
+        shutil.copyfile(bundle.tflite, local)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    write_text(gen / "ts_tflm_ops.h", ops_header(info, entries, command))
+    write_text(gen / "ts_tflm_model.S", model_asm(local, digest, command))
+    section = '__attribute__((section(".ext_bss")))' if plan.arena_in_ext else ""
+    return {"plan": plan, "model_bytes": info.size, "kernels": "cmsis-nn", "macs": info.macs,
+            "sources": [gen / "ts_tflm_model.S", FIRMWARE_DIR / "src" / "rt" / "classifier_tflm.cc"],
+            "objects": objects, "link_flags": lib.link_inputs(), "linker": lib.kind.cxx,
+            "cflags": [*lib.app_cflags(), f"-DTS_TFLM_ARENA_BYTES={arena}u",
+                       f"-DTS_CLF_ARENA_SECTION={section}" if section else "-DTS_CLF_ARENA_SECTION="]}
 
 
 def firmware_sources_digest() -> str:

@@ -341,6 +341,9 @@ def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, s
             return {}
         return {"mean": float(np.mean(vals)), "min": float(np.min(vals)), "max": float(np.max(vals))}
 
+    if brd.counter.unit == "none":  # the host build has no counter
+        for row in rows:
+            row["counts"] = {k: v for k, v in row["counts"].items() if not k.endswith("ticks")}
     counts = {"unit": unit, "per_tick": per_tick,
               "frontend_per_clip": stat("fe_ticks"), "frontend_per_hop": stat("fe_ticks", "hops"),
               "frontend_max_hop": stat("fe_max_hop_ticks"), "model_per_invoke": stat("model_ticks", "invokes"),
@@ -354,7 +357,7 @@ def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, s
         "python_accuracy": (n_py_ok / n_lab) if n_lab else None,
         "first_divergence": first,
         "counts": counts,
-        "stack_high_water": max((row["stack_high_water"] or 0) for row in rows),
+        "stack_high_water": max((row["stack_high_water"] or 0) for row in rows) or None,
         "memory": {**fw.plan.to_dict(), "image_flash_bytes": fw.flash_bytes, "image_ram_bytes": fw.ram_bytes,
                    "image_ext_ram_bytes": fw.ext_ram_bytes},
         "kernels": fw.kernels, "macs": fw.macs,
@@ -382,7 +385,7 @@ def markdown(report: dict) -> str:
              f"{_fmt_pct(report['logits_bitexact'])} | {_fmt_pct(report['agreement'])} | "
              f"{_fmt_pct(report['device_accuracy'])} | {_fmt_pct(report['python_accuracy'])} | "
              f"{'n/a' if fe_hop is None else f'{fe_hop:,.0f}'} | {'n/a' if model is None else f'{model:,.0f}'} | "
-             f"{report['stack_high_water']:,} | {report['memory']['ram_total']:,} |", ""]
+             f"{report['stack_high_water'] or 'n/a'} | {report['memory']['ram_total']:,} |", ""]
     if fd:
         lines.append(f"First divergence: stage {fd['stage']}, clip {fd['clip']}, index {fd['index']}, "
                      f"device {fd['device']} vs Python {fd['python']}"
