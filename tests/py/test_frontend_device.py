@@ -50,6 +50,21 @@ def test_device_equals_host_on_short_clips():
 
 
 @pytest.mark.qemu
+@pytest.mark.parametrize("board", ["qemu-an500", "qemu-an547"])
+def test_device_equals_host_on_other_cores(board):
+    """Cortex-M7 and Cortex-M55 (the same DSP instructions, other pipelines and compilers' choices)."""
+    from tinyscene.frontend.device import run_device
+
+    cfg = FRONTEND_PRESETS["tiny"]
+    fe = FixedFrontend(cfg)
+    pcm = _clips(cfg, 6000)["clipped"]
+    L = fe.logmel(pcm)
+    quant = InputQuant.fit(cfg, [L])
+    r = run_device(cfg, pcm, quant, board, timeout=60)
+    assert np.array_equal(r.logmel, L) and np.array_equal(r.int8, fe.quantize(L, quant))
+
+
+@pytest.mark.qemu
 def test_device_equals_host_paper_preset(tmp_path):
     """One paper-preset clip (0.5 s, stereo, 44.1 kHz) on QEMU."""
     from tinyscene.frontend.device import run_device

@@ -90,11 +90,16 @@ static inline __attribute__((always_inline)) void butterfly_w(int32_t *restrict 
     int32_t ar = t0r - t2r, ai = t0i - t2i; /* -> times W^2i */
     /* each twiddle pair is loaded only when its product is next (keeps the registers free) */
     w = TS_FE_AFTER(w, ar);
+    int32_t y1r, y1i;
     if (sh == 2) {
-        CMUL_Q2(ar, ai, w[2], w[3], p1[0], p1[1]);
+        CMUL_Q2(ar, ai, w[2], w[3], y1r, y1i);
     } else {
-        CMUL_SHIFT(ar, ai, w[2], w[3], sh, p1[0], p1[1]);
+        CMUL_SHIFT(ar, ai, w[2], w[3], sh, y1r, y1i);
     }
+    p1[0] = y1r;
+    p1[1] = y1i;
+    /* t1, t3 are combined only now (scheduling hint, no code) */
+    TS_FE_HOLD4(t1r, t1i, t3r, t3i, y1i);
     int32_t br = t1r + t3i, bi = t1i - t3r; /* t1 - j t3 -> times W^i */
     w = TS_FE_AFTER(w, br);
     if (sh == 2) {
@@ -155,6 +160,9 @@ int32_t ts_fe_cfft_q31(int32_t *z, int32_t n, const int32_t *twiddle, uint32_t m
     for (; len >= 4; len >>= 2) {
         uint64_t g = min_u64(4 * b, sum);
         int sh = stage_shift(g);
+        /* a 1-bit stage with twiddles shifts 2 bits instead (the fast SMMULR path; safe, and the
+         * last, twiddle-free stage then shifts one bit less: the same total) */
+        if (sh == 1 && len > 4) sh = 2;
         if (sh == 0)
             radix4_stage(z, n, len, tw, 0);
         else if (sh == 1)

@@ -26,6 +26,13 @@
 #define TS_FE_AFTER(p, after) (p)
 #endif
 
+/* a..d unchanged, but only available once `after` is computed (a scheduling hint; no code). */
+#if defined(__GNUC__)
+#define TS_FE_HOLD4(a, b, c, d, after) __asm("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d) : "r"(after))
+#else
+#define TS_FE_HOLD4(a, b, c, d, after) ((void)0)
+#endif
+
 /* round(a b / 2^32), half up: SMMULR. */
 static inline int32_t ts_fe_smmulr(int32_t a, int32_t b)
 {

@@ -232,7 +232,8 @@ def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float 
             "per_hop_all_clips_mean": float(np.mean(per_hop)), "per_hop_all_clips_max": float(np.max(hop_max)),
             "per_clip_all_clips_max": float(np.max(per_clip)),
             "stages_one_channel": r.profile, "state_bytes": r.state_bytes, "scratch_bytes": r.scratch_bytes,
-            "table_bytes": r.table_bytes, "stack_bytes": r.stack_bytes, "firmware_flash_bytes": r.flash_bytes}
+            "table_bytes": r.table_bytes, "code_bytes": r.code_bytes, "stack_bytes": r.stack_bytes,
+            "firmware_flash_bytes": r.flash_bytes}
     finite = [r["snr_db"] for r in rows if math.isfinite(r["snr_db"])]
     stages = {k: {"median_db": float(np.median(vals)), "p5_db": float(np.percentile(vals, 5))}
               for k, vals in stage_acc.items() if vals}
@@ -289,7 +290,7 @@ def format_table(results: dict[str, dict]) -> str:
     lines = []
     hdr = (f"{'preset':10s} {'clips':>5s} {'frames':>6s} {'SNR mean':>9s} {'worst':>6s} {'int8':>5s} {'dev==host':>9s} "
            f"{'stream':>6s} {'instr/hop':>10s} {'instr/10s clip':>15s} {'state B':>8s} {'scratch B':>9s} "
-           f"{'tables B':>8s}")
+           f"{'tables B':>8s} {'code B':>7s}")
     lines += [hdr, "-" * len(hdr)]
     for name, r in results.items():
         s, c = r["summary"], r["summary"]["cost"] or {}
@@ -298,8 +299,10 @@ def format_table(results: dict[str, dict]) -> str:
                      f"{'yes' if s['device_bit_exact_all'] else 'NO':>9s} "
                      f"{'yes' if s['stream_bit_exact_all'] else 'NO':>6s} {c.get('per_hop', 0):10,.0f} "
                      f"{c.get('per_clip', 0):15,.0f} {c.get('state_bytes', 0):8,d} {c.get('scratch_bytes', 0):9,d} "
-                     f"{c.get('table_bytes', 0):8,d}")
+                     f"{c.get('table_bytes', 0):8,d} {c.get('code_bytes', 0):7,d}")
     lines.append("")
+    lines.append("RAM = state (sample history) + scratch (FFT/power, mel sums, one frame of log-mel); flash = "
+                 "tables + code (ts_fe_* functions)")
     lines.append("SNR: 10 log10(var(float) / mean((fixed - float)^2)) per clip over [channels, mels, frames], vs librosa "
                  "on the same int16 PCM (clips with a constant reference, e.g. silence, report max|err| instead:")
     lines.append("  " + ", ".join(f"{k} {r['summary']['constant_clips_max_abs_err']:.1e}" for k, r in results.items())

@@ -38,6 +38,7 @@ class DeviceRun:
     stack_bytes: int
     flash_bytes: int
     ram_bytes: int
+    code_bytes: int = 0  # the front-end's functions (ts_fe_*) in the ELF
     profile: dict[str, float] = field(default_factory=dict)  # units per stage, one channel's frame
     output: str = ""
 
@@ -120,10 +121,28 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
     from tinyscene.device.build import _measure, BuildResult
 
     sizes = BuildResult(elf=elf, board=board.name)
+    code = 0
     if not board.is_host:
         _measure(sizes, board)
+        code = fe_code_bytes(elf)
     return DeviceRun(int8=q8, logmel=logmel, frames=int(m.group(1)), hops=int(m.group(2)),
                      ticks_total=int(m.group(3)), ticks_hop_min=int(m.group(4)), ticks_hop_max=int(m.group(5)),
                      per_tick=board.counter.per_tick, unit=board.counter.unit, state_bytes=int(mm.group(1)),
                      scratch_bytes=int(mm.group(2)), table_bytes=int(mm.group(3)), stack_bytes=int(mm.group(4)),
-                     flash_bytes=sizes.flash_bytes, ram_bytes=sizes.ram_bytes, profile=prof, output=r.output)
+                     flash_bytes=sizes.flash_bytes, ram_bytes=sizes.ram_bytes, code_bytes=code, profile=prof,
+                     output=r.output)
+
+
+def fe_code_bytes(elf: Path) -> int:
+    """Bytes of the front-end's code in an ELF: the ts_fe_* functions."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    total = 0
+    with open(elf, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            if isinstance(sec, SymbolTableSection):
+                for sym in sec.iter_symbols():
+                    if sym["st_info"]["type"] == "STT_FUNC" and sym.name.startswith("ts_fe_"):
+                        total += sym["st_size"]
+    return total
