@@ -80,7 +80,7 @@ def test_existing_folder_and_resume_without_state(run_cli, syn, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (("--epochs", "0"), ("--epochs=0",)),
+    (("--epochs", "0"), ("--epochs=0: must be >= 1",)),
     (("--mixup-alpha", "-1"), ("--mixup-alpha",)),
     (("--lr", "nan"), ("--lr",)),
     (("--batch-size", "1"), ("--batch-size",)),
@@ -116,7 +116,7 @@ def test_nan_loss_names_epoch_and_batch(tmp_path):
     x[9] = float("nan")  # clip 9 lands in some batch of epoch 1
     y = np.arange(12) % 3
     m = build_model("paper", {"stem": 4, "widths": [4, 4, 4, 4, 4]}, (2, 16, 16))
-    with pytest.raises(TsError, match=r"loss is nan at epoch 1 batch [1-3]/3") as e:
+    with pytest.raises(TsError, match=r"epoch 1 batch [1-3]/3: loss is nan") as e:
         fit(m, "paper", x, y, x[:3].nan_to_num(), y[:3], None,
             TrainConfig(epochs=2, batch_size=4, mixup_alpha=0.0), tmp_path, progress=False)
     assert "--lr" in str(e.value) and "\n" not in str(e.value)
@@ -129,3 +129,10 @@ def test_evaluate_bad_run(run_cli, tmp_path, syn):
     (tmp_path / "r" / "config.json").write_text("{")
     rc, so, se = run_cli("evaluate", "--run", tmp_path / "r", "--data", syn)
     assert rc == 2 and "not readable JSON" in se
+
+
+def test_failed_run_leaves_no_folder(run_cli, syn, tmp_path):
+    # 0.5 s clips for a 10 s front-end: featurisation fails after the folder was made
+    rc, so, se = _train(run_cli, syn, tmp_path / "run")
+    _one_line_error(rc, se, "shorter")
+    assert not (tmp_path / "run").exists()

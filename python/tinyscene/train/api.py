@@ -3,6 +3,7 @@ metrics of a run on any split."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -51,12 +52,12 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
     from tinyscene.data.tau import CLASSES
     from tinyscene.models import build_model, model_config, model_info, model_spec
     from tinyscene.train import features as feat
-    from tinyscene.train.loop import fit
+    from tinyscene.train.loop import fit, resolve_device
     from tinyscene.util.atomic import write_json
 
     out = Path(out)
     if resume and force:
-        raise TsError("train: --resume and --force exclude each other")
+        raise TsError("--resume and --force exclude each other")
     if resume:
         runfiles.prepare_run_dir(out, resume=True, force=False)
         saved = runfiles.read_run_config(out)
@@ -81,6 +82,7 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
     if overlap:
         raise TsError(f"{data_dir}: {len(overlap)} clip(s) are in both the train and the evaluate split "
                       f"of fold {tcfg.fold} (e.g. {sorted(overlap)[0]})")
+    resolve_device(tcfg.device)
     if not resume:
         runfiles.prepare_run_dir(out, resume=False, force=force)
 
@@ -136,6 +138,11 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
                                     "feature_seconds": round(feature_seconds, 3),
                                     "data_dir": str(data_dir.resolve())})
         return result.metrics
+    except BaseException:
+        # a new run that failed before finishing an epoch leaves no folder behind
+        if not resume and not (out / runfiles.STATE_FILE).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         _deterministic(prev_det)
 

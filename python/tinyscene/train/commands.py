@@ -33,7 +33,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.resume and (args.model is None or args.features is None):
         from tinyscene.errors import TsError
 
-        raise TsError("train: --model and --features are required (except with --resume)")
+        raise TsError("--model and --features are required (except with --resume)")
     m = train_run(args.data, args.model, args.features, args.out, tcfg, resume=args.resume, force=args.force,
                   command="tinyscene " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                   resume_overrides=tuple(k for k in ("epochs", "patience", "device", "workers") if k in given))

@@ -32,7 +32,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str):
-            raise TsError(f"train: --{field.replace('_', '-')}={getattr(self, field)} {why}")
+            raise TsError(f"--{field.replace('_', '-')}={getattr(self, field)}: {why}")
 
         if self.epochs < 1:
             bad("epochs", "must be >= 1")

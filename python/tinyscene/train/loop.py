@@ -29,7 +29,7 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise TsError("train: --device cuda but torch sees no CUDA device (this torch is "
+        raise TsError("--device cuda: torch sees no CUDA device (this torch is "
                       f"{torch.__version__}); use --device cpu or auto")
     return name
 
@@ -145,7 +145,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
     eval_y_np = np.asarray(eval_y, dtype=np.int64)
     n_train = int(train_q.shape[0])
     if n_train < 2:
-        raise TsError(f"train: {n_train} training clip(s); need at least 2")
+        raise TsError(f"{n_train} training clip(s): need at least 2")
 
     model.to(device=device, memory_format=torch.channels_last)
     opt = make_optimizer(model, tcfg)
@@ -197,7 +197,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
             if tcfg.slim_l1 > 0:
                 loss = loss + tcfg.slim_l1 * bn_l1(model)
             if not torch.isfinite(loss):
-                raise TsError(f"train: loss is {loss.item()} at epoch {epoch} batch {bi}/{len(batches)} "
+                raise TsError(f"epoch {epoch} batch {bi}/{len(batches)}: loss is {loss.item()} "
                               f"(lr {lr:.3g}); try a lower --lr — the run folder keeps the last good epoch "
                               "(--resume)")
             opt.zero_grad(set_to_none=True)

@@ -112,7 +112,7 @@ def prepare_run_dir(out: str | os.PathLike, resume: bool, force: bool) -> bool:
     """Checks the run folder. Returns True when resuming an existing run."""
     out = Path(out)
     if resume and force:
-        raise TsError("train: --resume and --force exclude each other")
+        raise TsError("--resume and --force exclude each other")
     if out.exists() and not out.is_dir():
         raise TsError(f"{out}: exists and is not a folder")
     if resume:
