@@ -145,3 +145,20 @@ def test_onnx_export_ops_and_numbers(name):
     with torch.no_grad():
         y = m(x).numpy()
     np.testing.assert_allclose(y_ort, y, rtol=1e-4, atol=1e-4)
+
+
+def test_model_info_cli(run_cli, tmp_path):
+    import json
+
+    rc, so, se = run_cli("model-info", "--model", "paper", "--features", "paper")
+    assert rc == 0, se
+    j = json.loads(so)
+    assert j["params"] == 85899 and j["macs"] == 410_904_792 and j["int8_kb"] < 100
+    assert j["input_shape"] == [2, 256, 288]
+    f = tmp_path / "fe.json"
+    f.write_text(json.dumps({"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 40, "channels": 1}))
+    rc, so, se = run_cli("model-info", "--model", "baseline", "--features", f)
+    assert rc == 0, se
+    assert json.loads(so)["input_shape"] == [1, 40, 626]
+    rc, so, se = run_cli("model-info", "--model", "nope", "--features", "paper")
+    assert rc == 2 and "unknown" in se
