@@ -239,4 +239,7 @@ typedef struct {
 /* CONCATENATION of inputs with equal quantisation (TFLM's int8 requirement): a byte copy. */
 void ts_concat_s8(const ts_concat_params_t *p, const int8_t *const *inputs, int8_t *output);
 
+/* Shape-specialised kernels of the optimized families (ts_conv_1x1_s8, ...). */
+#include "ts/nn_fast.h"
+
 #endif /* TS_NN_H */

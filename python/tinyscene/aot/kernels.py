@@ -97,6 +97,9 @@ class KernelVariant:
     pack_weights: Callable[[np.ndarray, Layer], np.ndarray] | None = None  # TFLite layout -> weight_layout
     scratch_bytes: Callable[[Layer, str], int] | None = None  # None: the layer's reference scratch
     buffer_size_function: str | None = None  # C function that reports the scratch, checked at start-up
+    # after the steps above: repacks what the kernel reads (weights, bias, requantisation records, tables) and
+    # may change the parameter block (params, params_type, arrays); records its choices in layer.info
+    prepare: Callable[[Layer, str], None] | None = None
 
 
 VARIANTS: dict[str, list[KernelVariant]] = {
@@ -141,6 +144,8 @@ def apply_variant(layer: Layer, variant: KernelVariant, family: str) -> None:
         w.values = np.ascontiguousarray(variant.pack_weights(w.values, layer))
     if variant.scratch_bytes is not None:
         layer.scratch_bytes = int(variant.scratch_bytes(layer, family))
+    if variant.prepare is not None:
+        variant.prepare(layer, family)
 
 
 # ---- checks ---------------------------------------------------------------------------------------
@@ -645,6 +650,12 @@ def lower_graph(g: Graph, family: str) -> list[Layer]:
         apply_variant(layer, choose_kernel(layer, family), family)
         layers.append(layer)
     return layers
+
+
+# The optimized families' variants (fastkernels.py) go in front of the generic ones of VARIANTS.
+from tinyscene.aot.fastkernels import register as _register_fast  # noqa: E402  (needs the names above)
+
+_register_fast(VARIANTS)
 
 
 def check_supported(g: Graph) -> None:

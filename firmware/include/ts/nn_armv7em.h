@@ -1,0 +1,381 @@
+/* Private helpers of the Armv7E-M int8 kernels (firmware/src/nn/armv7em/, Cortex-M4/M7/M33 with the DSP
+ * extension; also used by the Helium family, Cortex-M55 having the DSP extension too). Included only by
+ * those kernels; it lives in include/ so that a change to it rebuilds them.
+ *
+ * DSP SIMD comes through ACLE intrinsics (arm_acle.h: __smlad, __sxtb16, __ssat, __ssub8, __sel, ...).
+ * Inline assembly is used only where it was measured to pay (`tinyscene bench-kernels`):
+ *  - SMMLAR and SXTB16 with rotation, which ACLE does not offer;
+ *  - the two SMLAD blocks (2 output channels x 2 pixels, 4 channels x 1 row), which GCC compiles to about
+ *    twice the instructions (no LDM, spilled accumulators); written as Duff's devices over LDM-fed bodies.
+ *
+ * Layouts the compiler (python/tinyscene/aot/fastkernels.py) packs for these kernels
+ *  - k (the dot-product axis) is cut into groups of 4 int8 values [k0 k1 k2 k3]; a group is held as two
+ *    int16 pairs (k0, k2) and (k1, k3), which is what SXTB16 and SXTB16 ROR #8 make of one int8 word, so
+ *    inputs are widened without any reordering. Weights are stored already widened to int16 in that order.
+ *  - "fast" requantisation (every channel checked at compile time, see ts_a7_rq_t) folds 2^(left shift + 1)
+ *    into the int16 weights and the int32 bias, the output zero point and TFLite's rounding into one record
+ *    per channel; otherwise ("exact") the weights and bias are TFLite's and the kernel calls ts_mbqm().
+ */
+#ifndef TS_NN_ARMV7EM_H
+#define TS_NN_ARMV7EM_H
+
+#include <arm_acle.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ts/nn.h"
+#include "ts/nn_math.h"
+
+#if !defined(__ARM_FEATURE_DSP)
+#error "the armv7em kernels need a core with the DSP extension (-mcpu=cortex-m4/m7/m33/m55)"
+#endif
+
+#define TS_A7_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* ---- single instructions ------------------------------------------------------------------------ */
+
+/* (a * b + 2^31) >> 32 + acc, the 64-bit product rounded once: SMMLAR. */
+TS_A7_ALWAYS_INLINE int32_t ts_a7_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* bytes 1 and 3 of v sign-extended into two int16 halves: SXTB16 Rd, Rm, ROR #8. */
+TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+TS_A7_ALWAYS_INLINE uint32_t ts_a7_read32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4); /* LDR: unaligned access is allowed on Armv7-M */
+    return v;
+}
+
+TS_A7_ALWAYS_INLINE void ts_a7_write32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* ---- requantisation ----------------------------------------------------------------------------- */
+
+/* One channel of "fast" requantisation. With acc' = acc * 2^(left+1) (folded into weights and bias):
+ *   out = ssat8((SMMLAR(acc', multiplier, round) - (acc < 0)) >> shift)
+ * SMMLAR gives round + SaturatingRoundingDoublingHighMul(acc * 2^left, multiplier) (TFLite's first
+ * rounding; the saturating case needs multiplier = INT32_MIN, which never occurs); round = 2^(shift-1) +
+ * output_zero_point * 2^shift, and subtracting 1 for a negative accumulator turns the floor of the shift
+ * into TFLite's RoundingDivideByPOT (half away from zero; the sign of acc equals the sign of the first
+ * result except when that result is 0, where the two agree anyway). shift >= 1. The compiler checks, per
+ * channel, that acc' and every sum stay inside int32 for any int8 input. */
+typedef struct {
+    int32_t multiplier;
+    int32_t round;
+    int32_t shift;
+} ts_a7_rq_t;
+
+TS_A7_ALWAYS_INLINE int32_t ts_a7_rq(int32_t acc, int32_t multiplier, int32_t round, int32_t shift)
+{
+    int32_t s = ts_a7_smmlar(acc, multiplier, round); /* Q31.0 at 2^shift x output scale, + zp */
+    s = (s + (acc >> 31)) >> shift;                    /* output scale, zero point included */
+    return __ssat(s, 8);
+}
+
+/* Requantisation modes a kernel is instantiated for (a compile-time constant after inlining). */
+enum { TS_A7_RQ_FAST = 0, TS_A7_RQ_FAST_CLAMP = 1, TS_A7_RQ_EXACT = 2 };
+
+/* The mode of a layer: p->requant.shift == NULL marks fast records (see above). */
+TS_A7_ALWAYS_INLINE int ts_a7_rq_mode(const ts_requant_t *rq, int32_t act_min, int32_t act_max)
+{
+    if (rq->shift != NULL) return TS_A7_RQ_EXACT;
+    return (act_min > INT8_MIN || act_max < INT8_MAX) ? TS_A7_RQ_FAST_CLAMP : TS_A7_RQ_FAST;
+}
+
+/* acc of channel c -> int8 in any mode; mult / shift: the layer's requant.multiplier / requant.shift. */
+TS_A7_ALWAYS_INLINE int8_t ts_a7_requant(int mode, int32_t acc, const int32_t *mult, const int32_t *shift, int32_t c,
+                                          int32_t out_zp, int32_t act_min, int32_t act_max)
+{
+    if (mode == TS_A7_RQ_EXACT) {
+        int32_t v = ts_mbqm(acc, mult[c], shift[c]) + out_zp;
+        return (int8_t)ts_clamp_i32(v, act_min, act_max);
+    }
+    const ts_a7_rq_t *r = (const ts_a7_rq_t *)(const void *)mult + c;
+    int32_t v = ts_a7_rq(acc, r->multiplier, r->round, r->shift);
+    if (mode == TS_A7_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
+    return (int8_t)v;
+}
+
+/* ---- widening int8 -> int16 pairs ----------------------------------------------------------------- */
+
+/* n groups of 4 int8 at src (any alignment) -> (k0,k2),(k1,k3) pairs at dst[0], dst[1], dst += stride. */
+TS_A7_ALWAYS_INLINE void ts_a7_widen(const int8_t *src, int32_t n, int32_t *dst, int32_t stride)
+{
+    for (int32_t i = 0; i < n; i++) {
+        const uint32_t v = ts_a7_read32(src + 4 * i);
+        dst[0] = (int32_t)__sxtb16(v);
+        dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+        dst += stride;
+    }
+}
+
+/* One lane of a 2-pixel column: n groups of src -> lane[0], lane[1], lane += 4 words (4 per group). */
+TS_A7_ALWAYS_INLINE void ts_a7_widen_lane(const int8_t *src, int32_t n, int32_t *lane)
+{
+    if (n <= 0) return;
+    const int8_t *const end = src + 4 * n;
+    const uint32_t entry = ((uint32_t)(-n) & 3u) * 16u;
+    __asm__ volatile(
+        "ldr r4, %[entry]\n\t"
+        "adr r5, 1f\n\t"
+        "add r4, r5\n\t"
+        "mov pc, r4\n\t"
+        ".p2align 2\n"
+        "1:\n\t"
+        "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
+        "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
+        "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
+        "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
+        "ldr r4, %[end]\n\t"
+        "cmp %[s], r4\n\t"
+        "bne 1b\n\t"
+        : [s] "+r"(src), [d] "+r"(lane)
+        : [end] "m"(end), [entry] "m"(entry)
+        : "r4", "r5", "cc", "memory");
+}
+
+/* Both lanes of a 2-pixel column at once: n groups of a and of b -> col (4 words per group). */
+TS_A7_ALWAYS_INLINE void ts_a7_widen_pair(const int8_t *a, const int8_t *b, int32_t n, int32_t *col)
+{
+    if (n <= 0) return;
+    const int8_t *const end = a + 4 * n;
+    const uint32_t entry = ((uint32_t)(-n) & 3u) * 28u;
+    __asm__ volatile(
+        "ldr r4, %[entry]\n\t"
+        "adr r5, 1f\n\t"
+        "add r4, r5\n\t"
+        "mov pc, r4\n\t"
+        ".p2align 2\n"
+        "1:\n\t"
+        "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
+        "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
+        "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
+        "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
+        "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
+        "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
+        "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
+        "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
+        "ldr r4, %[end]\n\t"
+        "cmp %[a], r4\n\t"
+        "bne 1b\n\t"
+        : [a] "+r"(a), [b] "+r"(b), [d] "+r"(col)
+        : [end] "m"(end), [entry] "m"(entry)
+        : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+
+/* The last, partial group of a row of len bytes (len % 4 != 0): zero-padded, never reads past the row. */
+TS_A7_ALWAYS_INLINE void ts_a7_widen_tail(const int8_t *src, int32_t len, int32_t *dst)
+{
+    uint32_t v = 0;
+    for (int32_t i = 0; i < (len & 3); i++) v |= (uint32_t)(uint8_t)src[(len & ~3) + i] << (8 * i);
+    dst[0] = (int32_t)__sxtb16(v);
+    dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+}
+
+/* Two rows of len int8 (pixels A and B) -> the interleaved 2-pixel column of the 2x2 block:
+ * per group [A(k0,k2), A(k1,k3), B(k0,k2), B(k1,k3)]. */
+TS_A7_ALWAYS_INLINE void ts_a7_widen2(const int8_t *a, const int8_t *b, int32_t len, int32_t *col)
+{
+    const int32_t n = len >> 2;
+    ts_a7_widen_pair(a, b, n, col);
+    col += 4 * n;
+    if (len & 3) {
+        ts_a7_widen_tail(a, len, col);
+        ts_a7_widen_tail(b, len, col + 2);
+    }
+}
+
+/* ---- SMLAD blocks ------------------------------------------------------------------------------- */
+
+/* One group of the 2x2 block: x = [A02 A13 B02 B13] (r4-r7), w = [c0(02) c0(13) c1(02) c1(13)] (r8-r11).
+ * 10 instructions, 16 multiply-accumulates. Forced 32-bit encodings keep every body 40 bytes long. */
+#define TS_A7_BODY_2X2                          \
+    "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
+    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
+    "smlad %[a00], r8, r4, %[a00]\n\t"          \
+    "smlad %[a01], r8, r6, %[a01]\n\t"          \
+    "smlad %[a10], r10, r4, %[a10]\n\t"         \
+    "smlad %[a11], r10, r6, %[a11]\n\t"         \
+    "smlad %[a00], r9, r5, %[a00]\n\t"          \
+    "smlad %[a01], r9, r7, %[a01]\n\t"          \
+    "smlad %[a10], r11, r5, %[a10]\n\t"         \
+    "smlad %[a11], r11, r7, %[a11]\n\t"
+
+#define TS_A7_BODY_2X2_BYTES 40u
+
+/* The same body on fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
+#define TS_A7_BODY_2X2_REGS                     \
+    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
+    "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
+    "smlad r0, r8, r4, r0\n\t"                  \
+    "smlad r1, r8, r6, r1\n\t"                  \
+    "smlad r2, r10, r4, r2\n\t"                 \
+    "smlad r3, r10, r6, r3\n\t"                 \
+    "smlad r0, r9, r5, r0\n\t"                  \
+    "smlad r1, r9, r7, r1\n\t"                  \
+    "smlad r2, r11, r5, r2\n\t"                 \
+    "smlad r3, r11, r7, r3\n\t"
+
+/* a[c][p] += sum over n groups of channel c's weights x pixel p's column; advances *w by n groups.
+ * Duff's device: enters the 8-body loop so that the first pass runs n % 8 (or 8) bodies. (It clobbers
+ * "memory": callers keep what they need after it in locals, not behind pointers.) */
+TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int32_t n, int32_t *a00,
+                                       int32_t *a01, int32_t *a10, int32_t *a11)
+{
+    /* every register is taken (8 for the bodies, 6 here): fixed ones spare GCC's allocator a dead end */
+    register const int32_t *w __asm__("lr") = *wp;
+    register const int32_t *xr __asm__("r12") = x;
+    register int32_t c00 __asm__("r0") = *a00;
+    register int32_t c01 __asm__("r1") = *a01;
+    register int32_t c10 __asm__("r2") = *a10;
+    register int32_t c11 __asm__("r3") = *a11;
+    const int32_t *const end = x + 4 * n;
+    const uint32_t entry = ((uint32_t)(-n) & 7u) * TS_A7_BODY_2X2_BYTES;
+    __asm__ volatile(
+        "ldr r4, %[entry]\n\t"
+        "adr r5, 1f\n\t"
+        "add r4, r5\n\t"
+        "mov pc, r4\n\t"
+        ".p2align 2\n"
+        "1:\n\t"
+        TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2
+        TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2
+        "ldr r4, %[end]\n\t"
+        "cmp %[x], r4\n\t"
+        "bne 1b\n\t"
+        : [a00] "+r"(c00), [a01] "+r"(c01), [a10] "+r"(c10), [a11] "+r"(c11), [x] "+r"(xr), [w] "+r"(w)
+        : [end] "m"(end), [entry] "m"(entry)
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    *wp = w;
+    *a00 = c00;
+    *a01 = c01;
+    *a10 = c10;
+    *a11 = c11;
+}
+
+/* One group of the 4x1 block (fully connected): x = one int8 word widened on the fly; w = channels 0..3,
+ * [c0(02) c0(13) c1(02) c1(13)] [c2(02) c2(13) c3(02) c3(13)]. 13 instructions, 16 multiply-accumulates. */
+#define TS_A7_BODY_4X1                          \
+    "ldr.w r4, [%[x]], #4\n\t"                  \
+    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
+    "sxtb16 r5, r4, ror #8\n\t"                 \
+    "sxtb16 r4, r4\n\t"                         \
+    "smlad %[a0], r8, r4, %[a0]\n\t"            \
+    "smlad %[a1], r10, r4, %[a1]\n\t"           \
+    "smlad %[a0], r9, r5, %[a0]\n\t"            \
+    "smlad %[a1], r11, r5, %[a1]\n\t"           \
+    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
+    "smlad %[a2], r8, r4, %[a2]\n\t"            \
+    "smlad %[a3], r10, r4, %[a3]\n\t"           \
+    "smlad %[a2], r9, r5, %[a2]\n\t"            \
+    "smlad %[a3], r11, r5, %[a3]\n\t"
+
+#define TS_A7_BODY_4X1_BYTES 52u
+
+/* a[c] += sum over n groups (of 4 int8 at x, any alignment) of channel c's weights; advances *w. */
+TS_A7_ALWAYS_INLINE void ts_a7_mac_4x1(const int8_t *x, const int32_t **wp, int32_t n, int32_t *a0,
+                                       int32_t *a1, int32_t *a2, int32_t *a3)
+{
+    register const int32_t *w __asm__("lr") = *wp;
+    register const int8_t *xr __asm__("r12") = x;
+    register int32_t c0 __asm__("r0") = *a0;
+    register int32_t c1 __asm__("r1") = *a1;
+    register int32_t c2 __asm__("r2") = *a2;
+    register int32_t c3 __asm__("r3") = *a3;
+    const int8_t *const end = x + 4 * n;
+    const uint32_t entry = ((uint32_t)(-n) & 3u) * TS_A7_BODY_4X1_BYTES;
+    __asm__ volatile(
+        "ldr r4, %[entry]\n\t"
+        "adr r5, 1f\n\t"
+        "add r4, r5\n\t"
+        "mov pc, r4\n\t"
+        ".p2align 2\n"
+        "1:\n\t"
+        TS_A7_BODY_4X1 TS_A7_BODY_4X1 TS_A7_BODY_4X1 TS_A7_BODY_4X1
+        "ldr r4, %[end]\n\t"
+        "cmp %[x], r4\n\t"
+        "bne 1b\n\t"
+        : [a0] "+r"(c0), [a1] "+r"(c1), [a2] "+r"(c2), [a3] "+r"(c3), [x] "+r"(xr), [w] "+r"(w)
+        : [end] "m"(end), [entry] "m"(entry)
+        : "r4", "r5", "r8", "r9", "r10", "r11", "cc", "memory");
+    *wp = w;
+    *a0 = c0;
+    *a1 = c1;
+    *a2 = c2;
+    *a3 = c3;
+}
+
+/* ---- the 2 channels x 2 pixels convolution block ----------------------------------------------- */
+
+/* The convolutions' packed stream (layout "s16 2ch x k4 + rq"): per group of output channels, channels
+ * padded to an even count, per channel pair, TS_A7_PAIR_WORDS(n4) words:
+ *   bias0 bias1 | n4 x [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)] | record0 record1
+ * a record being ts_a7_rq_t (fast) or {multiplier, shift, 0} (exact, requant.shift != NULL). */
+#define TS_A7_PAIR_WORDS(n4) (8 + 4 * (n4))
+
+/* Arguments of ts_a7_mat_mult_2x2 (armv7em/ts_a7_mat_mult_2x2.c): `pairs` channel pairs of the stream at w
+ * against one 2-pixel column, fast records only; writes 2 bytes per pair at out_a and at out_b. */
+typedef struct {
+    const int32_t *col; /* the 2-pixel column, 4 words per group */
+    const int32_t *w;   /* the first pair's stream */
+    int8_t *out_a;
+    int8_t *out_b;
+    int32_t pairs; /* >= 1 */
+    int32_t n4;    /* >= 1 */
+} ts_a7_mm_t;
+
+void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a);
+
+TS_A7_ALWAYS_INLINE int8_t ts_a7_rq_record(int mode, int32_t acc, const int32_t *rec, int32_t out_zp,
+                                            int32_t act_min, int32_t act_max)
+{
+    if (mode == TS_A7_RQ_EXACT) {
+        const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
+        return (int8_t)ts_clamp_i32(v, act_min, act_max);
+    }
+    int32_t v = ts_a7_rq(acc, rec[0], rec[1], rec[2]);
+    if (mode == TS_A7_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
+    return (int8_t)v;
+}
+
+/* Every channel of one 2-pixel column: out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes
+ * hold the same pixel); w: the stream of the first channel pair. */
+TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32_t n4, const int32_t *w,
+                                             int32_t nch, int8_t *out_a, int8_t *out_b, int32_t out_zp,
+                                             int32_t act_min, int32_t act_max)
+{
+    int32_t c = 0;
+    if (mode == TS_A7_RQ_FAST && nch >= 2) {
+        const ts_a7_mm_t a = {col, w, out_a, out_b, nch >> 1, n4};
+        ts_a7_mat_mult_2x2(&a);
+        c = nch & ~1;
+        w += (nch >> 1) * TS_A7_PAIR_WORDS(n4);
+    }
+    for (; c < nch; c += 2, w += TS_A7_PAIR_WORDS(n4)) {
+        int32_t a00 = w[0], a01 = a00, a10 = w[1], a11 = a10;
+        const int32_t *wk = w + 2;
+        ts_a7_mac_2x2(col, &wk, n4, &a00, &a01, &a10, &a11);
+        const int8_t y00 = ts_a7_rq_record(mode, a00, wk, out_zp, act_min, act_max);
+        const int8_t y01 = ts_a7_rq_record(mode, a01, wk, out_zp, act_min, act_max);
+        if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */
+            const int8_t y10 = ts_a7_rq_record(mode, a10, wk + 3, out_zp, act_min, act_max);
+            const int8_t y11 = ts_a7_rq_record(mode, a11, wk + 3, out_zp, act_min, act_max);
+            out_a[c + 1] = y10; /* stores after the loads: an int8 store may alias anything */
+            out_b[c + 1] = y11;
+        }
+        out_a[c] = y00;
+        out_b[c] = y01;
+    }
+}
+
+#endif /* TS_NN_ARMV7EM_H */

@@ -1,0 +1,28 @@
+/* Kernels that only the optimized families provide (firmware/src/nn/armv7em, firmware/src/nn/mve): shape-
+ * specialised variants the compiler chooses per layer (python/tinyscene/aot/fastkernels.py). Same
+ * conventions as ts/nn.h; each kernel's weight layout is described at the top of its file. Included by
+ * ts/nn.h. */
+#ifndef TS_NN_FAST_H
+#define TS_NN_FAST_H
+
+#include <stdint.h>
+
+/* CONV_2D with a 1x1 filter, one group, no padding (any stride): no im2col. */
+void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p);
+
+/* ADD through lookup tables: table1[(uint8_t)x] + table2[(uint8_t)y] is 2 x (TFLite's rescaled input 1 +
+ * rescaled input 2), computed offline; the output requantisation is one fast record (ts/nn_armv7em.h):
+ * out = clamp(ssat8((SMMLAR(sum, output_multiplier, output_round) - (sum < 0)) >> output_shift)). Same
+ * broadcasting as ts_add_s8; may run in place. */
+typedef struct {
+    ts_broadcast_t shape;
+    const int32_t *table1;
+    const int32_t *table2;
+    int32_t output_multiplier, output_round, output_shift;
+    int32_t act_min, act_max;
+} ts_add_lut_params_t;
+
+void ts_add_lut_s8(const ts_add_lut_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+#endif /* TS_NN_FAST_H */

@@ -1,0 +1,251 @@
+/* CONV_2D, int8, Armv7E-M DSP (same numerics as the reference ts_conv_s8, bit-exact).
+ *
+ * Output pixels are taken two at a time: their receptive fields are gathered (im2col) and widened to int16
+ * into one interleaved 2-pixel column of the scratch; then every pair of output channels is one 2x2 SMLAD
+ * block (16 multiply-accumulates per 10 instructions) followed by the requantisation of its four results
+ * (ts_a7_mat_mult_2x2, or ts_a7_conv_channels for the clamped and exact modes). When the filter's channels
+ * are whole groups of 4 (kc % 4 == 0) the fields are widened straight from the input, taps in the padding
+ * getting the input zero point (cancelled by the folded bias); otherwise each field is first gathered as
+ * int8 and widened as a whole.
+ *
+ * Weights (compiler layout "s16 2ch x k4"): per group of output channels, channels padded to an even
+ * count, each pair of channels as n4 = ceil(k / 4) groups of [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)]
+ * int16 pairs, k in OHWI order and zero-padded to 4 n4. Bias and requantisation per padded channel.
+ * Scratch: the 2-pixel column (16 n4 bytes), and when kc % 4 != 0 two int8 gather rows (8 n4 bytes). */
+#include <string.h>
+
+#include "ts/nn.h"
+#include "ts/nn_armv7em.h"
+
+/* Short copies and fills inline: GCC would turn these loops into memcpy/memset calls, which cost more than
+ * the few words a receptive-field row has. */
+#define NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
+{
+    const int32_t n4 = (p->filter.h * p->filter.w * p->filter.c + 3) >> 2;
+    return (p->filter.c & 3) ? 24 * n4 : 16 * n4;
+}
+
+typedef struct {
+    int32_t b, oy, ox;
+} pixel_t;
+
+/* The geometry of one call, read once from the parameter block. */
+typedef struct {
+    const int8_t *input;
+    int32_t in_h, in_w, in_c, kh, kw, kc, sh, sw, dh, dw, pt, pl, out_h, out_w;
+    int32_t row; /* kw * kc: bytes of a filter row */
+    int32_t n4;  /* groups of 4 in k */
+    int32_t zp2; /* the input zero point as an int16 pair */
+    int8_t zp;
+    int32_t line;  /* bytes of an input row */
+    int32_t plane; /* bytes of an input image */
+} geo_t;
+
+static inline void next_pixel(pixel_t *q, const geo_t *g)
+{
+    if (++q->ox == g->out_w) {
+        q->ox = 0;
+        if (++q->oy == g->out_h) {
+            q->oy = 0;
+            q->b++;
+        }
+    }
+}
+
+TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_words(int32_t *dst, int32_t v, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) dst[i] = v;
+}
+
+/* n words of the zero-point pair into one lane (2 words every 4). */
+TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_lane(int32_t *lane, int32_t v, int32_t groups)
+{
+    for (int32_t i = 0; i < groups; i++, lane += 4) lane[0] = lane[1] = v;
+}
+
+TS_A7_ALWAYS_INLINE NO_LIBCALL void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    if (n >= 4) { /* whole words, the last one overlapping */
+        int32_t i = 0;
+        for (; i + 4 <= n; i += 4) ts_a7_write32(dst + i, ts_a7_read32(src + i));
+        if (i < n) ts_a7_write32(dst + n - 4, ts_a7_read32(src + n - 4));
+        return;
+    }
+    for (int32_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
+TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_bytes(int8_t *dst, int8_t v, int32_t n)
+{
+    const uint32_t v4 = 0x01010101u * (uint8_t)v;
+    for (; n >= 4; n -= 4, dst += 4) ts_a7_write32(dst, v4);
+    for (; n > 0; n--) *dst++ = v;
+}
+
+/* Taps [kx0, kx1) of a filter row that fall inside the input row, for the field starting at ix0. */
+static inline void inside_taps(const geo_t *g, int32_t ix0, int32_t *kx0, int32_t *kx1)
+{
+    int32_t a = 0, b = g->kw;
+    while (a < b && ix0 + a * g->dw < 0) a++;
+    while (b > a && ix0 + (b - 1) * g->dw >= g->in_w) b--;
+    *kx0 = a;
+    *kx1 = b;
+}
+
+/* kc % 4 == 0, any position: the field of pixel q (channels [c0, c0 + kc)) widened straight from the input
+ * into one lane of the column; taps in the padding get the input zero point. */
+static NO_LIBCALL void lane_direct(const geo_t *g, const pixel_t *q, int32_t c0, int32_t *lane)
+{
+    const int32_t iy0 = q->oy * g->sh - g->pt, ix0 = q->ox * g->sw - g->pl;
+    const int32_t tap = g->kc >> 2;
+    int32_t kx0, kx1;
+    inside_taps(g, ix0, &kx0, &kx1);
+    for (int32_t ky = 0; ky < g->kh; ky++) {
+        const int32_t iy = iy0 + ky * g->dh;
+        if (iy < 0 || iy >= g->in_h) {
+            fill_lane(lane, g->zp2, g->kw * tap);
+            lane += 4 * g->kw * tap;
+            continue;
+        }
+        const int8_t *row = g->input + (size_t)q->b * g->plane + (size_t)iy * g->line + c0;
+        fill_lane(lane, g->zp2, kx0 * tap);
+        lane += 4 * kx0 * tap;
+        if (g->dw == 1 && g->kc == g->in_c) {
+            ts_a7_widen_lane(row + (ix0 + kx0) * g->in_c, (kx1 - kx0) * tap, lane);
+            lane += 4 * (kx1 - kx0) * tap;
+        } else {
+            for (int32_t kx = kx0; kx < kx1; kx++, lane += 4 * tap)
+                ts_a7_widen_lane(row + (ix0 + kx * g->dw) * g->in_c, tap, lane);
+        }
+        fill_lane(lane, g->zp2, (g->kw - kx1) * tap);
+        lane += 4 * (g->kw - kx1) * tap;
+    }
+}
+
+/* Any shape and position: the field of pixel q as int8 into col8 (k bytes, zero-padded to 4 n4). */
+static NO_LIBCALL void gather(const geo_t *g, const pixel_t *q, int32_t c0, int8_t *col8)
+{
+    const int32_t iy0 = q->oy * g->sh - g->pt, ix0 = q->ox * g->sw - g->pl;
+    const int32_t kw = g->kw, kc = g->kc;
+    int32_t kx0, kx1;
+    inside_taps(g, ix0, &kx0, &kx1);
+    int8_t *dst = col8;
+    for (int32_t ky = 0; ky < g->kh; ky++) {
+        const int32_t iy = iy0 + ky * g->dh;
+        if (iy < 0 || iy >= g->in_h) {
+            fill_bytes(dst, g->zp, g->row);
+            dst += g->row;
+            continue;
+        }
+        const int8_t *row = g->input + (size_t)q->b * g->plane + (size_t)iy * g->line + c0;
+        fill_bytes(dst, g->zp, kx0 * kc);
+        dst += kx0 * kc;
+        if (g->dw == 1 && kc == g->in_c) {
+            copy_bytes(dst, row + (ix0 + kx0) * g->in_c, (kx1 - kx0) * kc);
+            dst += (kx1 - kx0) * kc;
+        } else {
+            for (int32_t kx = kx0; kx < kx1; kx++, dst += kc) copy_bytes(dst, row + (ix0 + kx * g->dw) * g->in_c, kc);
+        }
+        fill_bytes(dst, g->zp, (kw - kx1) * kc);
+        dst += (kw - kx1) * kc;
+    }
+    fill_bytes(dst, 0, 4 * g->n4 - (int32_t)(dst - col8)); /* k padding: zero weights there */
+}
+
+/* Receptive fields of pixels qa and qb -> the 2-pixel column. The common case, both fields horizontally
+ * inside on the same input rows (one group, no horizontal dilation), goes row by row for both lanes. */
+static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_t *qb, int32_t c0, int32_t *col,
+                                 int8_t *col8)
+{
+    const int32_t ixa = qa->ox * g->sw - g->pl, ixb = qb->ox * g->sw - g->pl;
+    if (g->dw == 1 && g->kc == g->in_c && qa->oy == qb->oy && qa->b == qb->b && ixa >= 0 && ixb >= 0
+        && ixa + g->kw <= g->in_w && ixb + g->kw <= g->in_w) {
+        int32_t iy = qa->oy * g->sh - g->pt;
+        const int8_t *r = g->input + (size_t)qa->b * g->plane + (ptrdiff_t)iy * g->line;
+        const int8_t *ra = r + ixa * g->in_c, *rb = r + ixb * g->in_c;
+        const ptrdiff_t step = (ptrdiff_t)g->dh * g->line;
+        const int32_t row = g->row, kh = g->kh, in_h = g->in_h;
+        if ((row & 3) == 0) { /* rows of whole groups: widened straight from the input */
+            const int32_t ng = row >> 2;
+            for (int32_t ky = 0; ky < kh; ky++, iy += g->dh, ra += step, rb += step, col += 4 * ng) {
+                if ((uint32_t)iy < (uint32_t)in_h) {
+                    ts_a7_widen_pair(ra, rb, ng, col);
+                } else {
+                    fill_words(col, g->zp2, 4 * ng);
+                }
+            }
+            return;
+        }
+        int8_t *da = col8, *db = col8 + 4 * g->n4;
+        for (int32_t ky = 0; ky < kh; ky++, iy += g->dh, ra += step, rb += step, da += row, db += row) {
+            if ((uint32_t)iy < (uint32_t)in_h) {
+                copy_bytes(da, ra, row);
+                copy_bytes(db, rb, row);
+            } else {
+                fill_bytes(da, g->zp, row);
+                fill_bytes(db, g->zp, row);
+            }
+        }
+        fill_bytes(da, 0, 4 * g->n4 - kh * row); /* k padding: zero weights there */
+        fill_bytes(db, 0, 4 * g->n4 - kh * row);
+        ts_a7_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
+        return;
+    }
+    if (g->kc & 3) {
+        gather(g, qa, c0, col8);
+        gather(g, qb, c0, col8 + 4 * g->n4);
+        ts_a7_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
+        return;
+    }
+    lane_direct(g, qa, c0, col);
+    lane_direct(g, qb, c0, col + 2);
+}
+
+TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                              const int mode)
+{
+    geo_t g;
+    g.input = input;
+    g.in_h = p->input.h, g.in_w = p->input.w, g.in_c = p->input.c;
+    g.kh = p->filter.h, g.kw = p->filter.w, g.kc = p->filter.c;
+    g.sh = p->stride_h, g.sw = p->stride_w, g.dh = p->dilation_h, g.dw = p->dilation_w;
+    g.pt = p->pad_top, g.pl = p->pad_left, g.out_h = p->output.h, g.out_w = p->output.w;
+    g.row = g.kw * g.kc;
+    g.n4 = (g.kh * g.row + 3) >> 2;
+    g.zp = (int8_t)p->input_zero_point;
+    g.zp2 = (int32_t)(((uint32_t)p->input_zero_point & 0xFFFFu) * 0x10001u);
+    g.line = g.in_w * g.in_c;
+    g.plane = g.in_h * g.line;
+    const int32_t out_c = p->output.c;
+    const int32_t groups = g.in_c / g.kc;
+    const int32_t per_group = out_c / groups;
+    const int32_t pg2 = (per_group + 1) & ~1;
+    const int32_t npix = p->input.n * g.out_h * g.out_w;
+    const int32_t out_zp = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+    int32_t *col = (int32_t *)scratch;
+    int8_t *col8 = (int8_t *)(col + 4 * g.n4);
+    for (int32_t grp = 0; grp < groups; grp++) {
+        const int32_t *wg = (const int32_t *)(const void *)p->weights + (size_t)grp * (pg2 >> 1) * TS_A7_PAIR_WORDS(g.n4);
+        pixel_t qa = {0, 0, 0};
+        for (int32_t pix = 0; pix < npix; pix += 2) {
+            pixel_t qb = qa;
+            if (pix + 1 < npix) next_pixel(&qb, &g);
+            fill_pair(&g, &qa, &qb, grp * g.kc, col, col8);
+            int8_t *out_a = output + (size_t)pix * out_c + grp * per_group;
+            int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
+            ts_a7_conv_channels(mode, col, g.n4, wg, per_group, out_a, out_b, out_zp, act_min, act_max);
+            qa = qb;
+            next_pixel(&qa, &g);
+        }
+    }
+}
+
+void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
+    case TS_A7_RQ_FAST: conv(p, input, output, scratch, TS_A7_RQ_FAST); break;
+    case TS_A7_RQ_FAST_CLAMP: conv(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
+    default: conv(p, input, output, scratch, TS_A7_RQ_EXACT); break;
+    }
+}

@@ -1,0 +1,294 @@
+"""Kernel variants of the optimized families: `armv7em` (Cortex-M4/M7/M33 with the DSP extension,
+firmware/src/nn/armv7em) and `mve` (Cortex-M55 with Helium, firmware/src/nn/mve, over armv7em).
+
+Each variant names its C kernel and packs, at compile time, everything that kernel reads in the order it
+reads it (see the comments at the top of each C file): weights widened to int16 and interleaved for the
+SMLAD blocks (armv7em) or cut into 16-byte vectors (mve), biases and requantisation records per padded
+channel, lookup tables. The choice and its parameters are recorded in layer.info["kernel_choice"] (compile
+report, generated C).
+
+Requantisation ("fast" records, armv7em): for every channel with a right shift (TFLite shift <= -1), the
+compiler checks with the largest |accumulator| any int8 input can give (|bias| + 128 sum|w|) that
+  - the accumulator doubled still fits int32 (the factor 2 is folded into the int16 weights and the bias,
+    so that one SMMLAR computes TFLite's SaturatingRoundingDoublingHighMul), and
+  - adding the rounding term and output_zero_point << shift cannot overflow.
+If any channel fails, the layer keeps TFLite's multiplier/shift arrays and the kernel's exact path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyscene.aot.kernels import CArray, KernelVariant, Layer, Ref
+
+INT32_LIMIT = 1 << 31
+
+
+@dataclass(frozen=True)
+class FastVariant(KernelVariant):
+    source: str = "armv7em"  # the folder of firmware/src/nn that holds the function's file
+
+
+# ---- requantisation --------------------------------------------------------------------------------
+
+@dataclass
+class Requant:
+    fast: bool
+    fold: int  # factor folded into weights and bias (2 when fast, else 1)
+    records: np.ndarray | None  # [C, 3] int32 (multiplier, round, shift) when fast
+    reason: str = ""
+
+
+def plan_requant(w_abs_sum: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray,
+                 out_zp: int) -> Requant:
+    """Fast records for channels with accumulator bound |bias| + 128 sum|w| (see the module docstring)."""
+    C = mult.size
+    rec = np.zeros((C, 3), dtype=np.int64)
+    bound = np.abs(bias.astype(np.int64)) + 128 * w_abs_sum.astype(np.int64)
+    for c in range(C):
+        m, sh = int(mult[c]), int(shift[c])
+        if m == 0:  # a dead channel (zero scale): the output is the zero point
+            rec[c] = (0, 1 + 2 * out_zp, 1)
+            if 2 * int(bound[c]) >= INT32_LIMIT:
+                return Requant(False, 1, None, f"channel {c}: accumulator bound {int(bound[c])} too large")
+            continue
+        if sh >= 0:
+            return Requant(False, 1, None, f"channel {c}: multiplier >= 0.5 (shift {sh})")
+        e = -sh
+        r = (1 << (e - 1)) + out_zp * (1 << e)
+        a = int(bound[c])
+        if 2 * a >= INT32_LIMIT:
+            return Requant(False, 1, None, f"channel {c}: accumulator bound {a} too large to double")
+        if a + 2 + abs(r) + (1 << (e - 1)) + 128 * (1 << e) >= INT32_LIMIT:
+            return Requant(False, 1, None, f"channel {c}: rounding with shift {e} could overflow")
+        rec[c] = (m, r, e)
+    return Requant(True, 2, rec.astype(np.int32))
+
+
+def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
+    out = np.zeros((rows, *a.shape[1:]), dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+def _arrays(L: Layer) -> dict[str, CArray]:
+    name = L.name
+    return {"weights": L.array("weights"), "bias": L.array("bias"),
+            "mult": next(a for a in L.arrays if a.name == f"{name}_mult"),
+            "shift": next(a for a in L.arrays if a.name == f"{name}_shift")}
+
+
+def _set_requant(L: Layer, rq: Requant, mult: np.ndarray, shift: np.ndarray) -> None:
+    """Replace the layer's requantisation arrays: fast records (shift = NULL) or padded TFLite arrays."""
+    name = L.name
+    keep = [a for a in L.arrays if a.name not in (f"{name}_mult", f"{name}_shift")]
+    if rq.fast:
+        keep.append(CArray(f"{name}_rq", "int32_t", rq.records.reshape(-1), "quant"))
+        L.params["requant"] = {"multiplier": Ref(f"{name}_rq"), "shift": 0}
+    else:
+        keep += [CArray(f"{name}_mult", "int32_t", mult.astype(np.int32), "quant"),
+                 CArray(f"{name}_shift", "int32_t", shift.astype(np.int32), "quant")]
+        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    L.arrays = keep
+
+
+def _k4_pairs(w: np.ndarray) -> np.ndarray:
+    """[..., k] int -> [..., n4, 4] int16 in SXTB16 order (k0, k2, k1, k3), zero-padded to 4 n4."""
+    k = w.shape[-1]
+    n4 = (k + 3) // 4
+    out = np.zeros((*w.shape[:-1], 4 * n4), dtype=np.int64)
+    out[..., :k] = w
+    return out.reshape(*w.shape[:-1], n4, 4)[..., [0, 2, 1, 3]]
+
+
+def _as_bytes(a: np.ndarray) -> np.ndarray:
+    """int16 values -> their little-endian bytes as int8 (what an int8_t array in flash holds)."""
+    assert a.min(initial=0) >= -(1 << 15) and a.max(initial=0) < (1 << 15)
+    return np.ascontiguousarray(a.astype("<i2")).reshape(-1).view(np.int8)
+
+
+# ---- armv7em: convolutions --------------------------------------------------------------------------
+
+def _conv_geometry(L: Layer) -> tuple[int, int, int, int]:
+    """-> groups, channels per group, k, n4."""
+    cout, kh, kw, kc = L.params["filter"]
+    groups = L.params["input"][3] // kc
+    k = kh * kw * kc
+    return groups, cout // groups, k, (k + 3) // 4
+
+
+def _words(pairs16: np.ndarray) -> np.ndarray:
+    """[..., 2] int16 values (low, high) -> [...] uint32 words."""
+    lo = pairs16[..., 0].astype(np.int64) & 0xFFFF
+    hi = pairs16[..., 1].astype(np.int64) & 0xFFFF
+    return (lo | hi << 16).astype(np.uint32)
+
+
+def _prepare_conv_a7(L: Layer, family: str) -> None:
+    """Stream "s16 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, ts/nn_armv7em.h): per channel pair
+    the bias pair, the int16 weight groups of both channels interleaved, the two requantisation records."""
+    arr = _arrays(L)
+    groups, pg, k, n4 = _conv_geometry(L)
+    pg2 = pg + (pg & 1)
+    w = arr["weights"].values.reshape(groups, pg, k).astype(np.int64)
+    bias = arr["bias"].values.astype(np.int64).reshape(groups, pg)
+    mult = arr["mult"].values.reshape(groups, pg).astype(np.int64)
+    shift = arr["shift"].values.reshape(groups, pg).astype(np.int64)
+    rq = plan_requant(np.abs(w).sum(-1).reshape(-1), bias.reshape(-1), mult.reshape(-1), shift.reshape(-1),
+                      int(L.params["output_zero_point"]))
+    pad = lambda a: np.stack([_pad_rows(a[g], pg2) for g in range(groups)])  # noqa: E731  [G, pg2, ...]
+    wp = _k4_pairs(pad(w) * rq.fold)  # [G, pg2, n4, 4]: (k0, k2, k1, k3) per group
+    wp = wp.reshape(groups, pg2 // 2, 2, n4, 2, 2).transpose(0, 1, 3, 2, 4, 5)  # [G, pairs, n4, ch, word, half]
+    wwords = _words(wp).reshape(groups, pg2 // 2, 4 * n4).astype(np.int64)
+    bwords = (pad(bias) * rq.fold).reshape(groups, pg2 // 2, 2)
+    if rq.fast:
+        recs = pad(rq.records.reshape(groups, pg, 3)).astype(np.int64)
+    else:
+        recs = np.stack([pad(mult), pad(shift), np.zeros((groups, pg2), dtype=np.int64)], axis=-1)
+    rwords = recs.reshape(groups, pg2 // 2, 6)
+    stream = np.concatenate([bwords & 0xFFFFFFFF, wwords, rwords & 0xFFFFFFFF], axis=-1).astype(np.uint32)
+    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
+    name = L.name
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    if rq.fast:
+        L.params["requant"] = {"multiplier": 0, "shift": 0}
+    else:  # the kernel's exact path (the records hold TFLite's multiplier and shift; the arrays mark the mode)
+        L.arrays += [arr["mult"], arr["shift"]]
+        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    L.info["kernel_choice"] = {
+        "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 10 instructions)",
+        "k": k, "k_padded": 4 * n4, "im2col": "none (1x1)" if L.function == "ts_conv_1x1_s8" else "int16, 2 pixels",
+        "weights": "int16, channel pairs interleaved with their bias and requantisation records"
+                   + (", x2 (folded requantisation)" if rq.fast else ""),
+        "requant": "fast" if rq.fast else f"exact ({rq.reason})",
+        "scratch_bytes": L.scratch_bytes}
+
+
+def _scratch_conv_a7(L: Layer, family: str) -> int:
+    cout, kh, kw, kc = L.params["filter"]
+    n4 = _conv_geometry(L)[3]
+    return (24 if kc % 4 else 16) * n4
+
+
+def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:
+    return 16 * ((L.params["input"][3] + 3) // 4)
+
+
+def _is_1x1(L: Layer) -> bool:
+    return (L.info["kernel"] == [1, 1] and L.info["groups"] == 1 and L.params["pad_top"] == 0
+            and L.params["pad_left"] == 0)
+
+
+# ---- armv7em: fully connected -----------------------------------------------------------------------
+
+def _prepare_fc_a7(L: Layer, family: str) -> None:
+    """Layout "s16 4ch x k4" (ts_fully_connected_s8 of armv7em)."""
+    arr = _arrays(L)
+    out_d, depth = L.params["output_depth"], L.params["input_depth"]
+    q4 = (out_d + 3) // 4 * 4
+    n4 = (depth + 3) // 4
+    w = arr["weights"].values.reshape(out_d, depth).astype(np.int64)
+    bias = arr["bias"].values.astype(np.int64)
+    mult, shift = arr["mult"].values, arr["shift"].values
+    rq = plan_requant(np.abs(w).sum(-1), bias, mult, shift, int(L.params["output_zero_point"]))
+    wp = _k4_pairs(_pad_rows(w, q4) * rq.fold)  # [q4, n4, 4]
+    wp = wp.reshape(q4 // 4, 4, n4, 4).transpose(0, 2, 1, 3)  # [quads, n4, 4 ch, 4]
+    arr["weights"].values = _as_bytes(wp)
+    arr["bias"].values = (_pad_rows(bias, q4) * rq.fold).astype(np.int32)
+    if rq.fast:
+        rq.records = _pad_rows(rq.records, q4)
+    _set_requant(L, rq, _pad_rows(mult, q4), _pad_rows(shift, q4))
+    L.info["kernel_choice"] = {
+        "block": "4 output channels x 1 row (SMLAD, 16 MACs per 13 instructions)", "k": depth,
+        "k_padded": 4 * n4, "weights": "int16, channel quads interleaved" + (", x2" if rq.fast else ""),
+        "requant": "fast" if rq.fast else f"exact ({rq.reason})"}
+
+
+# ---- element-wise ADD through lookup tables ------------------------------------------------------------
+
+def srdhm(a: np.ndarray, b: int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int64 arrays (int32 values)."""
+    ab = a.astype(np.int64) * int(b)
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    q = np.abs(ab + nudge) // (1 << 31) * np.sign(ab + nudge)  # C division truncates
+    return np.where((a == -(1 << 31)) & (b == -(1 << 31)), (1 << 31) - 1, q)
+
+
+def rdbpot(x: np.ndarray, e: int) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT (half away from zero)."""
+    x = x.astype(np.int64)
+    mask = (1 << e) - 1
+    rem = x & mask
+    thr = (mask >> 1) + (x < 0)
+    return (x >> e) + (rem > thr)
+
+
+def _add_lut(L: Layer) -> dict | None:
+    """Tables and output record of ts_add_lut_s8, or None when the fast output requantisation does not hold."""
+    p = L.params
+    u = np.arange(256)
+    x = np.where(u > 127, u - 256, u)
+    tables = []
+    for k in (1, 2):
+        a = (x + p[f"input{k}_offset"]) * (1 << p["left_shift"])
+        tables.append(2 * rdbpot(srdhm(a, p[f"input{k}_multiplier"]), -p[f"input{k}_shift"]))
+    m, sh, zp = p["output_multiplier"], p["output_shift"], p["output_offset"]
+    if sh >= 0 or m == 0:
+        return None
+    e = -sh
+    r = (1 << (e - 1)) + zp * (1 << e)
+    bound = int(np.abs(tables[0]).max() + np.abs(tables[1]).max())
+    if bound >= INT32_LIMIT or bound // 2 + 2 + abs(r) + (1 << (e - 1)) + 128 * (1 << e) >= INT32_LIMIT:
+        return None
+    return {"tables": tables, "multiplier": m, "round": r, "shift": e}
+
+
+def _add_lut_ok(L: Layer) -> bool:
+    return _add_lut(L) is not None
+
+
+def _prepare_add_lut(L: Layer, family: str) -> None:
+    lut = _add_lut(L)
+    p, name = L.params, L.name
+    L.arrays += [CArray(f"{name}_t1", "int32_t", lut["tables"][0].astype(np.int32), "table"),
+                 CArray(f"{name}_t2", "int32_t", lut["tables"][1].astype(np.int32), "table")]
+    L.params = {"shape": p["shape"], "table1": Ref(f"{name}_t1"), "table2": Ref(f"{name}_t2"),
+                "output_multiplier": lut["multiplier"], "output_round": lut["round"],
+                "output_shift": lut["shift"], "act_min": p["act_min"], "act_max": p["act_max"]}
+    L.params_type = "ts_add_lut_params_t"
+    L.info["kernel_choice"] = {"method": "two 256-entry int32 tables (each input's rescaling, computed offline) "
+                                         "+ one SMMLAR requantisation per element", "table_bytes": 2048}
+
+
+# ---- the table ---------------------------------------------------------------------------------------
+
+A7 = ("armv7em", "mve")  # the mve family overlays armv7em: these serve it until mve/ has its own file
+
+FAST_VARIANTS: dict[str, list[KernelVariant]] = {
+    "CONV_2D": [
+        FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7, applies=_is_1x1, weight_layout="s16 2ch x k4 + rq",
+                    scratch_bytes=_scratch_conv_1x1_a7, buffer_size_function="ts_conv_1x1_s8_get_buffer_size",
+                    prepare=_prepare_conv_a7),
+        FastVariant("CONV_2D", "ts_conv_s8", families=A7, weight_layout="s16 2ch x k4 + rq",
+                    scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
+                    prepare=_prepare_conv_a7),
+    ],
+    "ADD": [
+        FastVariant("ADD", "ts_add_lut_s8", families=A7, applies=_add_lut_ok, prepare=_prepare_add_lut),
+    ],
+    "FULLY_CONNECTED": [
+        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7, weight_layout="s16 4ch x k4",
+                    prepare=_prepare_fc_a7),
+    ],
+}
+
+
+def register(variants: dict[str, list[KernelVariant]]) -> None:
+    """Put the optimized variants in front of the generic ones (kernels.VARIANTS)."""
+    for key, vs in FAST_VARIANTS.items():
+        have = variants.setdefault(key, [])
+        for v in reversed(vs):
+            if v not in have:
+                have.insert(0, v)
