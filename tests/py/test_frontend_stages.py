@@ -154,6 +154,20 @@ def test_silence_gives_the_floor_and_full_scale_does_not_overflow(paper):
         assert snr > 50 or np.isnan(snr), snr
 
 
+def test_full_scale_square_waves_at_many_frequencies(paper):
+    """Full-scale square waves (every harmonic at full scale: the FFT's largest outputs) at 48
+    frequencies up to Nyquist, one after another: no overflow anywhere (overflow would be garbage)."""
+    cfg = paper.cfg
+    seg = cfg.hop_length * 2
+    parts = []
+    for f in np.geomspace(20, cfg.sample_rate / 2, 48):
+        t = np.arange(seg) / cfg.sample_rate
+        parts.append(np.where(np.cos(2 * np.pi * f * t + 0.3) >= 0, 32767, -32768))
+    pcm = np.tile(np.concatenate(parts), (2, 1)).astype(np.int16)
+    snr = spec.snr_db(float_logmel(cfg, pcm), paper.to_float(paper.logmel(pcm)))
+    assert snr > 50, snr
+
+
 @pytest.mark.parametrize("name", ["m4-small", "paper"])
 def test_log_mel_snr_against_librosa(name, small, paper):
     fe = small if name == "m4-small" else paper
