@@ -9,7 +9,7 @@ export TS_THIRD_PARTY_MIRROR
 # pytest workers: both cores by default
 JOBS ?= 2
 
-.PHONY: setup apt venv assets test test-all demo flash clean help
+.PHONY: setup apt venv third-party assets test test-all demo flash clean help
 
 help:
 	@echo "make setup     install Debian packages and the .venv (pinned), build host libraries"
@@ -19,7 +19,14 @@ help:
 	@echo "make flash BOARD=B BUNDLE=export/NAME [RUNTIME=aot|tflm] [TOOL=pyocd|openocd]"
 	@echo "               build the classifier of a bundle and program a real board"
 
-setup: apt venv assets
+setup: apt venv third-party assets
+
+# TensorFlow Lite Micro + CMSIS-NN (`--runtime tflm|tflm-ref`): the sources pinned in third_party.lock,
+# from $(TS_THIRD_PARTY_MIRROR) or the source host, verified, into the user cache; then their libraries,
+# one per CPU kind of the boards, so that the tests and the first `tinyscene run` do not pay the build.
+third-party: venv
+	$(TS) third-party fetch
+	$(TS) third-party build
 
 # Downloaded inputs the tests and the demo use: the real example recording (dcase_util sdist on PyPI).
 assets: venv

@@ -6,7 +6,10 @@
  *   ts_tflm_ops.h                             TS_TFLM_OP_COUNT, TS_TFLM_OPS(X): resolver methods
  *   TS_TFLM_ARENA_BYTES                       the tensor arena (interpreter's figure + margin)
  *
- *   tflm N [--profile]     for i < N: reads in_<i>.bin into input 0, invokes, writes out_<i>.bin
+ *   tflm N [--profile] [--dump]
+ *       for i < N: reads in_<i>.bin into input 0, invokes, writes out_<i>.bin; --dump keeps every
+ *       tensor (TFLM's preserve_all_tensors) and writes operator k's first output, for input 0, to
+ *       layer_<k>.bin
  *
  * Prints one line per fact, for the runner to parse:
  *   tflm: arena <capacity> used <arena_used_bytes()>
@@ -22,6 +25,7 @@
 #include <cstring>
 #include <new>
 
+#include "tensorflow/lite/micro/memory_helpers.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/micro/micro_profiler_interface.h"
@@ -130,10 +134,37 @@ static int write_output(const TfLiteTensor *output, int i)
     return 0;
 }
 
+/* Operator k's first output of subgraph 0, as the interpreter kept it, into layer_<k>.bin. */
+static int dump_layers(const tflite::Model *model, tflite::MicroInterpreter &interpreter)
+{
+    const auto *ops = model->subgraphs()->Get(0)->operators();
+    for (uint32_t k = 0; ops && k < ops->size(); k++) {
+        const auto *outs = ops->Get(k)->outputs();
+        if (!outs || outs->size() == 0) continue;
+        TfLiteEvalTensor *t = interpreter.GetTensor(outs->Get(0), 0);
+        size_t bytes = 0;
+        if (!t || tflite::TfLiteEvalTensorByteLength(t, &bytes) != kTfLiteOk) {
+            printf("tflm: error: no tensor kept for operator %lu\n", (unsigned long)k);
+            return 1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "layer_%lu.bin", (unsigned long)k);
+        if (ts_rt_write_file(name, t->data.raw, bytes) != TS_OK) {
+            printf("tflm: error: cannot write %s\n", name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ts_app_main(int argc, char **argv)
 {
     int n_inputs = argc >= 2 ? atoi(argv[1]) : 1;
-    bool profile = argc >= 3 && strcmp(argv[2], "--profile") == 0;
+    bool profile = false, dump = false;
+    for (int a = 2; a < argc; a++) {
+        profile |= strcmp(argv[a], "--profile") == 0;
+        dump |= strcmp(argv[a], "--dump") == 0;
+    }
 
     const tflite::Model *model = tflite::GetModel(ts_tflm_model_data);
     if (model->version() != TFLITE_SCHEMA_VERSION) {
@@ -146,7 +177,7 @@ int ts_app_main(int argc, char **argv)
 
     TsTickProfiler *profiler = profile ? new (ts_profiler_mem) TsTickProfiler() : nullptr;
     auto &interpreter = *new (ts_interpreter_mem)
-        tflite::MicroInterpreter(model, resolver, ts_tflm_arena, sizeof ts_tflm_arena, nullptr, profiler);
+        tflite::MicroInterpreter(model, resolver, ts_tflm_arena, sizeof ts_tflm_arena, nullptr, profiler, dump);
     if (interpreter.AllocateTensors() != kTfLiteOk) {
         printf("tflm: error: arena too small: AllocateTensors failed with %u bytes\n",
                (unsigned)sizeof ts_tflm_arena);
@@ -170,6 +201,7 @@ int ts_app_main(int argc, char **argv)
             return TS_TFLM_EXIT_INVOKE;
         }
         if (profiler && i == 0) profiler->Report();
+        if (dump && i == 0 && dump_layers(model, interpreter) != 0) return TS_TFLM_EXIT_INPUT;
         printf("tflm: invoke %d ticks %llu\n", i, (unsigned long long)(t1 - t0));
         if (write_output(output, i) != 0) return TS_TFLM_EXIT_INPUT;
     }

@@ -21,6 +21,8 @@ ARM_GCC = "arm-none-eabi-gcc"
 HOST_CC = "gcc"
 COMMON_CFLAGS = ["-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                  "-ffunction-sections", "-fdata-sections"]
+# C++ sources (.cc: the TFLM app) get these instead of -std=gnu11: no exceptions or RTTI, as TFLM.
+CXX_FLAGS = ["-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics"]
 
 
 @dataclass
@@ -81,6 +83,8 @@ def _headers_digest(include_dirs: list[Path]) -> str:
 
 
 def _compile(cc: str, src: Path, flags: list[str], headers: str, obj_dir: Path) -> Path:
+    if src.suffix in (".cc", ".cpp"):
+        flags = [f for f in flags if f != "-std=gnu11"] + CXX_FLAGS
     key = hashlib.sha256("\0".join([cc, str(src), src.read_text(errors="replace"), headers, *flags]).encode())
     obj = obj_dir / f"{src.stem}-{key.hexdigest()[:20]}.o"
     if obj.exists():

@@ -169,6 +169,12 @@ def cpu_kind(board: Board, kernels: str = "auto") -> CpuKind:
         raise TsError(f"{board.name}: a DSP-extension build was asked for, but {board.cpu} has none")
     v8 = macros.get("__ARM_ARCH") == "8"
     arch = "armv8.1m-mve" if mve else ("armv8m" if v8 else "armv7em") + ("-dsp" if dsp else "")
+    if arch == "armv7em-dsp":
+        # Cortex-M4 and Cortex-M7 share one library, built for the common subset: Armv7E-M + DSP, and
+        # FPv4-SP (M4F) whose hard-float ABI passes floats in the same VFP registers as the M7's FPv5.
+        abi = board.float_abi
+        flags = ("-mcpu=cortex-m4" + ("+nofp" if abi == "soft" else ""), "-mthumb", f"-mfloat-abi={abi}",
+                 *(() if abi == "soft" else ("-mfpu=fpv4-sp-d16",)))
     return CpuKind(arch, flags, dsp, mve)
 
 
@@ -460,7 +466,7 @@ def _compile_batch(kind: CpuKind, jobs: list[tuple[Path, Path, list[str]]], incl
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc=desc, unit="file", leave=False)
+        bar = tqdm(total=len(jobs), desc=desc, unit="file", leave=False, disable=None)
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             futures = [pool.submit(one, j) for j in jobs]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -199,13 +200,13 @@ def _download(src: Source, url: str, dest: Path, progress: bool) -> None:
             from tqdm import tqdm
 
             bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=f"download {src.name}",
-                       leave=False)
+                       leave=False, disable=None)
         try:
             with open(part, mode) as f:
                 while True:
                     try:
                         block = resp.read(CHUNK)
-                    except OSError as e:
+                    except (OSError, http.client.HTTPException) as e:
                         raise TsError(f"{src.name}: download of {url} interrupted after {done:,} bytes "
                                       f"({e}); run the command again to resume it") from None
                     if not block:

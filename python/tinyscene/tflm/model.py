@@ -140,6 +140,19 @@ def read_model(path: str | os.PathLike) -> ModelInfo:
                      outputs=[info(i) for i in sg.outputs], op_codes=seen)
 
 
+def read_tensors(path: str | os.PathLike) -> list[TensorInfo]:
+    """The first output tensor of each operator of subgraph 0, in operator order."""
+    s = _schema()
+    m = s.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
+    sg = m.subgraphs[0]
+    out = []
+    for op in sg.operators or []:
+        t = sg.tensors[op.outputs[0]]
+        out.append(TensorInfo(int(op.outputs[0]), (t.name or b"").decode(errors="replace"), _dims(t),
+                              np.dtype(_NP_TYPES.get(t.type, np.int8))))
+    return out
+
+
 # --- the op resolver -------------------------------------------------------------------------------
 
 

@@ -75,7 +75,10 @@ def _max_arena(board: Board) -> int:
 
 def build_app(model: Path, board: Board, *, runtime: str, workdir: Path, arena_bytes: int,
               kernels: str = "auto", info: ModelInfo | None = None, progress: bool = True):
-    """Build the TFLM firmware for `model` on `board` into workdir; returns (BuildResult, Library)."""
+    """Build the TFLM firmware for `model` on `board` into workdir.
+
+    Returns (BuildResult, Library, {operator name: kernel family}) — `cmsis-nn` for an operator whose
+    kernel is the kernels/cmsis_nn/ file, `tflm-reference` otherwise."""
     from tinyscene.device.build import build_firmware
 
     if runtime not in VARIANT:
@@ -83,7 +86,12 @@ def build_app(model: Path, board: Board, *, runtime: str, workdir: Path, arena_b
     info = info or read_model(model)
     lib = tb.ensure_library(board, kernels=_kind_request(kernels), progress=progress)
     entries = resolver_entries(info, lib.tree.micro / "micro_mutable_op_resolver.h")
-    objects = lib.kernel_objects([e.registration for e in entries], VARIANT[runtime], progress=progress)
+    variant = VARIANT[runtime]
+    objects = lib.kernel_objects([e.registration for e in entries], variant, progress=progress)
+    op_kernels = {}
+    for (name, _), e in zip(info.op_codes, entries):
+        [(_, store)] = lib.kernel_sources([e.registration], variant)
+        op_kernels[name] = "cmsis-nn" if store == "cmsis-nn" else "tflm-reference"
     workdir = Path(workdir)
     gen = workdir / "gen"
     gen.mkdir(parents=True, exist_ok=True)
@@ -100,7 +108,7 @@ def build_app(model: Path, board: Board, *, runtime: str, workdir: Path, arena_b
                             cflags=[*lib.app_cflags(), f"-DTS_TFLM_ARENA_BYTES={arena_bytes}u"],
                             extra_objects=objects, link_flags=lib.link_inputs(),
                             linker=lib.kind.cxx)
-    return result, lib
+    return result, lib, op_kernels
 
 
 def _kind_request(kernels: str) -> str:
@@ -168,8 +176,8 @@ def _probe_arena(model: Path, board: Board, runtime: str, workdir: Path, kernels
 
     biggest = _max_arena(board)
     probe_dir = workdir / "arena-probe"
-    fw, lib = build_app(model, board, runtime=runtime, workdir=probe_dir, arena_bytes=biggest, kernels=kernels,
-                        info=info, progress=progress)
+    fw, lib, _ = build_app(model, board, runtime=runtime, workdir=probe_dir, arena_bytes=biggest,
+                           kernels=kernels, info=info, progress=progress)
     r = run_firmware(board, fw.elf, ["0"], cwd=probe_dir, timeout=timeout)
     facts = _parse(r.output)
     if r.exit_code == EXIT_ARENA:
@@ -205,8 +213,8 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
         arena = int(arena_bytes)
         if arena <= 0:
             raise TsError(f"arena_bytes {arena_bytes}: must be positive")
-    fw, lib = build_app(model, board, runtime=runtime, workdir=workdir, arena_bytes=arena, kernels=kernels,
-                        info=info, progress=progress)
+    fw, lib, op_kernels = build_app(model, board, runtime=runtime, workdir=workdir, arena_bytes=arena,
+                                    kernels=kernels, info=info, progress=progress)
     for k, x in enumerate(xs):
         (workdir / f"in_{k}.bin").write_bytes(x.tobytes())
         (workdir / f"out_{k}.bin").unlink(missing_ok=True)
@@ -251,40 +259,58 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
                "cpu_kind": lib.kind.label, "library": str(lib.dir), "elf": str(fw.elf),
                "counter_unit": board.counter.unit},
     )
-    if per_layer or dump_layers is not None:
-        report.per_layer = _diagnostic_run(board, fw.elf, workdir, info, per_layer, dump_layers, timeout,
-                                           counted, VARIANT[runtime])
+    if per_layer:
+        report.per_layer = _profile_run(board, fw.elf, workdir, info, timeout, counted, op_kernels)
+    if dump_layers is not None:
+        _dump_run(model, board, runtime, workdir, kernels, info, xs[0], Path(dump_layers), timeout, progress)
     return outputs, report
 
 
-def _diagnostic_run(board: Board, elf: Path, workdir: Path, info: ModelInfo, per_layer: bool,
-                    dump_layers: Path | None, timeout: float, counted: bool, variant: str) -> list[dict] | None:
-    """Input 0 again with the per-operator tick profiler (and, for dump_layers, every tensor kept)."""
+def _profile_run(board: Board, elf: Path, workdir: Path, info: ModelInfo, timeout: float, counted: bool,
+                 op_kernels: dict[str, str]) -> list[dict]:
+    """Input 0 again, with the tick profiler on every operator (its own run: the profiler's calls
+    would otherwise count in the invoke's total)."""
     from tinyscene.device.qemu import run_firmware
 
-    args = ["1", "--profile"]
-    r = run_firmware(board, elf, args, cwd=workdir, timeout=timeout)
+    r = run_firmware(board, elf, ["1", "--profile"], cwd=workdir, timeout=timeout)
     facts = _parse(r.output)
     if not r.ok:
         raise _firmware_error(board, r, facts)
-    if dump_layers is not None:
-        raise TsError("dump_layers: per-layer tensors are not available from the TFLM runtime yet")
-    if not per_layer:
-        return None
     rows = []
     for k, tag, ticks in facts["layers"]:
         op = info.ops[k] if k < len(info.ops) else None
-        rows.append({"index": k, "op": op.name if op else tag,
+        name = op.name if op else tag
+        rows.append({"index": k, "op": name,
                      "instructions": ticks_to_count(ticks, board.counter.per_tick) if counted else None,
-                     "macs": op.macs if op else 0,
-                     "kernel": KERNELS_LABEL[variant] if variant == "ref" or _has_cmsis(op) else "tflm-reference"})
+                     "macs": op.macs if op else 0, "kernel": op_kernels.get(name, "tflm-reference")})
     return rows
 
 
-_CMSIS_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-              "SOFTMAX", "SVDF", "TRANSPOSE_CONV", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BATCH_MATMUL", "PAD", "PADV2",
-              "TRANSPOSE", "MAXIMUM", "MINIMUM"}
+def _dump_run(model: Path, board: Board, runtime: str, workdir: Path, kernels: str, info: ModelInfo,
+              x: np.ndarray, dump_dir: Path, timeout: float, progress: bool) -> None:
+    """Every operator's first output for input 0, into dump_dir/<index>_<OP>.npy. TFLM keeps every
+    tensor for this run (preserve_all_tensors), so it has its own build with the largest arena."""
+    from tinyscene.device.qemu import run_firmware
+    from tinyscene.util.atomic import save_npy
+    from tinyscene.tflm.model import read_tensors
 
-
-def _has_cmsis(op) -> bool:
-    return op is not None and op.name in _CMSIS_OPS
+    d = workdir / "dump"
+    fw, _, _ = build_app(model, board, runtime=runtime, workdir=d, arena_bytes=_max_arena(board), kernels=kernels,
+                         info=info, progress=progress)
+    (d / "in_0.bin").write_bytes(x.tobytes())
+    r = run_firmware(board, fw.elf, ["1", "--dump"], cwd=d, timeout=timeout)
+    facts = _parse(r.output)
+    if not r.ok:
+        raise _firmware_error(board, r, facts)
+    tensors = read_tensors(model)
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    for op in info.ops:
+        f = d / f"layer_{op.index}.bin"
+        if not f.exists():
+            continue
+        t = tensors[op.index]
+        raw = f.read_bytes()
+        if len(raw) != t.nbytes:
+            raise TsError(f"{board.name}: operator {op.index} ({op.name}) dumped {len(raw)} bytes, its output "
+                          f"'{t.name}' has {t.nbytes}")
+        save_npy(dump_dir / f"{op.index:03d}_{op.name}.npy", np.frombuffer(raw, dtype=t.dtype).reshape(t.shape))

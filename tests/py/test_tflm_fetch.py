@@ -1,0 +1,276 @@
+"""Pinned third-party sources (third_party.lock, tinyscene.tflm.fetch): the tree digest against a hand
+computation; a good archive from an offline mirror; a corrupt archive, a digest mismatch, a missing
+mirror or archive, an archive reaching outside its top folder — each a one-line error leaving nothing
+in the cache; the download path against a local HTTP server on 127.0.0.1 serving the real mirror
+archives (resuming a cut transfer with a Range request); no network."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tinyscene.errors import TsError
+from tinyscene.paths import REPO_ROOT
+from tinyscene.tflm import fetch as F
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+MIRROR = Path(os.environ.get("TS_THIRD_PARTY_MIRROR") or REPO_ROOT.parent / "shared" / "third_party")
+HAVE_MIRROR = (MIRROR / "ruy-d37128311b445e758136b8602d1bbd2a755e115d.tar.gz").is_file()
+
+
+def _tar(files: dict[str, bytes], top: str, links: dict[str, str] | None = None, level: int = 9,
+         reverse: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in sorted(files.items(), reverse=reverse):
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return gzip.compress(buf.getvalue(), compresslevel=level, mtime=0)
+
+
+FILES = {"README.md": b"a tiny pinned source\n", "src/a.c": b"int a;\n", "src/b/c.h": b"#define C 1\n",
+         "empty.txt": b""}
+
+
+def _hand_digest(files: dict[str, bytes], links: dict[str, str]) -> str:
+    """The documented definition, written out independently of tree_digest's directory walk."""
+    entries = [(p, b"f", d) for p, d in files.items()] + [(p, b"l", t.encode()) for p, t in links.items()]
+    h = hashlib.sha256()
+    for path, kind, data in sorted(entries, key=lambda e: e[0].encode()):
+        h.update(kind + path.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "third_party"
+
+
+def _lock(tmp_path: Path, digest: str, name: str = "tiny", commit: str = COMMIT) -> Path:
+    p = tmp_path / "third_party.lock"
+    p.write_text(f'[[source]]\nrepository = "someone/{name}"\ncommit = "{commit}"\ntree_sha256 = "{digest}"\n')
+    return p
+
+
+def _leftovers(cache: Path) -> list[str]:
+    """What a failed fetch must not leave: extracted trees, temporary folders, stamps."""
+    if not cache.exists():
+        return []
+    return sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock") and p.name != ".downloads")
+
+
+def test_tree_digest_is_the_documented_hash_and_ignores_compression(tmp_path):
+    links = {"src/link.h": "b/c.h"}
+    want = _hand_digest(FILES, links)
+    src = F.Source("tiny", "someone/tiny", COMMIT, want)
+    for level, reverse in ((1, False), (9, True)):
+        arch = tmp_path / f"l{level}" / src.archive_name
+        arch.parent.mkdir()
+        arch.write_bytes(_tar(FILES, src.stem, links, level=level, reverse=reverse))
+        root = F._extract(src, arch, tmp_path / f"x{level}")
+        assert F.tree_digest(root) == want
+    # one changed byte, or a renamed file, is another tree
+    other = dict(FILES, **{"src/a.c": b"int b;\n"})
+    assert _hand_digest(other, links) != want
+
+
+def test_mirror_good_archive_then_skipped(tmp_path, cache, monkeypatch):
+    digest = _hand_digest(FILES, {})
+    lock = _lock(tmp_path, digest)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(FILES, f"tiny-{COMMIT}"))
+    monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+    out = F.fetch(progress=False, lock_path=lock)
+    root = out["tiny"]
+    assert root == cache / f"tiny-{COMMIT}"
+    assert (root / "src/b/c.h").read_bytes() == FILES["src/b/c.h"]
+    assert F.tree_digest(root) == digest
+    # a second fetch finds the stamp and does not extract again
+    monkeypatch.setattr(F, "_extract", lambda *a, **k: pytest.fail("extracted twice"))
+    assert F.fetch(progress=False, lock_path=lock)["tiny"] == root
+
+
+def test_corrupt_archive_is_refused_and_leaves_nothing(tmp_path, cache, monkeypatch):
+    lock = _lock(tmp_path, _hand_digest(FILES, {}))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    good = _tar(FILES, f"tiny-{COMMIT}")
+    (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(good[: len(good) // 2])  # truncated
+    monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+    with pytest.raises(TsError, match=r"tiny-0123456789abcdef.*\.tar\.gz: not a valid \.tar\.gz archive"):
+        F.fetch(progress=False, lock_path=lock)
+    assert _leftovers(cache) == []
+
+
+def test_digest_mismatch_is_refused_and_leaves_nothing(tmp_path, cache, monkeypatch):
+    lock = _lock(tmp_path, "ab" * 32)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(FILES, f"tiny-{COMMIT}"))
+    monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+    with pytest.raises(TsError) as e:
+        F.fetch(progress=False, lock_path=lock)
+    msg = str(e.value)
+    assert "tree digest mismatch" in msg and "expected abababab" in msg
+    assert f"got {_hand_digest(FILES, {})[:16]}" in msg and "nothing was installed" in msg
+    assert _leftovers(cache) == []
+
+
+def test_missing_mirror_folder_or_archive(tmp_path, cache, monkeypatch):
+    lock = _lock(tmp_path, _hand_digest(FILES, {}))
+    monkeypatch.setenv(F.MIRROR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(TsError, match=r"TS_THIRD_PARTY_MIRROR=.*nowhere: no such folder"):
+        F.fetch(progress=False, lock_path=lock)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(F.MIRROR_ENV, str(tmp_path / "empty"))
+    with pytest.raises(TsError, match=rf"no tiny-{COMMIT}\.tar\.gz .* in the mirror"):
+        F.fetch(progress=False, lock_path=lock)
+    assert _leftovers(cache) == []
+
+
+def test_member_outside_top_folder_is_refused(tmp_path, cache, monkeypatch):
+    lock = _lock(tmp_path, _hand_digest(FILES, {}))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(FILES, "elsewhere"))
+    monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+    with pytest.raises(TsError, match="outside the expected top folder"):
+        F.fetch(progress=False, lock_path=lock)
+    assert _leftovers(cache) == []
+
+
+def test_lock_file_pins_every_source_and_bad_lock_is_clear(tmp_path):
+    lock = F.load_lock()
+    assert set(lock) == {"tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy"}
+    assert lock["tflite-micro"].url() == (
+        "https://github.com/tensorflow/tflite-micro/archive/90b983c2b3f1480642e040bbd2ddb37b998f3424.tar.gz")
+    bad = tmp_path / "bad.lock"
+    bad.write_text('[[source]]\nrepository = "x/y"\ncommit = "123"\ntree_sha256 = "00"\n')
+    with pytest.raises(TsError, match="commit 40 hex digits"):
+        F.load_lock(bad)
+
+
+class _Server:
+    """Serves the mirror's archives at /<owner>/<repo>/archive/<commit>.tar.gz with Range support;
+    `cut_first` closes the first response of each file halfway."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.files = files
+        self.ranges: list[str | None] = []
+        self.cut_first = False
+        self.served: set[str] = set()
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                path = self.files_path = self.path.split("?")[0]
+                f = srv.files.get(path)
+                rng = self.headers.get("Range")
+                srv.ranges.append(rng)
+                if f is None:
+                    self.send_error(404)
+                    return
+                data = f.read_bytes()
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                body = data[start:]
+                self.send_response(206 if rng else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if srv.cut_first and path not in srv.served:
+                    srv.served.add(path)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def template(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{{owner}}/{{repo}}/archive/{{commit}}.tar.gz"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.skipif(not HAVE_MIRROR, reason="no offline mirror of the pinned archives on this machine")
+def test_download_from_local_http_server_resumes_and_verifies(tmp_path, cache, monkeypatch):
+    """The real lock and the real archives (ruy and gemmlowp, the small ones), served over HTTP: the
+    first transfer of each is cut halfway; the second run resumes it with a Range request."""
+    monkeypatch.delenv(F.MIRROR_ENV, raising=False)
+    lock = F.load_lock()
+    names = ["ruy", "gemmlowp"]
+    files = {f"/{lock[n].owner}/{n}/archive/{lock[n].commit}.tar.gz": MIRROR / lock[n].archive_name for n in names}
+    with _Server(files) as srv:
+        srv.cut_first = True
+        with pytest.raises(TsError, match="(interrupted|stopped at).*run the command again to resume it"):
+            F.fetch(names, progress=False, url_template=srv.template)
+        parts = list((cache / ".downloads").glob("*.part"))
+        assert len(parts) == 1 and 0 < parts[0].stat().st_size
+        assert _leftovers(cache) == []
+        srv.cut_first = False
+        out = F.fetch(names, progress=False, url_template=srv.template)
+    assert any(r and r.startswith("bytes=") and r != "bytes=0-" for r in srv.ranges), srv.ranges
+    for n in names:
+        assert F.is_fetched(lock[n]) and F.tree_digest(out[n]) == lock[n].tree_sha256
+    assert not list((cache / ".downloads").iterdir())  # archives removed once extracted
+    assert F.verify(names) == {n: True for n in names}
+
+
+def test_no_mirror_and_no_network_is_one_clear_line(tmp_path, cache, monkeypatch):
+    monkeypatch.delenv(F.MIRROR_ENV, raising=False)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there any more
+    with pytest.raises(TsError) as e:
+        F.fetch(["ruy"], progress=False, url_template=f"http://127.0.0.1:{port}/{{owner}}/{{repo}}/{{commit}}.tar.gz")
+    msg = str(e.value)
+    assert msg.startswith("ruy: cannot download http://127.0.0.1:") and "TS_THIRD_PARTY_MIRROR" in msg
+    assert "\n" not in msg and _leftovers(cache) == []
+
+
+def test_cli_fetch_and_verify_against_the_mirror(tmp_path, cache, monkeypatch, run_cli):
+    if not HAVE_MIRROR:
+        pytest.skip("no offline mirror of the pinned archives on this machine")
+    monkeypatch.setenv(F.MIRROR_ENV, str(MIRROR))
+    rc, out, err = run_cli("third-party", "fetch", "--only", "ruy", "--quiet")
+    assert rc == 0, err
+    assert "google/ruy" in out and "d37128311b44" in out
+    rc, out, err = run_cli("third-party", "verify", "--only", "ruy")
+    assert rc == 0 and "ok" in out
+    # a file edited in the cache is caught by verify
+    src = F.source_dir(F.load_lock()["ruy"])
+    victim = next(p for p in sorted(src.rglob("*.h")))
+    victim.write_bytes(victim.read_bytes() + b"\n")
+    rc, out, err = run_cli("third-party", "verify", "--only", "ruy")
+    assert rc == 2 and "does not match third_party.lock" in err
+    rc, out, err = run_cli("third-party", "digest", str(MIRROR / F.load_lock()["ruy"].archive_name))
+    assert rc == 0 and out.strip() == F.load_lock()["ruy"].tree_sha256
