@@ -171,43 +171,51 @@ def float_io():
 
 # ---- whole networks (the shapes of the MLPerf Tiny reference models, small enough for CI) -----------
 
+# He-normal initialisation everywhere (a 3x3 depthwise has fan-in 9): random networks whose activations
+# neither die nor saturate, so that the outputs depend on the input and a wrong layer shows.
+HE = "he_normal"
+
+
+def _dw_init(tf):
+    return tf.keras.initializers.RandomNormal(stddev=(2 / 9) ** 0.5)
+
+
 def _dscnn(tf, shape=(49, 10, 1), width=64):
     K = tf.keras.layers
     x0 = K.Input(shape)
-    x = K.ReLU()(K.Conv2D(width, (10, 4), strides=2, padding="same")(x0))
+    x = K.ReLU()(K.Conv2D(width, (10, 4), strides=2, padding="same", kernel_initializer=HE)(x0))
     for _ in range(4):
-        x = K.ReLU()(K.DepthwiseConv2D(3, padding="same")(x))
-        x = K.ReLU()(K.Conv2D(width, 1)(x))
+        x = K.ReLU()(K.DepthwiseConv2D(3, padding="same", depthwise_initializer=_dw_init(tf))(x))
+        x = K.ReLU()(K.Conv2D(width, 1, kernel_initializer=HE)(x))
     x = K.AveragePooling2D(pool_size=x.shape[1:3])(x)
     x = K.Flatten()(x)
-    return tf.keras.Model(x0, K.Softmax()(K.Dense(12)(x)))
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(12, kernel_initializer=HE)(x)))
 
 
 def _resnet8(tf, shape=(32, 32, 3)):
     K = tf.keras.layers
     x0 = K.Input(shape)
-    x = K.ReLU()(K.Conv2D(16, 3, padding="same")(x0))
+    x = K.ReLU()(K.Conv2D(16, 3, padding="same", kernel_initializer=HE)(x0))
     for ch, st in ((16, 1), (32, 2), (64, 2)):
-        y = K.ReLU()(K.Conv2D(ch, 3, strides=st, padding="same")(x))
-        y = K.Conv2D(ch, 3, padding="same")(y)
-        s = x if (st == 1 and x.shape[-1] == ch) else K.Conv2D(ch, 1, strides=st)(x)
+        y = K.ReLU()(K.Conv2D(ch, 3, strides=st, padding="same", kernel_initializer=HE)(x))
+        y = K.Conv2D(ch, 3, padding="same", kernel_initializer=HE)(y)
+        s = x if (st == 1 and x.shape[-1] == ch) else K.Conv2D(ch, 1, strides=st, kernel_initializer=HE)(x)
         x = K.ReLU()(K.Add()([y, s]))
     x = K.GlobalAveragePooling2D()(x)
-    return tf.keras.Model(x0, K.Softmax()(K.Dense(10)(x)))
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(10, kernel_initializer=HE)(x)))
 
 
 def _mobilenet(tf, shape=(48, 48, 3), alpha=0.25):
     K = tf.keras.layers
     c = lambda n: max(8, int(n * alpha))  # noqa: E731
     x0 = K.Input(shape)
-    he = "he_normal"  # keeps the activations alive through 17 layers of random weights
-    dw = tf.keras.initializers.RandomNormal(stddev=(2 / 9) ** 0.5)  # he for a 3x3 depthwise (fan-in 9)
+    he, dw = HE, _dw_init(tf)
     x = K.ReLU(6.0)(K.Conv2D(c(32), 3, strides=2, padding="same", kernel_initializer=he)(x0))
     for ch, st in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (1024, 2)):
         x = K.ReLU(6.0)(K.DepthwiseConv2D(3, strides=st, padding="same", depthwise_initializer=dw)(x))
         x = K.ReLU(6.0)(K.Conv2D(c(ch), 1, kernel_initializer=he)(x))
     x = K.GlobalAveragePooling2D()(x)
-    return tf.keras.Model(x0, K.Softmax()(K.Dense(2)(x)))
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(2, kernel_initializer=he)(x)))
 
 
 def _autoencoder(tf, n=640):

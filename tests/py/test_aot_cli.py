@@ -109,3 +109,17 @@ def test_compare_reports_the_first_differing_layer(model_dir, tmp_path, monkeypa
     cmp = compare_with_tflm(model, "host", tmp_path / "x.npy", workdir=tmp_path / "w")
     assert not cmp.identical and cmp.first.layer == 3
     assert "first difference at layer 3" in cmp.text()
+
+
+@pytest.mark.qemu
+def test_instruction_count_repeats_exactly(model_dir, tmp_path, run_cli):
+    """The same input in two runs: the same count (QEMU -icount is deterministic)."""
+    model = M.build("binary", model_dir)
+    np.save(tmp_path / "x.npy", M.random_inputs(model, 1, seed=11)[0])
+    counts = []
+    for k in range(2):
+        rc, out, err = run_cli("run", "--model", model, "--board", "qemu-an386", "--input", tmp_path / "x.npy",
+                               "--out", tmp_path / f"y{k}.npz", "--json", tmp_path / f"r{k}.json")
+        assert rc == 0, err
+        counts.append(json.loads((tmp_path / f"r{k}.json").read_text())["instructions"])
+    assert counts[0] == counts[1] > 0
