@@ -80,6 +80,11 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
                     }
                     int32_t oc = g * per_group;
                     const int32_t oc_end = oc + per_group;
+                    for (; oc + 4 <= oc_end; oc += 4) {
+                        int32_t acc[4] = {p->bias[oc], p->bias[oc + 1], p->bias[oc + 2], p->bias[oc + 3]};
+                        ts_dot4_s8(a, p->weights + (size_t)oc * k_size, k_size, k_size, acc);
+                        for (int j = 0; j < 4; j++) out[oc + j] = requant(acc[j], p, oc + j);
+                    }
                     for (; oc + 2 <= oc_end; oc += 2) {
                         const int8_t *w0 = p->weights + (size_t)oc * k_size;
                         int32_t acc0 = p->bias[oc], acc1 = p->bias[oc + 1];

@@ -18,6 +18,11 @@ void ts_fully_connected_s8(const ts_fully_connected_params_t *p, const int8_t *i
         const int8_t *x = input + (size_t)b * depth;
         int8_t *out = output + (size_t)b * out_d;
         int32_t o = 0;
+        for (; o + 4 <= out_d; o += 4) {
+            int32_t acc[4] = {p->bias[o], p->bias[o + 1], p->bias[o + 2], p->bias[o + 3]};
+            ts_dot4_s8(x, p->weights + (size_t)o * depth, depth, depth, acc);
+            for (int j = 0; j < 4; j++) out[o + j] = requant(acc[j], p, o + j);
+        }
         for (; o + 2 <= out_d; o += 2) {
             const int8_t *w0 = p->weights + (size_t)o * depth;
             int32_t acc0 = p->bias[o], acc1 = p->bias[o + 1];

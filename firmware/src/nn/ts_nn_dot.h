@@ -42,4 +42,23 @@ static inline void ts_dot2_s8(const int8_t *a, const int8_t *w0, const int8_t *w
     *r1 += acc1;
 }
 
+/* Four rows of weights (w, w + stride, w + 2 stride, w + 3 stride) against one input vector: r[j] += sum
+ * a[k] * w[j * stride + k]. Each input value is loaded once for four multiply-accumulates. */
+static inline void ts_dot4_s8(const int8_t *a, const int8_t *w, int32_t stride, int32_t n, int32_t *r)
+{
+    int32_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+    const int8_t *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
+    for (int32_t k = 0; k < n; k++) {
+        const int32_t x = a[k];
+        acc0 += x * w[k];
+        acc1 += x * w1[k];
+        acc2 += x * w2[k];
+        acc3 += x * w3[k];
+    }
+    r[0] += acc0;
+    r[1] += acc1;
+    r[2] += acc2;
+    r[3] += acc3;
+}
+
 #endif /* TS_NN_DOT_H */

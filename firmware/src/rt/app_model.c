@@ -1,7 +1,7 @@
 /* model app: runs a generated int8 model (model.c from `tinyscene compile`, linked in; ts/model.h) on inputs
  * read from a file.
  *
- *   model --in IN --out OUT --n N [--dump DUMP]
+ *   model --in IN --out OUT --n N [--dump DUMP] [--profile]
  *
  * IN holds N invokes' inputs back to back (each: every graph input's bytes, in order); OUT receives the
  * outputs likewise. With --dump, every layer's output tensor is appended to DUMP after each layer (in
@@ -11,7 +11,12 @@
  *   ts-model: result invokes=N arena_bytes=A stack_bytes=S ticks=T0,T1,...
  *
  * ticks: the board counter around each ts_model_invoke() only (board.yaml counter.per_tick converts them);
- * stack_bytes: stack high-water mark over the invokes (painted before each). */
+ * stack_bytes: stack high-water mark over the invokes (painted before each). With --profile, a second line
+ *
+ *   ts-model: layer-ticks T0,T1,...
+ *
+ * gives each layer's ticks summed over the invokes (read by the layer hook: a few instructions per layer are
+ * added to the invoke's own count). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +26,20 @@
 #include "ts/rt.h"
 
 #define TS_MODEL_MAX_INVOKES 1024
+#define TS_MODEL_MAX_PROFILED_LAYERS 512
 
 static uint32_t ticks[TS_MODEL_MAX_INVOKES];
+static uint64_t layer_ticks[TS_MODEL_MAX_PROFILED_LAYERS];
+static uint64_t layer_start;
+
+static void profile_layer(int32_t layer, const ts_layer_t *info, void *user)
+{
+    (void)info;
+    (void)user;
+    const uint64_t now = ts_board_counter();
+    if (layer < TS_MODEL_MAX_PROFILED_LAYERS) layer_ticks[layer] += now - layer_start;
+    layer_start = ts_board_counter();
+}
 
 static void dump_layer(int32_t layer, const ts_layer_t *info, void *user)
 {
@@ -51,7 +68,12 @@ int ts_app_main(int argc, char **argv)
     const char *out_path = arg_value(argc, argv, "--out");
     const char *n_arg = arg_value(argc, argv, "--n");
     const char *dump_path = arg_value(argc, argv, "--dump");
-    if (!in_path || !out_path || !n_arg) return fail("usage: model --in IN --out OUT --n N [--dump DUMP]", NULL);
+    int profile = 0;
+    for (int i = 1; i < argc; i++) profile |= strcmp(argv[i], "--profile") == 0;
+    if (!in_path || !out_path || !n_arg) {
+        return fail("usage: model --in IN --out OUT --n N [--dump DUMP] [--profile]", NULL);
+    }
+    if (profile && dump_path) return fail("--profile and --dump exclude each other", NULL);
     const long n = strtol(n_arg, NULL, 10);
     if (n < 1 || n > TS_MODEL_MAX_INVOKES) return fail("--n out of range", n_arg);
 
@@ -68,6 +90,7 @@ int ts_app_main(int argc, char **argv)
         if (!fdump) return fail("cannot create", dump_path);
         ts_model_set_layer_hook(dump_layer, fdump);
     }
+    if (profile) ts_model_set_layer_hook(profile_layer, NULL);
 
     size_t stack_bytes = 0;
     for (long k = 0; k < n; k++) {
@@ -77,6 +100,7 @@ int ts_app_main(int argc, char **argv)
         }
         ts_rt_stack_paint();
         const uint64_t t0 = ts_board_counter();
+        layer_start = t0;
         st = ts_model_invoke();
         const uint64_t t1 = ts_board_counter();
         const size_t hw = ts_rt_stack_high_water();
@@ -96,5 +120,12 @@ int ts_app_main(int argc, char **argv)
            (unsigned long)ts_model_arena_bytes, (unsigned long)stack_bytes);
     for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)ticks[k]);
     printf("\n");
+    if (profile) {
+        printf("ts-model: layer-ticks ");
+        for (int32_t l = 0; l < ts_model_num_layers && l < TS_MODEL_MAX_PROFILED_LAYERS; l++) {
+            printf("%s%lu", l ? "," : "", (unsigned long)layer_ticks[l]);
+        }
+        printf("\n");
+    }
     return 0;
 }

@@ -81,9 +81,18 @@ def _run(args: argparse.Namespace) -> int:
         raise TsError(f"{model} has {len(g.outputs)} outputs: give --out a .npz path")
     with _workdir(args.workdir) as wd:
         try:
-            outs, report = run_model(model, args.board, inputs, runtime=args.runtime, kernels=args.kernels,
-                                     workdir=wd, dump_layers=Path(args.dump_layers) if args.dump_layers else None,
-                                     timeout=args.timeout)
+            dump = Path(args.dump_layers) if args.dump_layers else None
+            if args.profile_layers:  # an option of the aot runtime only: straight to its runner
+                if args.runtime != "aot":
+                    raise TsError("--profile-layers: only with --runtime aot")
+                from tinyscene.aot.runner import run as aot_run
+                from tinyscene.device.boards import load_board
+
+                outs, report = aot_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
+                                       dump_layers=dump, timeout=args.timeout, profile_layers=True)
+            else:
+                outs, report = run_model(model, args.board, inputs, runtime=args.runtime, kernels=args.kernels,
+                                         workdir=wd, dump_layers=dump, timeout=args.timeout)
         except ImportError as e:
             raise TsError(f"--runtime {args.runtime}: not available in this installation ({e})") from None
     if many:
@@ -132,6 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", default="aot", choices=("aot", "tflm", "tflm-ref"))
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
     p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
+    p.add_argument("--profile-layers", action="store_true",
+                   help="per-layer instruction counts in the report (aot; adds a few instructions per layer)")
     p.add_argument("--workdir", help="keep the generated sources and firmware here (default: temporary)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the firmware counts as hung")
     p.set_defaults(func=_run)

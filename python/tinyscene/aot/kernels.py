@@ -358,7 +358,7 @@ def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
               "act_min": lo, "act_max": hi, "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"),
               "requant": rq_fields}
     return Layer(k, op, "ts_depthwise_conv_params_t", params, arrays, [x.index], [y.index], "unary",
-                 macs=n * oh * ow * cout * kh * kw, scratch_bytes=4 * cout,
+                 macs=n * oh * ow * cout * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
                  info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
                        "depth_multiplier": m, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
 

@@ -15,6 +15,7 @@ from tinyscene.errors import TsError
 RESULT_LINE = re.compile(r"^ts-model: result invokes=(\d+) arena_bytes=(\d+) stack_bytes=(\d+) ticks=([\d,]*)\s*$",
                          re.MULTILINE)
 ERROR_LINE = re.compile(r"^ts-model: error: (.*)$", re.MULTILINE)
+LAYER_TICKS_LINE = re.compile(r"^ts-model: layer-ticks ([\d,]*)\s*$", re.MULTILINE)
 MAX_INVOKES_PER_RUN = 1024  # app_model.c TS_MODEL_MAX_INVOKES
 
 
@@ -107,11 +108,13 @@ def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path,
 
 def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernels: str = "auto",
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
-        command: str | None = None, poison_arena: bool = False) -> tuple[list, ModelRunReport]:
+        command: str | None = None, poison_arena: bool = False,
+        profile_layers: bool = False) -> tuple[list, ModelRunReport]:
     """See tinyscene.device.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
     stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
-    arena byte that holds no live tensor before and after each layer."""
+    arena byte that holds no live tensor before and after each layer. profile_layers: per-layer counts in
+    report.per_layer (the layer hook adds a few instructions per layer to the invoke's count)."""
     from tinyscene.device.qemu import run_firmware
     from tinyscene.util.atomic import save_npy, write_json
 
@@ -135,6 +138,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
     ticks: list[int] = []
     stack = 0
     arena_reported = comp.plan.arena_bytes
+    layer_ticks = [0] * len(comp.layers)
     for start in range(0, len(rows), MAX_INVOKES_PER_RUN):
         chunk = rows[start:start + MAX_INVOKES_PER_RUN]
         (workdir / "in.bin").write_bytes(b"".join(a.tobytes() for row in chunk for a in row))
@@ -143,6 +147,8 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
         args = ["--in", "in.bin", "--out", "out.bin", "--n", str(len(chunk))]
         if dump_layers is not None:
             args += ["--dump", "dump.bin"]
+        elif profile_layers:
+            args += ["--profile"]
         res = run_firmware(board, build.elf, args, cwd=workdir, timeout=timeout)
         err = ERROR_LINE.search(res.output)
         if res.fault:
@@ -155,6 +161,9 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
             raise TsError(f"{board.name}: model firmware exited with code {res.exit_code} without a result"
                           + (f" (output: {tail})" if tail else ""))
         ticks += [int(x) for x in m.group(4).split(",") if x]
+        lt = LAYER_TICKS_LINE.search(res.output)
+        if lt:
+            layer_ticks = [a + int(b) for a, b in zip(layer_ticks, lt.group(1).split(","))]
         stack = max(stack, int(m.group(3)))
         arena_reported = int(m.group(2))
         raw = (workdir / "out.bin").read_bytes()
@@ -207,7 +216,10 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
         flash_model_bytes=flash_model, flash_runtime_bytes=max(flash_total - flash_model, 0),
         stack_bytes=stack if not board.is_host else None, macs=comp.macs, instructions_per_input=instr,
         per_layer=[{"index": L.index, "op": L.op.kind, "op_index": L.op.index, "kernel": L.function,
-                    "macs": L.macs} for L in comp.layers],
+                    "macs": L.macs,
+                    "instructions": ticks_to_count(layer_ticks[L.index] / len(rows), per_tick)
+                    if profile_layers and dump_layers is None and board.counter.unit != "none" else None}
+                   for L in comp.layers],
         extra={"arena_lower_bound_bytes": comp.plan.lower_bound_bytes, "layers": len(comp.layers),
                "ticks": ticks, "counter_unit": board.counter.unit, "elf": str(build.elf),
                "generated": str(comp.out_dir)},
