@@ -229,3 +229,21 @@ def test_parity_tflm_runtime(board, bundle, clips, tmp_path):
     rep = parity_run(bundle, board, clips[:3], runtime="tflm", out_dir=tmp_path, progress=False)
     _check_report(rep, 3)
     assert rep["kernels"] == "cmsis-nn" and rep["device_info"]["runtime"] == "tflm"
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", QEMU)
+def test_parity_benchmark_50_clips(board, bundle, tmp_path):
+    """The parity benchmark: 50 clips (silence, full scale, tones, clipped, quiet passages among them)
+    bit-exact on each QEMU board."""
+    clips = [ParityClip(f"b{k:02d}", DB.synth_pcm(CFG, k % 3, 1000 + k), k % 3) for k in range(46)]
+    n = CFG.clip_samples
+    t = np.arange(n) / CFG.sample_rate
+    tone = np.round(32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+    clips += [ParityClip("silence", np.zeros((2, n), np.int16), None),
+              ParityClip("full-scale", np.where(np.arange(n) % 2, 32767, -32768).astype(np.int16)[None].repeat(2, 0), None),
+              ParityClip("tone", np.stack([tone, tone]), None),
+              ParityClip("quiet", (tone // 1000).astype(np.int16)[None].repeat(2, 0), None)]
+    rep = parity_run(bundle, board, clips, out_dir=tmp_path, progress=False)
+    _check_report(rep, 50)

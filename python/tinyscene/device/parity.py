@@ -188,10 +188,11 @@ def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout:
 def parity_run(bundle, board, clips, transport: str | None = None, runtime: str = "aot",
                out_dir: str | Path | None = None, *, port: str | None = None, flash: bool = True,
                tool: str | None = None, timeout: float = 300.0, stream_every: int = 0,
-               progress: bool = True) -> dict:
+               progress: bool = True, record: bool = True) -> dict:
     """Run `clips` (ParityClip, (name, pcm[, label]) tuples, int16 [channels, samples] arrays or wav
     paths) through the classifier of `bundle` on `board` and compare with Python. Writes parity.json and
-    parity.md into out_dir (when given) only once everything is known; returns the parity dict."""
+    parity.md into out_dir (when given) only once everything is known, and (record=True, a device
+    board) the `device_vs_host` rung of the bundle's ladder; returns the parity dict."""
     from tinyscene.device.boards import load_board
     from tinyscene.device.classifier import build_classifier, load_bundle
     from tinyscene.device.session import ClipRequest
@@ -260,7 +261,40 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     shutil.rmtree(work, ignore_errors=True)
     if out_dir is not None:
         write_report(report, Path(out_dir))
+    if record and not brd.is_host:
+        record_rung(b.path, report)
     return report
+
+
+def record_rung(bundle_path: Path, report: dict) -> None:
+    """The `device_vs_host` rung of the bundle's verification ladder (report.json), one entry per board
+    and transport/runtime; kept consistent with manifest.json (tinyscene.export.bundle.add_rung)."""
+    import fcntl
+
+    from tinyscene.export.bundle import add_rung
+    from tinyscene.export.ladder import rung
+
+    path = Path(bundle_path)
+    if not (path / "report.json").is_file():
+        return  # a bundle without a ladder (hand-made): nothing to add to
+    with open(path / ".parity.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            old = json.loads((path / "report.json").read_text())
+        except (OSError, ValueError):
+            return
+        prev = next((r for r in old.get("ladder", []) if r.get("rung") == "device_vs_host"), None)
+        runs = dict((prev or {}).get("metrics", {}).get("runs", {}))
+        key = f"{report['board']}/{report['transport']}/{report['runtime']}"
+        runs[key] = {k: report[k] for k in ("clips", "features_bitexact", "logits_bitexact", "agreement",
+                                             "device_accuracy", "python_accuracy")}
+        worst_f = min(r["features_bitexact"] for r in runs.values())
+        worst_l = min(r["logits_bitexact"] for r in runs.values())
+        checks = [{"key": "features_bitexact", "value": worst_f, "op": ">=", "threshold": 1, "pass": worst_f >= 1},
+                  {"key": "logits_bitexact", "value": worst_l, "op": ">=", "threshold": 1, "pass": worst_l >= 1}]
+        metrics = {"runs": runs, "clips": sum(r["clips"] for r in runs.values()),
+                   "features_bitexact": worst_f, "logits_bitexact": worst_l}
+        add_rung(path, rung("device_vs_host", metrics, checks))
 
 
 def _unit(board) -> str:
