@@ -50,6 +50,28 @@ TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtb16_ror8(uint32_t v)
     return r;
 }
 
+/* acc + bytes 1 and 3 of v sign-extended, per int16 half: SXTAB16 Rd, Rn, Rm, ROR #8. */
+TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtab16_ror8(uint32_t acc, uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(v));
+    return r;
+}
+
+/* Bytewise signed maximum of a and b (SSUB8 sets the GE flags, SEL picks). */
+TS_A7_ALWAYS_INLINE uint32_t ts_a7_max8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);
+    return __sel(a, b);
+}
+
+/* Bytewise signed minimum. */
+TS_A7_ALWAYS_INLINE uint32_t ts_a7_min8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);
+    return __sel(b, a);
+}
+
 TS_A7_ALWAYS_INLINE uint32_t ts_a7_read32(const void *p)
 {
     uint32_t v;
@@ -377,5 +399,23 @@ TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32
         out_b[c] = y01;
     }
 }
+
+/* ---- depthwise 3x3 ------------------------------------------------------------------------------ */
+
+/* Arguments of ts_a7_dw3x3_rows (armv7em/ts_a7_dw3x3_rows.c): one channel of a block of output rows of
+ * ts_depthwise_conv_3x3_s8, stride 1, fast record. Offsets are used by the assembly: keep the order. */
+typedef struct {
+    const int16_t *const *rows; /* 0: transposed input rows, rows[r sh + ky] for output row r of the block */
+    int32_t plane_offset;       /* 4: bytes from a transposed row to the channel's first tap */
+    const int32_t *stream;      /* 8: the channel's 10 words: bias, 3 x (w0 | w1 << 16, w2), record */
+    int8_t *out;                /* 12: the channel's output in the block's first row */
+    int32_t channels;           /* 16: C, the output pixel stride */
+    int32_t out_row;            /* 20: output row stride (ow C) */
+    int32_t nr;                 /* 24: output rows, >= 1 */
+    int32_t ow;                 /* 28: outputs per row, >= 1 */
+    int32_t sh;                 /* 32: vertical stride */
+} ts_a7_dw_t;
+
+void ts_a7_dw3x3_rows(const ts_a7_dw_t *a);
 
 #endif /* TS_NN_ARMV7EM_H */

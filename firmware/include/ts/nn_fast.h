@@ -11,6 +11,12 @@
 void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p);
 
+/* DEPTHWISE_CONV_2D with a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2, left
+ * padding <= 1. */
+void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
+                              void *scratch);
+int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_t *p);
+
 /* ADD through lookup tables: table1[(uint8_t)x] + table2[(uint8_t)y] is 2 x (TFLite's rescaled input 1 +
  * rescaled input 2), computed offline; the output requantisation is one fast record (ts/nn_armv7em.h):
  * out = clamp(ssat8((SMMLAR(sum, output_multiplier, output_round) - (sum < 0)) >> output_shift)). Same

@@ -181,6 +181,72 @@ def _is_1x1(L: Layer) -> bool:
             and L.params["pad_left"] == 0)
 
 
+# ---- armv7em: depthwise 3x3 ------------------------------------------------------------------------------
+
+DW_STREAM_WORDS = 10  # per channel: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
+
+
+def _is_dw3x3(L: Layer) -> bool:
+    p = L.params
+    return (L.info["kernel"] == [3, 3] and p["depth_multiplier"] == 1 and p["dilation_h"] == 1
+            and p["dilation_w"] == 1 and p["stride_w"] in (1, 2) and p["pad_left"] <= 1)
+
+
+def _dw_plane(L: Layer) -> int:
+    """int16 elements of one channel's row in the kernel's transposed rows: the input width plus both pads."""
+    w = L.params["input"][2]
+    return w + 2 + (w & 1)  # even: rows of whole words
+
+
+DW_SCRATCH = 8192  # armv7em/ts_depthwise_conv_3x3_s8.c TS_A7_DW_SCRATCH
+
+
+def _dw_block_rows(L: Layer) -> int:
+    """Output rows per block of ts_depthwise_conv_3x3_s8 (its block_rows())."""
+    p = L.params
+    row_bytes = p["input"][3] * _dw_plane(L) * 2
+    r = int((DW_SCRATCH // row_bytes - 3) / p["stride_h"]) + 1  # C: integer division truncating toward 0
+    return max(1, min(r, 186 // p["stride_h"] + 1, 32, p["output"][1]))
+
+
+def _scratch_dw3x3_a7(L: Layer, family: str) -> int:
+    ring = (_dw_block_rows(L) - 1) * L.params["stride_h"] + 3  # the block's input rows + 1 of zero points
+    return (ring + 1) * L.params["input"][3] * _dw_plane(L) * 2
+
+
+def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
+    """Stream "dw3x3 s16 + rq" (ts_depthwise_conv_3x3_s8 of armv7em): per channel DW_STREAM_WORDS words."""
+    arr = _arrays(L)
+    C = L.params["output"][3]
+    w = arr["weights"].values.reshape(3, 3, C).astype(np.int64)  # [ky, kx, c]
+    bias = arr["bias"].values.astype(np.int64)
+    mult, shift = arr["mult"].values.astype(np.int64), arr["shift"].values.astype(np.int64)
+    rq = plan_requant(np.abs(w).sum((0, 1)), bias, mult, shift, int(L.params["output_zero_point"]))
+    wf = w * rq.fold
+    rows = []
+    for ky in range(3):
+        rows.append(_words(np.stack([wf[ky, 0], wf[ky, 1]], -1)).astype(np.int64))
+        rows.append(_words(np.stack([wf[ky, 2], np.zeros(C, dtype=np.int64)], -1)).astype(np.int64))
+    recs = rq.records.astype(np.int64) if rq.fast else np.stack([mult, shift, np.zeros(C, dtype=np.int64)], -1)
+    stream = np.concatenate([(bias * rq.fold)[:, None], np.stack(rows, -1), recs], -1) & 0xFFFFFFFF
+    assert stream.shape == (C, DW_STREAM_WORDS)
+    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
+    name = L.name
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    if rq.fast:
+        L.params["requant"] = {"multiplier": 0, "shift": 0}
+    else:
+        L.arrays += [arr["mult"], arr["shift"]]
+        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    L.info["kernel_choice"] = {
+        "method": "3 input rows transposed to int16 channel planes; per channel, 2 outputs per step with "
+                  "SMLAD over tap pairs (w0, w1) and SMLABB/SMLATB for w2",
+        "weights": "int16 tap pairs per channel with bias and requantisation record"
+                   + (", x2 (folded requantisation)" if rq.fast else ""),
+        "requant": "fast" if rq.fast else f"exact ({rq.reason})", "scratch_bytes": L.scratch_bytes}
+
+
 # ---- armv7em: fully connected -----------------------------------------------------------------------
 
 def _prepare_fc_a7(L: Layer, family: str) -> None:
@@ -274,6 +340,11 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
         FastVariant("CONV_2D", "ts_conv_s8", families=A7, weight_layout="s16 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
+    ],
+    "DEPTHWISE_CONV_2D": [
+        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7, applies=_is_dw3x3,
+                    weight_layout="dw3x3 s16 + rq", scratch_bytes=_scratch_dw3x3_a7,
+                    buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7),
     ],
     "ADD": [
         FastVariant("ADD", "ts_add_lut_s8", families=A7, applies=_add_lut_ok, prepare=_prepare_add_lut),

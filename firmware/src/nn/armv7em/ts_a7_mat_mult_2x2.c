@@ -1,7 +1,7 @@
 /* Support function of the Armv7E-M convolutions (ts_conv_s8, ts_conv_1x1_s8): the output channel pairs of one
  * 2-pixel column with fast requantisation records, in assembly. In C (ts_a7_conv_channels) GCC spends about
  * 60 instructions per 2x2 block around the SMLAD bodies (spilled pointers, reloaded records); here a block
- * costs 32, plus 10 per group of 4 k and 3 per pass of the 8-body loop (`tinyscene bench-kernels`).
+ * costs 32, plus 10 per group of 4 k and 3 per pass of the 16-body loop (`tinyscene bench-kernels`).
  *
  * Per channel pair of the stream (ts/nn_armv7em.h, TS_A7_PAIR_WORDS): the accumulators from the bias pair;
  * the Duff's device of ts_a7_mac_2x2 over the n4 groups; the four results through the two records
@@ -27,10 +27,10 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "mul r7, r7, r6\n\t"
         "add r7, lr, r7, lsl #4\n\t"   /* stream end: pairs x (8 + 4 n4) words */
         "rsb r8, r1, #0\n\t"
-        "and r8, r8, #7\n\t"
+        "and r8, r8, #15\n\t"
         "add r8, r8, r8, lsl #2\n\t"
         "adr r9, 1f\n\t"
-        "add r8, r9, r8, lsl #3\n\t"   /* loop entry: body ((-n4) & 7), 40 bytes each */
+        "add r8, r9, r8, lsl #3\n\t"   /* loop entry: body ((-n4) & 15), 40 bytes each */
         "str r2, [sp]\n\t"
         "str r8, [sp, #4]\n\t"
         "str r3, [sp, #8]\n\t"
@@ -45,6 +45,8 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
+        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
         TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
         TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
         "ldr r4, [sp, #8]\n\t"

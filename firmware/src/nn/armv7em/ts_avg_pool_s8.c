@@ -1,0 +1,66 @@
+/* AVERAGE_POOL_2D, int8, Armv7E-M DSP (same numerics as the reference ts_avg_pool_s8): the window sums of
+ * four channels at a time in int16 halves (SXTAB16 adds two sign-extended bytes per instruction), flushed
+ * into int32 every 255 window elements so that the halves cannot overflow; then TFLite's rounded division. */
+#include "ts/nn.h"
+#include "ts/nn_armv7em.h"
+
+int32_t ts_avg_pool_s8_get_buffer_size(const ts_pool_params_t *p)
+{
+    return p->input.c * (int32_t)sizeof(int32_t);
+}
+
+void ts_avg_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t in_h = p->input.h, in_w = p->input.w, depth = p->input.c;
+    const int32_t out_h = p->output.h, out_w = p->output.w;
+    const int32_t d4 = depth & ~3;
+    int32_t *sum = (int32_t *)scratch;
+    for (int32_t b = 0; b < p->input.n; b++) {
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            const int32_t fy0 = iy0 < 0 ? -iy0 : 0;
+            const int32_t fy1 = p->filter_h < in_h - iy0 ? p->filter_h : in_h - iy0;
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t fx1 = p->filter_w < in_w - ix0 ? p->filter_w : in_w - ix0;
+                const int32_t ny = fy1 - fy0, nx = fx1 - fx0;
+                const int8_t *win = input + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * depth;
+                for (int32_t c = 0; c < d4; c += 4) {
+                    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                    uint32_t h02 = 0, h13 = 0; /* int16 partial sums: channels c, c+2 and c+1, c+3 */
+                    int32_t n = 0;
+                    for (int32_t fy = 0; fy < ny; fy++) {
+                        const int8_t *r = win + (size_t)fy * in_w * depth + c;
+                        for (int32_t fx = 0; fx < nx; fx++, r += depth) {
+                            const uint32_t v = ts_a7_read32(r);
+                            h02 = __sxtab16(h02, v);
+                            h13 = ts_a7_sxtab16_ror8(h13, v);
+                            if (++n == 255) {
+                                s0 += (int16_t)h02, s2 += (int16_t)(h02 >> 16), s1 += (int16_t)h13,
+                                    s3 += (int16_t)(h13 >> 16);
+                                h02 = h13 = 0, n = 0;
+                            }
+                        }
+                    }
+                    sum[c] = s0 + (int16_t)h02, sum[c + 1] = s1 + (int16_t)h13;
+                    sum[c + 2] = s2 + (int16_t)(h02 >> 16), sum[c + 3] = s3 + (int16_t)(h13 >> 16);
+                }
+                for (int32_t c = d4; c < depth; c++) {
+                    int32_t s = 0;
+                    for (int32_t fy = 0; fy < ny; fy++)
+                        for (int32_t fx = 0; fx < nx; fx++) s += win[((size_t)fy * in_w + fx) * depth + c];
+                    sum[c] = s;
+                }
+                int32_t count = ny * nx;
+                if (count <= 0) count = 1; /* empty window: cannot happen with SAME/VALID padding */
+                int8_t *out = output + ((size_t)(b * out_h + oy) * out_w + ox) * depth;
+                for (int32_t c = 0; c < depth; c++) {
+                    const int32_t s = sum[c];
+                    const int32_t avg = s > 0 ? (s + count / 2) / count : (s - count / 2) / count;
+                    out[c] = (int8_t)ts_clamp_i32(avg, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
