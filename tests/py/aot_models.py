@@ -211,7 +211,9 @@ def _mobilenet(tf, shape=(48, 48, 3), alpha=0.25):
     x0 = K.Input(shape)
     he, dw = HE, _dw_init(tf)
     x = K.ReLU(6.0)(K.Conv2D(c(32), 3, strides=2, padding="same", kernel_initializer=he)(x0))
-    for ch, st in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (1024, 2)):
+    # MobileNetV1 (MLPerf Tiny visual wake words at 96 x 96 x 3, alpha 0.25; the tests use 48 x 48)
+    for ch, st in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1),
+                   (512, 1), (512, 1), (1024, 2), (1024, 1)):
         x = K.ReLU(6.0)(K.DepthwiseConv2D(3, strides=st, padding="same", depthwise_initializer=dw)(x))
         x = K.ReLU(6.0)(K.Conv2D(c(ch), 1, kernel_initializer=he)(x))
     x = K.GlobalAveragePooling2D()(x)
