@@ -195,6 +195,37 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen_pair(const int8_t *a, const int8_t *b, int3
         : "r4", "r5", "r6", "r7", "cc", "memory");
 }
 
+/* n words (a multiple of 4) from src to dst, by LDM/STM of 4 and 8 words. */
+TS_A7_ALWAYS_INLINE void ts_a7_copy_words(int32_t *dst, const int32_t *src, int32_t n)
+{
+    if (n <= 0) return;
+    __asm__ volatile(
+        "tst %[n], #4\n\t"
+        "beq 2f\n\t"
+        "ldm %[s]!, {r4, r5, r6, r7}\n\t"
+        "stm %[d]!, {r4, r5, r6, r7}\n\t"
+        "subs %[n], %[n], #4\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        "tst %[n], #8\n\t"
+        "beq 4f\n\t"
+        "ldm %[s]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "stm %[d]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "subs %[n], %[n], #8\n\t"
+        "beq 3f\n"
+        "4:\n\t"
+        "ldm %[s]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "stm %[d]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "ldm %[s]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "stm %[d]!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"
+        "subs %[n], %[n], #16\n\t"
+        "bne 4b\n"
+        "3:\n\t"
+        : [s] "+r"(src), [d] "+r"(dst), [n] "+r"(n)
+        :
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+}
+
 /* The last, partial group of a row of len bytes (len % 4 != 0): zero-padded, never reads past the row. */
 TS_A7_ALWAYS_INLINE void ts_a7_widen_tail(const int8_t *src, int32_t len, int32_t *dst)
 {
@@ -370,6 +401,14 @@ TS_A7_ALWAYS_INLINE int8_t ts_a7_rq_record(int mode, int32_t acc, const int32_t 
     return (int8_t)v;
 }
 
+/* ts_a7_mac_2x2 out of line: its asm takes every register, which GCC cannot always arrange inside a big
+ * function (the clamped and exact modes' path only). */
+static __attribute__((noinline, unused)) void ts_a7_mac_2x2_call(const int32_t *x, const int32_t **wp, int32_t n,
+                                                                 int32_t acc[4])
+{
+    ts_a7_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
+}
+
 /* Every channel of one 2-pixel column: out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes
  * hold the same pixel); w: the stream of the first channel pair. */
 TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32_t n4, const int32_t *w,
@@ -384,9 +423,10 @@ TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32
         w += (nch >> 1) * TS_A7_PAIR_WORDS(n4);
     }
     for (; c < nch; c += 2, w += TS_A7_PAIR_WORDS(n4)) {
-        int32_t a00 = w[0], a01 = a00, a10 = w[1], a11 = a10;
+        int32_t acc[4] = {w[0], w[0], w[1], w[1]};
         const int32_t *wk = w + 2;
-        ts_a7_mac_2x2(col, &wk, n4, &a00, &a01, &a10, &a11);
+        ts_a7_mac_2x2_call(col, &wk, n4, acc);
+        const int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
         const int8_t y00 = ts_a7_rq_record(mode, a00, wk, out_zp, act_min, act_max);
         const int8_t y01 = ts_a7_rq_record(mode, a01, wk, out_zp, act_min, act_max);
         if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */

@@ -159,17 +159,32 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
     L.info["kernel_choice"] = {
         "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 10 instructions)",
-        "k": k, "k_padded": 4 * n4, "im2col": "none (1x1)" if L.function == "ts_conv_1x1_s8" else "int16, 2 pixels",
+        "k": k, "k_padded": 4 * n4,
+        "im2col": "none (1x1)" if L.function == "ts_conv_1x1_s8" else
+                  ("copies from widened pair rows" if _conv_ring_bytes(L) else "int16, 2 pixels"),
         "weights": "int16, channel pairs interleaved with their bias and requantisation records"
                    + (", x2 (folded requantisation)" if rq.fast else ""),
         "requant": "fast" if rq.fast else f"exact ({rq.reason})",
         "scratch_bytes": L.scratch_bytes}
 
 
+CONV_RING_MAX = 16384  # armv7em/ts_conv_s8.c TS_A7_CONV_RING_MAX
+
+
+def _conv_ring_bytes(L: Layer) -> int:
+    """Bytes of the pair rows of armv7em ts_conv_s8 (its use_ring() / ring_bytes()), 0 when not used."""
+    p = L.params
+    cout, kh, kw, kc = p["filter"]
+    c = p["input"][3]
+    ring = kh * ((p["output"][2] - 1) * p["stride_w"] + kw) * 4 * c
+    ok = kc == c and c % 4 == 0 and p["dilation_h"] == 1 and p["dilation_w"] == 1 and kh <= 16
+    return ring if ok and ring <= CONV_RING_MAX else 0
+
+
 def _scratch_conv_a7(L: Layer, family: str) -> int:
     cout, kh, kw, kc = L.params["filter"]
     n4 = _conv_geometry(L)[3]
-    return (24 if kc % 4 else 16) * n4
+    return (24 if kc % 4 else 16) * n4 + _conv_ring_bytes(L)
 
 
 def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:

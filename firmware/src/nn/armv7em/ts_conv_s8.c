@@ -21,10 +21,28 @@
  * the few words a receptive-field row has. */
 #define NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
+#define TS_A7_CONV_RING_MAX 16384 /* bytes the pair rows may take */
+
+/* Pair rows: when the filter reads whole groups of the input's channels without dilation, each input row is
+ * widened once into its "pair row": for every column u of the padded row, [A(k0,k2) A(k1,k3) B(k0,k2)
+ * B(k1,k3)] per group of 4 channels, A being input column u - pad_left and B column u - pad_left + stride_w
+ * (the zero point outside the input). The column of an output pixel pair (x, x + 1) on a filter row is then
+ * the pair row's u in [x stride_w, x stride_w + kw): a plain copy. A ring of kh pair rows (slot = input row
+ * mod kh) follows the output rows down. */
+static inline int32_t ring_width(const ts_conv_params_t *p) { return (p->output.w - 1) * p->stride_w + p->filter.w; }
+
+static inline int32_t ring_bytes(const ts_conv_params_t *p) { return p->filter.h * ring_width(p) * 4 * p->input.c; }
+
+static inline int use_ring(const ts_conv_params_t *p)
+{
+    return p->filter.c == p->input.c && (p->input.c & 3) == 0 && p->dilation_h == 1 && p->dilation_w == 1
+           && p->filter.h <= 16 && ring_bytes(p) <= TS_A7_CONV_RING_MAX;
+}
+
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     const int32_t n4 = (p->filter.h * p->filter.w * p->filter.c + 3) >> 2;
-    return (p->filter.c & 3) ? 24 * n4 : 16 * n4;
+    return ((p->filter.c & 3) ? 24 * n4 : 16 * n4) + (use_ring(p) ? ring_bytes(p) : 0);
 }
 
 typedef struct {
@@ -41,6 +59,7 @@ typedef struct {
     int8_t zp;
     int32_t line;  /* bytes of an input row */
     int32_t plane; /* bytes of an input image */
+    int32_t ring_w; /* pair rows: columns u */
 } geo_t;
 
 static inline void next_pixel(pixel_t *q, const geo_t *g)
@@ -202,6 +221,34 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
     lane_direct(g, qb, c0, col + 2);
 }
 
+/* Input row `row` (in_w pixels) -> its pair row (ring_w columns of in_c words). */
+static NO_LIBCALL void build_pair_row(const geo_t *g, const int8_t *row, int32_t *dst)
+{
+    const int32_t C = g->in_c, ng = C >> 2, sw = g->sw, pl = g->pl, W = g->in_w, wr = g->ring_w;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)g->zp;
+    int32_t u0 = pl, u1 = W - sw + pl; /* [u0, u1): both columns inside */
+    if (u1 > wr) u1 = wr;
+    if (u0 > u1) u0 = u1;
+    for (int32_t u = 0; u < wr; u++) {
+        if (u == u0 && u1 > u0) { /* the inside run: one widening of two byte streams sw pixels apart */
+            const int8_t *a = row + (size_t)(u0 - pl) * C;
+            ts_a7_widen_pair(a, a + sw * C, (u1 - u0) * ng, dst + (size_t)u0 * C);
+            u = u1 - 1;
+            continue;
+        }
+        const int32_t ca = u - pl, cb = ca + sw;
+        int32_t *d = dst + (size_t)u * C;
+        for (int32_t q = 0; q < ng; q++, d += 4) {
+            const uint32_t va = (ca >= 0 && ca < W) ? ts_a7_read32(row + (size_t)ca * C + 4 * q) : zp4;
+            const uint32_t vb = (cb >= 0 && cb < W) ? ts_a7_read32(row + (size_t)cb * C + 4 * q) : zp4;
+            d[0] = (int32_t)__sxtb16(va);
+            d[1] = (int32_t)ts_a7_sxtb16_ror8(va);
+            d[2] = (int32_t)__sxtb16(vb);
+            d[3] = (int32_t)ts_a7_sxtb16_ror8(vb);
+        }
+    }
+}
+
 TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                               const int mode)
 {
@@ -217,6 +264,12 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
     g.zp2 = (int32_t)(((uint32_t)p->input_zero_point & 0xFFFFu) * 0x10001u);
     g.line = g.in_w * g.in_c;
     g.plane = g.in_h * g.line;
+    g.ring_w = ring_width(p);
+    const int ring = use_ring(p);
+    int32_t held[16]; /* ring: the (batch, input row) each pair-row slot holds, as b * in_h + iy */
+    for (int32_t i = 0; i < 16; i++) held[i] = -1;
+    const int32_t *src[16]; /* ring: the current output row's pair rows (NULL: outside the input) */
+    int32_t cur_row = -1;
     const int32_t out_c = p->output.c;
     const int32_t groups = g.in_c / g.kc;
     const int32_t per_group = out_c / groups;
@@ -225,13 +278,45 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
     const int32_t out_zp = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
     int32_t *col = (int32_t *)scratch;
     int8_t *col8 = (int8_t *)(col + 4 * g.n4);
+    int32_t *rows = col + 4 * g.n4;           /* ring: kh pair rows of ring_w x in_c words */
+    const int32_t row_words = g.ring_w * g.in_c; /* words of a pair row; seg: of one filter row's taps */
+    const int32_t seg = g.kw * g.in_c;
     for (int32_t grp = 0; grp < groups; grp++) {
         const int32_t *wg = (const int32_t *)(const void *)p->weights + (size_t)grp * (pg2 >> 1) * TS_A7_PAIR_WORDS(g.n4);
         pixel_t qa = {0, 0, 0};
         for (int32_t pix = 0; pix < npix; pix += 2) {
             pixel_t qb = qa;
             if (pix + 1 < npix) next_pixel(&qb, &g);
-            fill_pair(&g, &qa, &qb, grp * g.kc, col, col8);
+            if (ring && pix + 1 < npix && qa.oy == qb.oy) {
+                const int32_t key = qa.b * g.out_h + qa.oy;
+                if (key != cur_row) { /* a new output row: its kh pair rows, built when not held */
+                    const int32_t iy0 = qa.oy * g.sh - g.pt;
+                    for (int32_t ky = 0; ky < g.kh; ky++) {
+                        const int32_t iy = iy0 + ky;
+                        src[ky] = NULL;
+                        if (iy < 0 || iy >= g.in_h) continue;
+                        const int32_t slot = iy % g.kh, have = qa.b * g.in_h + iy;
+                        int32_t *pr = rows + (size_t)slot * row_words;
+                        if (held[slot] != have) {
+                            build_pair_row(&g, input + (size_t)qa.b * g.plane + (size_t)iy * g.line, pr);
+                            held[slot] = have;
+                        }
+                        src[ky] = pr;
+                    }
+                    cur_row = key;
+                }
+                const int32_t off = qa.ox * g.sw * g.in_c;
+                int32_t *c = col;
+                for (int32_t ky = 0; ky < g.kh; ky++, c += seg) {
+                    if (src[ky]) {
+                        ts_a7_copy_words(c, src[ky] + off, seg);
+                    } else {
+                        fill_words(c, g.zp2, seg);
+                    }
+                }
+            } else {
+                fill_pair(&g, &qa, &qb, grp * g.kc, col, col8);
+            }
             int8_t *out_a = output + (size_t)pix * out_c + grp * per_group;
             int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
             ts_a7_conv_channels(mode, col, g.n4, wg, per_group, out_a, out_b, out_zp, act_min, act_max);
