@@ -161,6 +161,58 @@ def unary():
 
 
 @case
+def views():
+    """SQUEEZE and EXPAND_DIMS (no copy: views of their input). The converter writes both as RESHAPE; the
+    model is rewritten with TFLite's schema object API to hold the real ops."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 9)
+    x0 = K.Input((6, 7, 8), batch_size=1)
+    sq = K.Reshape((7, 4))(K.Conv2D(4, (6, 1))(x0))  # [1, 1, 7, 4] -> [1, 7, 4]: SQUEEZE axis 1
+    ex = K.Reshape((6, 7, 1, 3))(K.Conv2D(3, 1)(x0))  # [1, 6, 7, 3] -> [1, 6, 7, 1, 3]: EXPAND_DIMS axis 3
+    return tf.keras.Model(x0, [K.Add()([sq, sq]), ex]), {"rewrite": _reshapes_as_squeeze_and_expand_dims}
+
+
+def _reshapes_as_squeeze_and_expand_dims(blob: bytes) -> bytes:
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel(blob, 0))
+    sg = m.subgraphs[0]
+
+    def opcode(code):
+        oc = S.OperatorCodeT()
+        oc.builtinCode = oc.deprecatedBuiltinCode = code
+        oc.version = 1
+        m.operatorCodes.append(oc)
+        return len(m.operatorCodes) - 1
+
+    sq_code, ex_code = opcode(S.BuiltinOperator.SQUEEZE), opcode(S.BuiltinOperator.EXPAND_DIMS)
+    for op in sg.operators:
+        oc = m.operatorCodes[op.opcodeIndex]
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) != S.BuiltinOperator.RESHAPE:
+            continue
+        src, dst = list(sg.tensors[op.inputs[0]].shape), list(sg.tensors[op.outputs[0]].shape)
+        axis = next(i for i in range(len(dst)) if i >= len(src) or src[i] != dst[i])
+        if len(dst) == len(src) - 1:
+            op.opcodeIndex, op.inputs = sq_code, op.inputs[:1]
+            op.builtinOptionsType = S.BuiltinOptions.SqueezeOptions
+            op.builtinOptions = S.SqueezeOptionsT()
+            op.builtinOptions.squeezeDims = [axis]
+        else:
+            buf = S.BufferT()
+            buf.data = np.array([axis], "<i4").view(np.uint8)
+            m.buffers.append(buf)
+            t = S.TensorT()
+            t.shape, t.type, t.buffer, t.name = [1], S.TensorType.INT32, len(m.buffers) - 1, "expand_dims_axis"
+            sg.tensors.append(t)
+            op.opcodeIndex, op.inputs = ex_code, [op.inputs[0], len(sg.tensors) - 1]
+            op.builtinOptionsType = S.BuiltinOptions.ExpandDimsOptions
+            op.builtinOptions = S.ExpandDimsOptionsT()
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@case
 def float_io():
     """float32 inputs and outputs: QUANTIZE at the input, DEQUANTIZE at the output."""
     tf = _tf(); K = tf.keras.layers; _init(tf, 7)
@@ -254,7 +306,7 @@ def autoencoder():
 
 
 NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
-OP_MODELS = ("convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "float_io")
+OP_MODELS = ("convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "views", "float_io")
 
 
 def shared_dir(tmp_path_factory) -> Path:
@@ -278,7 +330,10 @@ def build(name: str, out: Path) -> Path:
     with FileLock(str(path) + ".lock"):
         if not path.exists():
             model, opts = CASES[name]()
+            rewrite = opts.pop("rewrite", None)
             blob = convert(model, **opts)
+            if rewrite is not None:
+                blob = rewrite(blob)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(blob)
             tmp.replace(path)

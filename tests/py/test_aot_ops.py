@@ -15,8 +15,8 @@ from tinyscene.aot.runner import run
 from tinyscene.device.boards import load_board
 
 REQUIRED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D",
-                "MEAN", "SOFTMAX", "RESHAPE", "PAD", "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH",
-                "RELU", "RELU6"}
+                "MEAN", "SOFTMAX", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "CONCATENATION", "QUANTIZE",
+                "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6"}
 
 
 @pytest.fixture(scope="session")
