@@ -247,3 +247,41 @@ def test_parity_benchmark_50_clips(board, bundle, tmp_path):
               ParityClip("quiet", (tone // 1000).astype(np.int16)[None].repeat(2, 0), None)]
     rep = parity_run(bundle, board, clips, out_dir=tmp_path, progress=False)
     _check_report(rep, 50)
+
+
+def test_first_divergence_is_reported(bundle, clips, tmp_path, monkeypatch, run_cli):
+    """A Python side that differs (here: made to differ on purpose) is reported at the first stage,
+    clip and index that differ, with both values; the command exits 1."""
+    import tinyscene.export.ladder as ladder
+    from tinyscene.frontend import FixedFrontend
+
+    real_q = FixedFrontend.quantize
+
+    def off_by_one(self, L, quant):
+        q = np.array(real_q(self, L, quant))
+        q[3, 2, 1] = q[3, 2, 1] + 1 if q[3, 2, 1] < 127 else 126
+        return q
+
+    monkeypatch.setattr(FixedFrontend, "quantize", off_by_one)
+    rep = parity_run(bundle, "host", clips[:2], out_dir=tmp_path / "f", progress=False)
+    fd = rep["first_divergence"]
+    assert rep["features_bitexact"] == 0 and fd["stage"] == "features" and fd["clip"] == "clip0"
+    assert fd["index"] == {"mel": 3, "frame": 2, "channel": 1} and abs(fd["device"] - fd["python"]) == 1
+    monkeypatch.setattr(FixedFrontend, "quantize", real_q)
+
+    real_run = ladder.run_tflm
+
+    def skewed(data, q, shape=None):
+        out = real_run(data, q, shape)
+        out[:, 1] = np.where(out[:, 1] < 127, out[:, 1] + 1, 126)
+        return out
+
+    monkeypatch.setattr(ladder, "run_tflm", skewed)
+    rep = parity_run(bundle, "host", clips[:2], out_dir=tmp_path / "l", progress=False)
+    fd = rep["first_divergence"]
+    assert rep["features_bitexact"] == 1 and rep["logits_bitexact"] == 0
+    assert fd["stage"] == "logits" and fd["index"] == [0, 1]
+    # the layer-by-layer comparison of the device's model with tflite_micro finds no layer at fault
+    assert fd["layer"]["first_difference"] is None, fd["layer"]
+    rc, out, _ = run_cli("parity", "--bundle", bundle, "--board", "host", "--n", 1, "--out", tmp_path / "c")
+    assert rc == 1 and "differs from Python: first at stage logits" in out

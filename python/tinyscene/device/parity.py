@@ -109,16 +109,20 @@ def first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
 
 
 def _layer_divergence(bundle, board, runtime: str, features: np.ndarray, workdir: Path) -> dict | None:
-    """Where the device's model first differs from tflite_micro on the same features (per-layer dumps of
-    tinyscene's runtime on the same board); None when it cannot tell."""
+    """Where the device's model first differs from tflite_micro on the same features: per-layer dumps of
+    tinyscene's runtime on the same board (tinyscene.aot.compare); None when it cannot tell."""
     if runtime != "aot":
         return None
     try:
-        from tinyscene.aot.compare import compare_layers  # type: ignore[attr-defined]
+        from tinyscene.aot.compare import compare_with_tflm
     except ImportError:
         return None
     try:
-        return compare_layers(bundle.tflite, board.name, features[None], workdir=workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        np.save(workdir / "input.npy", features[None].astype(np.int8))
+        cmp = compare_with_tflm(bundle.tflite, board.name, workdir / "input.npy", workdir=workdir)
+        d = cmp.to_dict()
+        return {"first_difference": d["first_difference"], "summary": cmp.text()}
     except Exception as e:  # a diagnosis must not hide the parity result
         return {"error": str(e)}
 
