@@ -4,7 +4,9 @@
  *
  *   ts_tflm_model_data / ts_tflm_model_size   the model's flatbuffer, in flash (a generated .S)
  *   ts_tflm_ops.h                             TS_TFLM_OP_COUNT, TS_TFLM_OPS(X): resolver methods
- *   TS_TFLM_ARENA_BYTES                       the tensor arena (interpreter's figure + margin)
+ *   ts_tflm_arena / ts_tflm_arena_size        the tensor arena (a generated .c: the interpreter's
+ *                                             figure + margin; its own file, so a new size
+ *                                             recompiles only that file)
  *
  *   tflm N [--profile] [--dump]
  *       for i < N: reads in_<i>.bin into input 0, invokes, writes out_<i>.bin; --dump keeps every
@@ -38,20 +40,10 @@ extern "C" {
 
 #include "ts_tflm_ops.h"
 
-#ifndef TS_TFLM_ARENA_BYTES
-#error "TS_TFLM_ARENA_BYTES must be defined by the build"
-#endif
-
 extern "C" const unsigned char ts_tflm_model_data[];
 extern "C" const unsigned int ts_tflm_model_size;
-
-#if defined(__arm__)
-#define TS_TFLM_ARENA_SECTION __attribute__((section(".ext_bss")))
-#else
-#define TS_TFLM_ARENA_SECTION
-#endif
-
-alignas(16) static uint8_t ts_tflm_arena[TS_TFLM_ARENA_BYTES] TS_TFLM_ARENA_SECTION;
+extern "C" uint8_t ts_tflm_arena[];  /* 16-byte aligned */
+extern "C" const size_t ts_tflm_arena_size;
 
 enum { TS_TFLM_EXIT_ARENA = 4, TS_TFLM_EXIT_INPUT = 5, TS_TFLM_EXIT_INVOKE = 6 };
 
@@ -177,13 +169,13 @@ int ts_app_main(int argc, char **argv)
 
     TsTickProfiler *profiler = profile ? new (ts_profiler_mem) TsTickProfiler() : nullptr;
     auto &interpreter = *new (ts_interpreter_mem)
-        tflite::MicroInterpreter(model, resolver, ts_tflm_arena, sizeof ts_tflm_arena, nullptr, profiler, dump);
+        tflite::MicroInterpreter(model, resolver, ts_tflm_arena, ts_tflm_arena_size, nullptr, profiler, dump);
     if (interpreter.AllocateTensors() != kTfLiteOk) {
         printf("tflm: error: arena too small: AllocateTensors failed with %u bytes\n",
-               (unsigned)sizeof ts_tflm_arena);
+               (unsigned)ts_tflm_arena_size);
         return TS_TFLM_EXIT_ARENA;
     }
-    printf("tflm: arena %u used %u\n", (unsigned)sizeof ts_tflm_arena, (unsigned)interpreter.arena_used_bytes());
+    printf("tflm: arena %u used %u\n", (unsigned)ts_tflm_arena_size, (unsigned)interpreter.arena_used_bytes());
     if (interpreter.inputs_size() != 1) {
         printf("tflm: error: the model has %u inputs; this app feeds one\n", (unsigned)interpreter.inputs_size());
         return TS_TFLM_EXIT_INPUT;
