@@ -104,14 +104,15 @@ def test_the_op_models_cover_every_op_and_option(model_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(20))
 def test_conv_parameter_sweep(seed, tmp_path):
     """Random convolution / depthwise / pooling parameters (kernel, stride, dilation, padding, channels,
     multiplier), 8 cases per model, host build against tflite_micro."""
     tf = M._tf()
     K = tf.keras.layers
     rng = np.random.default_rng(100 + seed)
-    h, w, c = (int(v) for v in rng.integers(5, 13, 2)) + (int(rng.integers(1, 9)),)
+    h, w = (int(v) for v in rng.integers(5, 13, 2))
+    c = int(rng.integers(1, 9))
     x0 = K.Input((h, w, c), batch_size=1)
     outs = []
     for _ in range(8):
@@ -119,10 +120,9 @@ def test_conv_parameter_sweep(seed, tmp_path):
         pad = str(rng.choice(["same", "valid"]))
         act = str(rng.choice(["linear", "relu", "relu6"]))
         if rng.random() < 0.3 and pad == "valid":
-            dil, st = (int(v) for v in rng.integers(1, 3, 2)), (1, 1)
+            dil, st = tuple(int(v) for v in rng.integers(1, 3, 2)), (1, 1)
         else:
             dil, st = (1, 1), tuple(int(v) for v in rng.integers(1, 4, 2))
-        dil = tuple(dil)
         if (kh - 1) * dil[0] + 1 > h or (kw - 1) * dil[1] + 1 > w:
             continue
         kind = rng.integers(0, 4)
