@@ -41,7 +41,8 @@ extern const int32_t ts_model_num_inputs;
 extern const int32_t ts_model_num_outputs;
 extern const int32_t ts_model_num_layers;
 
-/* Graph inputs and outputs: write the inputs' .data before ts_model_invoke(), read the outputs after. */
+/* Graph inputs and outputs: write the inputs' .data before ts_model_invoke(), read the outputs after.
+ * The inputs are arena memory too: an invoke may overwrite them (write them again before each invoke). */
 extern const ts_tensor_t ts_model_inputs[];
 extern const ts_tensor_t ts_model_outputs[];
 /* One entry per kernel call, in order. */
