@@ -343,30 +343,118 @@ def _prepare_add_lut(L: Layer, family: str) -> None:
                                          "+ one SMMLAR requantisation per element", "table_bytes": 2048}
 
 
+# ---- mve: convolutions, fully connected, depthwise -------------------------------------------------------
+
+def _mve_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """[C] -> [C, 4] int32: bias, multiplier, left shift, minus the right shift (ts/nn_mve.h)."""
+    return np.stack([bias, mult, np.maximum(shift, 0), np.minimum(shift, 0)], -1).astype(np.int64)
+
+
+def _mve_blocks(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """One group: w [pg, k] -> stream bytes of ceil(pg / 4) blocks "s8 4ch x k16 + rq"."""
+    pg, k = w.shape
+    pg4, n16 = (pg + 3) // 4 * 4, (k + 15) // 16
+    wp = np.zeros((pg4, 16 * n16), dtype=np.int64)
+    wp[:pg, :k] = w
+    wb = wp.reshape(pg4 // 4, 4, n16, 16).transpose(0, 2, 1, 3).reshape(pg4 // 4, -1).astype(np.int8)
+    rq = _pad_rows(_mve_rq(bias, mult, shift), pg4).reshape(pg4 // 4, 4, 4).transpose(0, 2, 1)  # [blk, field, ch]
+    rqb = np.ascontiguousarray((rq.reshape(pg4 // 4, 16) & 0xFFFFFFFF).astype("<u4")).view(np.int8)
+    return np.concatenate([wb, rqb.reshape(pg4 // 4, 64)], -1).reshape(-1)
+
+
+def _finish_stream(L: Layer, stream: np.ndarray) -> None:
+    name = L.name
+    L.array("weights").values = np.ascontiguousarray(stream.astype(np.int8))
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    L.params["requant"] = {"multiplier": 0, "shift": 0}
+
+
+def _prepare_conv_mve(L: Layer, family: str) -> None:
+    arr = _arrays(L)
+    groups, pg, k, _ = _conv_geometry(L)
+    w = arr["weights"].values.reshape(groups, pg, k).astype(np.int64)
+    bias = arr["bias"].values.astype(np.int64).reshape(groups, pg)
+    mult = arr["mult"].values.astype(np.int64).reshape(groups, pg)
+    shift = arr["shift"].values.astype(np.int64).reshape(groups, pg)
+    _finish_stream(L, np.concatenate([_mve_blocks(w[g], bias[g], mult[g], shift[g]) for g in range(groups)]))
+    cout, kh, kw, kc = L.params["filter"]
+    direct = (kh, kw) == (1, 1) and groups == 1 and kc % 16 == 0 and L.params["pad_top"] == 0 \
+        and L.params["pad_left"] == 0
+    L.info["kernel_choice"] = {
+        "block": "4 output channels x 2 pixels (VMLADAVA, 128 MACs per 16 instructions)", "k": k,
+        "k_padded": 16 * ((k + 15) // 16), "im2col": "none (1x1 on whole chunks)" if direct else "int8, 2 pixels",
+        "weights": "int8, 4-channel blocks of 16-byte chunks with bias and requantisation vectors",
+        "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes}
+
+
+def _scratch_conv_mve(L: Layer, family: str) -> int:
+    return 2 * 16 * ((_conv_geometry(L)[2] + 15) // 16)
+
+
+def _prepare_fc_mve(L: Layer, family: str) -> None:
+    arr = _arrays(L)
+    w = arr["weights"].values.reshape(L.params["output_depth"], L.params["input_depth"]).astype(np.int64)
+    _finish_stream(L, _mve_blocks(w, arr["bias"].values.astype(np.int64), arr["mult"].values.astype(np.int64),
+                                  arr["shift"].values.astype(np.int64)))
+    L.info["kernel_choice"] = {"block": "4 output channels x 1 row (VMLADAVA)", "k": L.params["input_depth"],
+                               "weights": "int8, 4-channel blocks of 16-byte chunks with bias and requantisation "
+                                          "vectors", "requant": "exact (VQRDMULH, VRSHL)"}
+
+
+def _prepare_dw_mve(L: Layer, family: str) -> None:
+    """Layout "dw s8 8ch + rq" (mve ts_depthwise_conv_s8)."""
+    arr = _arrays(L)
+    _, kh, kw, C = L.params["filter"]
+    C8 = (C + 7) // 8 * 8
+    w = np.zeros((kh * kw, C8), dtype=np.int64)
+    w[:, :C] = arr["weights"].values.reshape(kh * kw, C)
+    rq = _pad_rows(_mve_rq(arr["bias"].values.astype(np.int64), arr["mult"].values.astype(np.int64),
+                           arr["shift"].values.astype(np.int64)), C8).reshape(C8 // 8, 4, 2, 4)  # [grp, i, parity, f]
+    rq = rq.transpose(0, 2, 3, 1)  # [grp, parity (even, odd), field, lane]
+    wb = w.reshape(kh * kw, C8 // 8, 8).transpose(1, 0, 2).reshape(C8 // 8, -1).astype(np.int8)
+    rqb = np.ascontiguousarray((rq.reshape(C8 // 8, 32) & 0xFFFFFFFF).astype("<u4")).view(np.int8)
+    _finish_stream(L, np.concatenate([wb, rqb.reshape(C8 // 8, 128)], -1).reshape(-1))
+    L.info["kernel_choice"] = {"method": "8 channels per vector: VLDRB.S16 + VMULLB/VMULLT per tap",
+                               "weights": "int8, 8-channel groups of taps with even/odd requantisation vectors",
+                               "requant": "exact (VQRDMULH, VRSHL)"}
+
+
 # ---- the table ---------------------------------------------------------------------------------------
 
-A7 = ("armv7em", "mve")  # the mve family overlays armv7em: these serve it until mve/ has its own file
+A7 = ("armv7em", "mve")  # the mve family overlays armv7em: kernels mve/ does not override serve it too
+A7_ONLY = ("armv7em",)
+MVE = ("mve",)
 
 FAST_VARIANTS: dict[str, list[KernelVariant]] = {
     "CONV_2D": [
-        FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7, applies=_is_1x1, weight_layout="s16 2ch x k4 + rq",
+        FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7_ONLY, applies=_is_1x1, weight_layout="s16 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_1x1_a7, buffer_size_function="ts_conv_1x1_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
-        FastVariant("CONV_2D", "ts_conv_s8", families=A7, weight_layout="s16 2ch x k4 + rq",
+        FastVariant("CONV_2D", "ts_conv_s8", families=A7_ONLY, weight_layout="s16 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
+        FastVariant("CONV_2D", "ts_conv_s8", families=MVE, weight_layout="s8 4ch x k16 + rq",
+                    scratch_bytes=_scratch_conv_mve, buffer_size_function="ts_conv_s8_get_buffer_size",
+                    prepare=_prepare_conv_mve, source="mve"),
     ],
     "DEPTHWISE_CONV_2D": [
-        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7, applies=_is_dw3x3,
+        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7_ONLY, applies=_is_dw3x3,
                     weight_layout="dw3x3 s16 + rq", scratch_bytes=_scratch_dw3x3_a7,
                     buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7),
+        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_s8", families=MVE, weight_layout="dw s8 8ch + rq",
+                    scratch_bytes=lambda L, fam: (L.params["input"][3] + 15) // 16 * 16,
+                    buffer_size_function="ts_depthwise_conv_s8_get_buffer_size",
+                    prepare=_prepare_dw_mve, source="mve"),
     ],
     "ADD": [
         FastVariant("ADD", "ts_add_lut_s8", families=A7, applies=_add_lut_ok, prepare=_prepare_add_lut),
     ],
     "FULLY_CONNECTED": [
-        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7, weight_layout="s16 4ch x k4",
+        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7_ONLY, weight_layout="s16 4ch x k4",
                     prepare=_prepare_fc_a7),
+        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=MVE, weight_layout="s8 4ch x k16 + rq",
+                    prepare=_prepare_fc_mve, source="mve"),
     ],
 }
 

@@ -1,0 +1,109 @@
+/* Private helpers of the Helium int8 kernels (firmware/src/nn/mve/, Cortex-M55 with MVE): intrinsics from
+ * arm_mve.h, and one inline-assembly block where GCC's register allocation was measured to cost about twice
+ * the instructions (the 4 channels x 2 pixels dot product: VMLADAVA accumulates into even registers only,
+ * and needs all eight). Included only by those kernels; it lives in include/ so that a change rebuilds them.
+ *
+ * Requantisation is TFLite's exactly, four lanes at a time: VSHL (left shift, wrapping like TFLite's),
+ * VQRDMULH (SaturatingRoundingDoublingHighMul, saturation included), then RoundingDivideByPOT as VRSHL by
+ * the negative shift after subtracting 1 from negative lanes that are shifted (VAND with the negative
+ * shift's sign, VSHR #31, VQADD), output zero point, activation clamp.
+ *
+ * Layout the compiler (python/tinyscene/aot/fastkernels.py) packs for the convolutions and the fully
+ * connected layer ("s8 4ch x k16 + rq"): per group of output channels, channels padded to a multiple of 4,
+ * per block of 4 channels: ceil(k / 16) chunks of [c0 k0..15][c1 ..][c2 ..][c3 ..] int8 (k zero-padded),
+ * then 4 x 4 int32: bias, multiplier, left shift (>= 0), minus the right shift (<= 0). */
+#ifndef TS_NN_MVE_H
+#define TS_NN_MVE_H
+
+#include <arm_mve.h>
+#include <stdint.h>
+
+#include "ts/nn.h"
+#include "ts/nn_math.h"
+
+#if !defined(__ARM_FEATURE_MVE)
+#error "the mve kernels need a core with Helium (-mcpu=cortex-m55)"
+#endif
+
+#define TS_MVE_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Bytes of a 4-channel block of the stream for n16 chunks. */
+#define TS_MVE_BLOCK_BYTES(n16) (64 * (n16) + 64)
+
+/* Per-lane requantisation constants of a block (the 64 bytes after its weights). */
+typedef struct {
+    int32x4_t bias, multiplier, left, neg_right;
+} ts_mve_rq_t;
+
+TS_MVE_ALWAYS_INLINE ts_mve_rq_t ts_mve_rq_load(const int8_t *p)
+{
+    const int32_t *q = (const int32_t *)(const void *)p;
+    ts_mve_rq_t r = {vldrwq_s32(q), vldrwq_s32(q + 4), vldrwq_s32(q + 8), vldrwq_s32(q + 12)};
+    return r;
+}
+
+/* acc (bias not included) -> int8 lanes (in the low byte of each int32 lane), TFLite's arithmetic. */
+TS_MVE_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, const ts_mve_rq_t *r, int32_t zp, int32x4_t lo,
+                                              int32x4_t hi)
+{
+    int32x4_t v = vaddq_s32(acc, r->bias);
+    v = vshlq_s32(v, r->left);
+    v = vqrdmulhq_s32(v, r->multiplier);
+    const int32x4_t fix = vshrq_n_s32(vandq_s32(v, r->neg_right), 31); /* -1: negative and shifted */
+    v = vrshlq_s32(vqaddq_s32(v, fix), r->neg_right);
+    v = vaddq_n_s32(v, zp);
+    return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+
+/* The 4 channels x 2 pixels dot products over n >= 1 chunks of 16: rows xa, xb (16 n bytes each) against the
+ * block's weights w; 6 loads and 8 VMLADAVA per chunk (128 multiply-accumulates). */
+TS_MVE_ALWAYS_INLINE void ts_mve_dot_4x2(const int8_t *xa, const int8_t *xb, const int8_t *w, int32_t n,
+                                         int32x4_t *out_a, int32x4_t *out_b)
+{
+    register int32_t a0 __asm__("r0") = 0, b0 __asm__("r2") = 0, a1 __asm__("r4") = 0, b1 __asm__("r6") = 0;
+    register int32_t a2 __asm__("r8") = 0, b2 __asm__("r10") = 0, a3 __asm__("r12") = 0, b3 __asm__("lr") = 0;
+    register const int8_t *pa __asm__("r1") = xa, *pb __asm__("r3") = xb, *pw __asm__("r5") = w;
+    register int32_t cnt __asm__("r7") = n;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldrb.8 q0, [%[xa]], #16\n\t"
+        "vldrb.8 q1, [%[xb]], #16\n\t"
+        "vldrb.8 q2, [%[w]], #64\n\t"
+        "vldrb.8 q3, [%[w], #-48]\n\t"
+        "vldrb.8 q4, [%[w], #-32]\n\t"
+        "vldrb.8 q5, [%[w], #-16]\n\t"
+        "vmladava.s8 %[a0], q0, q2\n\t"
+        "vmladava.s8 %[b0], q1, q2\n\t"
+        "vmladava.s8 %[a1], q0, q3\n\t"
+        "vmladava.s8 %[b1], q1, q3\n\t"
+        "vmladava.s8 %[a2], q0, q4\n\t"
+        "vmladava.s8 %[b2], q1, q4\n\t"
+        "vmladava.s8 %[a3], q0, q5\n\t"
+        "vmladava.s8 %[b3], q1, q5\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [a0] "+r"(a0), [b0] "+r"(b0), [a1] "+r"(a1), [b1] "+r"(b1), [a2] "+r"(a2), [b2] "+r"(b2), [a3] "+r"(a3),
+          [b3] "+r"(b3), [xa] "+r"(pa), [xb] "+r"(pb), [w] "+r"(pw), [n] "+r"(cnt)
+        :
+        : "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
+    const int32x4_t va = {a0, a1, a2, a3}, vb = {b0, b1, b2, b3};
+    *out_a = va;
+    *out_b = vb;
+}
+
+/* n bytes from src to dst, 16 per predicated vector (never reads or writes past n). */
+TS_MVE_ALWAYS_INLINE void ts_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16, src += 16, dst += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
+    }
+}
+
+TS_MVE_ALWAYS_INLINE void ts_mve_fill(int8_t *dst, int8_t v, int32_t n)
+{
+    const int8x16_t q = vdupq_n_s8(v);
+    for (; n > 0; n -= 16, dst += 16) vstrbq_p_s8(dst, q, vctp8q((uint32_t)n));
+}
+
+#endif /* TS_NN_MVE_H */
