@@ -169,7 +169,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
                           f"{str(e).splitlines()[0]}); start again with --force") from None
         if st.get("early_stopped") and start <= tcfg.epochs:
             since_best = 0  # a resumed run gets a fresh patience
-    stopped_early = False
+    stopped_early = bool(resume and start > tcfg.epochs and st.get("early_stopped"))
     say = (lambda s: tqdm.write(s, file=sys.stdout)) if progress else (lambda s: None)
     if start > tcfg.epochs:
         say(f"train: {out} already has {start - 1} epoch(s) (--epochs {tcfg.epochs}); nothing to train")
