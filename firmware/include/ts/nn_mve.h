@@ -91,10 +91,69 @@ TS_MVE_ALWAYS_INLINE void ts_mve_dot_4x2(const int8_t *xa, const int8_t *xb, con
     *out_b = vb;
 }
 
-/* n bytes from src to dst, 16 per predicated vector (never reads or writes past n). */
+/* The same over n >= 0 whole chunks and a last chunk of tail bytes (0..15) of xa and xb, loaded predicated
+ * (zeros beyond; the weights there are zero-padded): rows of any length read in place. */
+TS_MVE_ALWAYS_INLINE void ts_mve_dot_4x2_tail(const int8_t *xa, const int8_t *xb, const int8_t *w, int32_t n,
+                                              int32_t tail, int32x4_t *out_a, int32x4_t *out_b)
+{
+    register int32_t a0 __asm__("r0") = 0, b0 __asm__("r2") = 0, a1 __asm__("r4") = 0, b1 __asm__("r6") = 0;
+    register int32_t a2 __asm__("r8") = 0, b2 __asm__("r10") = 0, a3 __asm__("r12") = 0, b3 __asm__("lr") = 0;
+    register const int8_t *pa __asm__("r1") = xa, *pb __asm__("r3") = xb, *pw __asm__("r5") = w;
+    register int32_t cnt __asm__("r7") = n;
+    register int32_t rem __asm__("r9") = tail;
+    __asm__ volatile(
+        "cbz %[n], 2f\n"
+        "1:\n\t"
+        "vldrb.8 q0, [%[xa]], #16\n\t"
+        "vldrb.8 q1, [%[xb]], #16\n\t"
+        "vldrb.8 q2, [%[w]], #64\n\t"
+        "vldrb.8 q3, [%[w], #-48]\n\t"
+        "vldrb.8 q4, [%[w], #-32]\n\t"
+        "vldrb.8 q5, [%[w], #-16]\n\t"
+        "vmladava.s8 %[a0], q0, q2\n\t"
+        "vmladava.s8 %[b0], q1, q2\n\t"
+        "vmladava.s8 %[a1], q0, q3\n\t"
+        "vmladava.s8 %[b1], q1, q3\n\t"
+        "vmladava.s8 %[a2], q0, q4\n\t"
+        "vmladava.s8 %[b2], q1, q4\n\t"
+        "vmladava.s8 %[a3], q0, q5\n\t"
+        "vmladava.s8 %[b3], q1, q5\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp %[t], #0\n\t"
+        "beq 3f\n\t"
+        "vctp.8 %[t]\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [%[xa]]\n\t"
+        "vldrbt.8 q1, [%[xb]]\n\t"
+        "vldrb.8 q2, [%[w]]\n\t"
+        "vldrb.8 q3, [%[w], #16]\n\t"
+        "vldrb.8 q4, [%[w], #32]\n\t"
+        "vldrb.8 q5, [%[w], #48]\n\t"
+        "vmladava.s8 %[a0], q0, q2\n\t"
+        "vmladava.s8 %[b0], q1, q2\n\t"
+        "vmladava.s8 %[a1], q0, q3\n\t"
+        "vmladava.s8 %[b1], q1, q3\n\t"
+        "vmladava.s8 %[a2], q0, q4\n\t"
+        "vmladava.s8 %[b2], q1, q4\n\t"
+        "vmladava.s8 %[a3], q0, q5\n\t"
+        "vmladava.s8 %[b3], q1, q5\n"
+        "3:\n\t"
+        : [a0] "+r"(a0), [b0] "+r"(b0), [a1] "+r"(a1), [b1] "+r"(b1), [a2] "+r"(a2), [b2] "+r"(b2), [a3] "+r"(a3),
+          [b3] "+r"(b3), [xa] "+r"(pa), [xb] "+r"(pb), [w] "+r"(pw), [n] "+r"(cnt), [t] "+r"(rem)
+        :
+        : "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
+    const int32x4_t va = {a0, a1, a2, a3}, vb = {b0, b1, b2, b3};
+    *out_a = va;
+    *out_b = vb;
+}
+
+/* n bytes from src to dst, whole vectors then one predicated (never reads or writes past n). */
 TS_MVE_ALWAYS_INLINE void ts_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
-    for (; n > 0; n -= 16, src += 16, dst += 16) {
+    for (; n >= 16; n -= 16, src += 16, dst += 16) vstrbq_s8(dst, vldrbq_s8(src));
+    if (n > 0) {
         const mve_pred16_t p = vctp8q((uint32_t)n);
         vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
     }
@@ -103,7 +162,8 @@ TS_MVE_ALWAYS_INLINE void ts_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
 TS_MVE_ALWAYS_INLINE void ts_mve_fill(int8_t *dst, int8_t v, int32_t n)
 {
     const int8x16_t q = vdupq_n_s8(v);
-    for (; n > 0; n -= 16, dst += 16) vstrbq_p_s8(dst, q, vctp8q((uint32_t)n));
+    for (; n >= 16; n -= 16, dst += 16) vstrbq_s8(dst, q);
+    if (n > 0) vstrbq_p_s8(dst, q, vctp8q((uint32_t)n));
 }
 
 #endif /* TS_NN_MVE_H */

@@ -1,8 +1,8 @@
 /* CONV_2D, int8, Helium (same numerics as the reference ts_conv_s8, bit-exact).
  *
  * Output pixels two at a time: their receptive fields (int8, zero-padded to whole 16-byte chunks) are
- * gathered into two rows of the scratch, unless the filter is 1x1 over whole chunks of channels, where the
- * input pixels are read in place; then each block of 4 output channels is one 4x2 VMLADAVA dot product
+ * gathered into two rows of the scratch, unless the filter is 1x1, where the input pixels are read in place
+ * (the last chunk through a predicated load); then each block of 4 output channels is one 4x2 VMLADAVA dot product
  * (ts_mve_dot_4x2: 128 multiply-accumulates per 16 instructions) and the vector requantisation of both
  * pixels' 4 results (ts_mve_requant), stored as 4 bytes (fewer for the last block of an odd channel count).
  * Padded taps hold the input zero point, which the folded bias cancels.
@@ -29,6 +29,15 @@ static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t
     const int32_t kh = p->filter.h, kw = p->filter.w, kc = p->filter.c, dw = p->dilation_w;
     const int32_t iy0 = q->oy * p->stride_h - p->pad_top, ix0 = q->ox * p->stride_w - p->pad_left;
     const int8_t zp = (int8_t)p->input_zero_point;
+    if (dw == 1 && kc == in_c && ix0 >= 0 && ix0 + kw <= in_w && iy0 >= 0 && iy0 + (kh - 1) * p->dilation_h < in_h) {
+        const int32_t seg = kw * kc; /* inside: kh rows of seg contiguous bytes */
+        const int8_t *src = input + ((size_t)(q->b * in_h + iy0) * in_w + ix0) * in_c;
+        const size_t step = (size_t)p->dilation_h * in_w * in_c;
+        int8_t *d = row;
+        for (int32_t ky = 0; ky < kh; ky++, src += step, d += seg) ts_mve_copy(d, src, seg);
+        ts_mve_fill(d, 0, kp - kh * seg);
+        return;
+    }
     int32_t kx0 = 0, kx1 = kw;
     while (kx0 < kx1 && ix0 + kx0 * dw < 0) kx0++;
     while (kx1 > kx0 && ix0 + (kx1 - 1) * dw >= in_w) kx1--;
@@ -62,8 +71,7 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t groups = in_c / kc, per_group = out_c / groups, pg4 = (per_group + 3) & ~3;
     const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = 16 * n16;
     const int32_t npix = p->input.n * out_h * out_w;
-    const int direct = p->filter.h == 1 && p->filter.w == 1 && groups == 1 && (in_c & 15) == 0 && p->pad_top == 0
-                       && p->pad_left == 0;
+    const int direct = p->filter.h == 1 && p->filter.w == 1 && groups == 1 && p->pad_top == 0 && p->pad_left == 0;
     const int32_t zp = p->output_zero_point;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int8_t *ra = (int8_t *)scratch, *rb = ra + kp;
@@ -91,7 +99,11 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
             const int8_t *w = wg;
             for (int32_t c = 0; c < per_group; c += 4, w += TS_MVE_BLOCK_BYTES(n16)) {
                 int32x4_t va, vb;
-                ts_mve_dot_4x2(xa, xb, w, n16, &va, &vb);
+                if (direct) { /* rows of in_c bytes read in place, the last chunk predicated */
+                    ts_mve_dot_4x2_tail(xa, xb, w, k >> 4, k & 15, &va, &vb);
+                } else {
+                    ts_mve_dot_4x2(xa, xb, w, n16, &va, &vb);
+                }
                 const ts_mve_rq_t r = ts_mve_rq_load(w + 64 * n16);
                 va = ts_mve_requant(va, &r, zp, lo, hi);
                 vb = ts_mve_requant(vb, &r, zp, lo, hi);
