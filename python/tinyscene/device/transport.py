@@ -104,7 +104,7 @@ class PipeTransport:
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
-            raise ProtocolError(f"{self.what}: its input is closed ({e})") from None
+            raise ProtocolError(f"{self.what} closed its input (the program exited: {e})") from None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
