@@ -290,7 +290,7 @@ def quantize_keras(km, calib: np.ndarray, scale: float, zero_point: int) -> tupl
             err = None
     if data is None:
         raise _converter_error(err, cap.tail(2))
-    return bytes(data), {"samples": int(len(samples)), "clips": int(len(calib)), "range_ends_added": added,
+    return bytes(data), {"samples": int(len(samples)), "inputs": int(len(calib)), "range_ends_added": added,
                          "min": int(calib.min()), "max": int(calib.max())}
 
 
