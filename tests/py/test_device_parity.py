@@ -213,7 +213,7 @@ def test_semihosting_response_cut_short_is_clear(bundle, clips):
     from tinyscene.device.classifier import load_bundle
 
     b = load_bundle(bundle)
-    info = P.DeviceInfo(1, "aot", 4096, b.bundle_id, 16000, 512, 512, 32, 2, 8, 3, 512, 0, 0, 0, 0, 0, 0, "x")
+    info = P.DeviceInfo(1, "aot", 4096, b.bundle_id, 16000, 512, 512, 32, 2, 0, 8, 3, 512, 0, 0, 0, 0, 0, 0, "x")
     data = P.encode_frame(P.INFO, 0, info.encode()) + P.encode_frame(P.LOGITS, 1, bytes(12))[:9]
     with pytest.raises(P.ProtocolError, match="middle of a frame"):
         parse_batch(data, reqs)
@@ -285,3 +285,22 @@ def test_first_divergence_is_reported(bundle, clips, tmp_path, monkeypatch, run_
     assert fd["layer"]["first_difference"] is None, fd["layer"]
     rc, out, _ = run_cli("parity", "--bundle", bundle, "--board", "host", "--n", 1, "--out", tmp_path / "c")
     assert rc == 1 and "differs from Python: first at stage logits" in out
+
+
+@pytest.mark.parametrize("board", ["host", pytest.param("qemu-an386", marks=pytest.mark.qemu)])
+def test_host_pings_while_the_device_announces_itself(board, bundle, clips):
+    """What a real board sees when the host opens its port: the firmware's boot INFO is still waiting for
+    an ACK when the PING arrives. The PING is answered, the clip runs, nothing is taken for a reset."""
+    from tinyscene.device.classifier import build_classifier
+    from tinyscene.device.session import ClipRequest, StreamSession
+    from tinyscene.device.transport import start_uart_device
+
+    fw = build_classifier(bundle, board)
+    with start_uart_device(fw.board, fw.elf, ["--uart"]) as dev:
+        s = StreamSession(dev.transport, ack_timeout=2, clip_timeout=20)
+        info = s.wait_info(30, ping=True)
+        assert info.reply == 1 and info.bundle_id == fw.bundle.bundle_id
+        r = s.run_clip(ClipRequest(1, clips[0].pcm))
+        assert r.status == 0 and r.features is not None
+        s.bye()
+        assert dev.wait(20) == 0

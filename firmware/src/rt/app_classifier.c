@@ -76,7 +76,8 @@ static ts_status_t send_status(uint32_t id, ts_status_t st, const char *text)
     return ts_proto_send(&proto, TS_PROTO_STATUS, head, sizeof head, text, strlen(text));
 }
 
-static ts_status_t send_info(void)
+/* reply: 0 at boot (a restart the host did not ask for shows as this), 1 when answering PING */
+static ts_status_t send_info(int reply)
 {
     uint8_t *p = tx_buf;
     memset(p, 0, 52);
@@ -89,6 +90,7 @@ static ts_status_t send_info(void)
     ts_put_u16(p + 14, HOP);
     ts_put_u16(p + 16, N_MELS);
     p[18] = CHANNELS;
+    p[19] = (uint8_t)reply;
     ts_put_u16(p + 20, N_FRAMES);
     ts_put_u16(p + 22, TS_CLF_N_CLASSES);
     ts_put_u32(p + 24, FEATURE_BYTES);
@@ -312,7 +314,7 @@ int ts_app_main(int argc, char **argv)
         failed = "model initialisation (check of the generated model / runtime) failed";
         st = ts_clf_model_init();
     }
-    send_info();
+    send_info(0);
     if (st != TS_OK) {
         send_status(0, st, failed);
         if (print_ok) fprintf(stderr, "classifier: %s: %s\n", failed, ts_status_str(st));
@@ -334,7 +336,7 @@ int ts_app_main(int argc, char **argv)
         const size_t n = proto.parser.len;
         switch (type) {
         case TS_PROTO_PING:
-            st = send_info();
+            st = send_info(1);
             break;
         case TS_PROTO_CLIP_BEGIN:
             st = clip_begin(p, n);

@@ -216,6 +216,7 @@ class DeviceInfo:
     hop_length: int
     n_mels: int
     channels: int
+    reply: int  # 0: sent at boot, 1: the answer to a PING
     n_frames: int
     n_classes: int
     feature_bytes: int
@@ -227,12 +228,12 @@ class DeviceInfo:
     clock_hz: int
     board: str
 
-    _FMT = "<BBHIIHHHBxHHIIIIIII"
+    _FMT = "<BBHIIHHHBBHHIIIIIII"
 
     def encode(self) -> bytes:
         rt = {v: k for k, v in RUNTIME_NAMES.items()}[self.runtime]
         return struct.pack(self._FMT, self.version, rt, self.max_payload, self.bundle_id, self.sample_rate,
-                           self.n_fft, self.hop_length, self.n_mels, self.channels, self.n_frames,
+                           self.n_fft, self.hop_length, self.n_mels, self.channels, self.reply, self.n_frames,
                            self.n_classes, self.feature_bytes, self.fe_state_bytes, self.arena_bytes,
                            self.ring_bytes, self.pcm_bytes, self.stack_size, self.clock_hz) + self.board.encode()
 
@@ -340,6 +341,8 @@ class ClipCollector:
                     r.features = np.frombuffer(bytes(self._feat), dtype=np.int8)
                 self.done = True
             elif f.type == INFO:
+                if len(p) > 19 and p[19] == 1:
+                    return  # a late answer to a PING
                 raise ProtocolError(f"the device restarted during clip {r.clip_id} (it sent INFO again): "
                                     "it reset or crashed")
             else:

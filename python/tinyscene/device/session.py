@@ -69,8 +69,11 @@ class StreamSession:
         while True:
             f = self.link.recv(max(deadline - time.monotonic(), 0.01))
             if f.type == P.INFO:
-                self.info = DeviceInfo.decode(f.payload)
-                return self.info
+                info = DeviceInfo.decode(f.payload)
+                if ping and not info.reply:
+                    continue  # its boot announcement: the answer to our PING follows
+                self.info = info
+                return info
             if f.type == P.STATUS:
                 cid, code = f.payload[:4], f.payload[4] if len(f.payload) > 4 else 0
                 raise ProtocolError(f"{self.what} failed to start: status {code} "
