@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "tinyscene.device.commands",
     "tinyscene.device.parity_commands",
     "tinyscene.aot.commands",
+    "tinyscene.aot.kbench",
     "tinyscene.tflm.commands",
     "tinyscene.demo",
 ]

@@ -440,6 +440,47 @@ TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) ---------------------------------------------------------------------- */
+
+/* Arguments of ts_a7_wino_gemm (armv7em/ts_a7_wino_gemm.c): for one output channel pair and one pair of
+ * tiles, out[pos][c0A c0B c1A c1B] = the 2x2 SMLAD block of position pos's column (16 consecutive columns of
+ * k4 groups, 4 words per group) and the pair's weights (16 consecutive blocks of k4 groups). */
+typedef struct {
+    const int32_t *col; /* 0 */
+    const int32_t *w;   /* 4 */
+    int32_t k4;         /* 8: groups of 4 input channels, 1..16 */
+    int32_t unused;     /* 12 */
+    int32_t *out;       /* 16: 16 x 4 int32 */
+} ts_a7_wino_t;
+
+void ts_a7_wino_gemm(const ts_a7_wino_t *a);
+
+/* Arguments of ts_a7_wino_in (armv7em/ts_a7_wino_in.c): B^T d B of a 4x4 patch inside the input, every group
+ * of 4 channels, into one lane of the 16 columns. Offsets are used by the assembly: keep the order. */
+typedef struct {
+    const int8_t *pixel; /* 0: the patch's top-left pixel, channel 0 */
+    int32_t px;          /* 4: bytes per pixel (in_c) */
+    int32_t line;        /* 8: bytes per input row */
+    int32_t *col;        /* 12: the lane's word of position 0, group 0 */
+    int32_t stride;      /* 16: bytes between two positions' columns (16 k4) */
+    int32_t k4;          /* 20: groups, >= 1 */
+} ts_a7_wino_in_t;
+
+void ts_a7_wino_in(const ts_a7_wino_in_t *a);
+
+/* Arguments of ts_a7_wino_out (armv7em/ts_a7_wino_out.c): output transform, requantisation and stores of one
+ * output channel pair and two full tiles. Offsets are used by the assembly: keep the order. */
+typedef struct {
+    const int32_t *prod; /* 0: 16 x [c0 A, c0 B, c1 A, c1 B] */
+    const int32_t *rq;   /* 4: channel c0's bias x 2, multiplier, round, shift; channel c0 + 1's */
+    int8_t *out_a;       /* 8: tile A's top-left output, channel c0 */
+    int8_t *out_b;       /* 12: tile B's */
+    int32_t out_c;       /* 16: bytes per output pixel */
+    int32_t row;         /* 20: bytes per output row */
+} ts_a7_wino_out_t;
+
+void ts_a7_wino_out(const ts_a7_wino_out_t *a);
+
 /* ---- depthwise 3x3 ------------------------------------------------------------------------------ */
 
 /* Arguments of ts_a7_dw3x3_rows (armv7em/ts_a7_dw3x3_rows.c): one channel of a block of output rows of

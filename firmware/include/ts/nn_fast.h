@@ -11,6 +11,10 @@
 void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p);
 
+/* CONV_2D with a 3x3 filter, stride 1, no dilation, one group: Winograd F(2x2, 3x3) in exact integers. */
+void ts_conv_wino_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t ts_conv_wino_s8_get_buffer_size(const ts_conv_params_t *p);
+
 /* DEPTHWISE_CONV_2D with a 3x3 filter, depth multiplier 1, no dilation, horizontal stride 1 or 2, left
  * padding <= 1. */
 void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,

@@ -181,6 +181,63 @@ def _conv_ring_bytes(L: Layer) -> int:
     return ring if ok and ring <= CONV_RING_MAX else 0
 
 
+# Winograd F(2x2, 3x3): G' = 2 G (integer), B^T, A^T of Lavin & Gray's F(2, 3)
+WINO_G = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], dtype=np.int64)
+WINO_MAX_WEIGHT_BYTES = 256 * 1024
+
+
+def _wino_ok(L: Layer) -> bool:
+    p = L.params
+    if not (L.info["kernel"] == [3, 3] and L.info["groups"] == 1 and p["stride_h"] == 1 and p["stride_w"] == 1
+            and p["dilation_h"] == 1 and p["dilation_w"] == 1):
+        return False
+    arr = _arrays(L)
+    cout, _, _, cin = p["filter"]
+    if cin > 64 or cin < 8:  # the kernel's SMLAD loop takes at most 16 groups; few channels: direct is faster
+        return False
+    w = arr["weights"].values.reshape(cout, -1).astype(np.int64)
+    if 4 * 128 * int(np.abs(w).sum(1).max(initial=0)) >= INT32_LIMIT:  # 4 x the sums must fit int32
+        return False
+    if 16 * (cout + cout % 2) * ((cin + 3) // 4) * 8 > WINO_MAX_WEIGHT_BYTES:
+        return False
+    rq = plan_requant(np.abs(w).sum(-1), arr["bias"].values.astype(np.int64), arr["mult"].values,
+                      arr["shift"].values, int(p["output_zero_point"]))
+    return rq.fast
+
+
+def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
+    """Stream "wino s16 2ch x 16pos x k4 + rq" (armv7em ts_conv_wino_s8)."""
+    arr = _arrays(L)
+    cout, _, _, cin = L.params["filter"]
+    c2, k4 = cout + cout % 2, (cin + 3) // 4
+    g = arr["weights"].values.astype(np.int64)  # [cout, 3, 3, cin]
+    u = np.einsum("ia,oabc,jb->oijc", WINO_G, g, WINO_G).reshape(cout, 16, cin)  # [cout, pos, cin]
+    assert np.abs(u).max(initial=0) < (1 << 15)
+    up = np.zeros((c2, 16, cin), dtype=np.int64)
+    up[:cout] = u
+    wp = _k4_pairs(up.transpose(1, 0, 2))  # [pos, c2, k4, 4]: (i0, i2, i1, i3) per group
+    wp = wp.reshape(16, c2 // 2, 2, k4, 2, 2).transpose(1, 0, 3, 2, 4, 5)  # [pair, pos, k4, ch, word, half]
+    wwords = _words(wp).reshape(-1).astype(np.int64)
+    w = g.reshape(cout, -1)
+    bias = arr["bias"].values.astype(np.int64)
+    rq = plan_requant(np.abs(w).sum(-1), bias, arr["mult"].values, arr["shift"].values,
+                      int(L.params["output_zero_point"]))
+    assert rq.fast
+    recs = np.concatenate([(2 * bias)[:, None], rq.records.astype(np.int64)], -1)  # bias x 2, M, R, E
+    recs = _pad_rows(recs, c2).reshape(-1)
+    stream = np.concatenate([wwords, recs]) & 0xFFFFFFFF
+    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).view(np.int8)
+    name = L.name
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    L.params["requant"] = {"multiplier": 0, "shift": 0}
+    L.info["kernel_choice"] = {
+        "method": "Winograd F(2x2, 3x3) in exact integers: 16 instead of 36 multiplies per 2x2 outputs; "
+                  "2 output channels x 2 tiles SMLAD blocks per Winograd position",
+        "k": cin, "k_padded": 4 * k4, "weights": "int16 G'gG'^T (16 positions), channel pairs interleaved",
+        "requant": "fast", "scratch_bytes": L.scratch_bytes}
+
+
 def _scratch_conv_a7(L: Layer, family: str) -> int:
     cout, kh, kw, kc = L.params["filter"]
     n4 = _conv_geometry(L)[3]
@@ -431,6 +488,11 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
         FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7_ONLY, applies=_is_1x1, weight_layout="s16 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_1x1_a7, buffer_size_function="ts_conv_1x1_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
+        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_ok,
+                    weight_layout="wino s16 2ch x 16pos x k4 + rq",
+                    scratch_bytes=lambda L, fam: 16 * 16 * ((L.params["input"][3] + 3) // 4) + 256
+                    + 64 * ((L.params["input"][3] + 3) // 4),
+                    buffer_size_function="ts_conv_wino_s8_get_buffer_size", prepare=_prepare_conv_wino_a7),
         FastVariant("CONV_2D", "ts_conv_s8", families=A7_ONLY, weight_layout="s16 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),

@@ -171,3 +171,237 @@ def bench_one(model: Path, board_name: str, kernels: str, workdir: Path, x: np.n
                        macs=comp.macs, arena_bytes=comp.plan.arena_bytes, flash_model_bytes=flash_model,
                        flash_runtime_bytes=max(build.flash_bytes - flash_model, 0),
                        flash_kernels_bytes=_kernel_code_bytes(build, comp.family), bit_exact=exact, layers=layers)
+
+
+# ---- the command ------------------------------------------------------------------------------------
+
+DEFAULT_BOARDS = ("qemu-an386", "qemu-an500", "qemu-an547")
+M4_BOARD, M55_BOARD = "qemu-an386", "qemu-an547"
+
+
+@dataclass
+class Targets:
+    """The figures issue 9 asks for, checked on the measured counts (qemu-an386 = Cortex-M4, an547 = M55)."""
+
+    max_per_mac: float = 1.5  # whole network, M4, optimized
+    min_speedup: float = 5.0  # reference / optimized, M4
+    max_layer_per_mac: float = 1.1  # 3x3 and 1x1 convolutions with >= 32 input and output channels, M4
+    min_m55_gain: float = 2.0  # M4 optimized / M55 optimized
+
+
+def _key(r: BenchResult) -> tuple[str, str, str]:
+    return (Path(r.model).name, r.board, r.kernels)
+
+
+def check_targets(results: list[BenchResult], t: Targets = Targets()) -> list[tuple[str, bool, str]]:
+    """-> (what, met, detail) per network and target, for the networks measured on the boards involved."""
+    by = {_key(r): r for r in results}
+    out = []
+    for model in dict.fromkeys(Path(r.model).name for r in results):
+        opt, ref, m55 = by.get((model, M4_BOARD, "auto")), by.get((model, M4_BOARD, "reference")), \
+            by.get((model, M55_BOARD, "auto"))
+        if opt and opt.per_mac is not None:
+            out.append((f"{model}: M4 instructions/MAC <= {t.max_per_mac}", opt.per_mac <= t.max_per_mac,
+                        f"{opt.per_mac:.3f}"))
+            big = [L for L in opt.layers if L.op == "CONV_2D" and L.kernel_hw in ((3, 3), (1, 1))
+                   and min(L.channels_in, L.channels_out) >= 32 and L.per_mac is not None]
+            if big:
+                worst = max(big, key=lambda L: L.per_mac)
+                out.append((f"{model}: M4 3x3/1x1 conv layers with >= 32 channels <= {t.max_layer_per_mac} "
+                            "instructions/MAC", worst.per_mac <= t.max_layer_per_mac,
+                            f"worst layer {worst.index} ({worst.detail}) {worst.per_mac:.3f}, {len(big)} layers"))
+        if opt and ref and opt.instructions and ref.instructions:
+            s = ref.instructions / opt.instructions
+            out.append((f"{model}: M4 reference / optimized >= {t.min_speedup}x", s >= t.min_speedup, f"{s:.2f}x"))
+        if opt and m55 and opt.instructions and m55.instructions:
+            s = opt.instructions / m55.instructions
+            out.append((f"{model}: M4 / M55 (both optimized) >= {t.min_m55_gain}x", s >= t.min_m55_gain,
+                        f"{s:.2f}x"))
+        for r in results:
+            if Path(r.model).name == model and r.bit_exact is False:
+                out.append((f"{model} on {r.board} ({r.family}): bit-exact with tflite_micro", False, "differs"))
+    return out
+
+
+def _fmt(n) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def network_table(results: list[BenchResult]) -> str:
+    by = {_key(r): r for r in results}
+    lines = ["| network | MACs | board | kernels | instructions | instr/MAC | reference / this | M4 / this "
+             "| bit-exact | flash model B | flash runtime B | kernel code B | arena B |",
+             "|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for r in results:
+        m = Path(r.model).name
+        ref = by.get((m, r.board, "reference"))
+        m4 = by.get((m, M4_BOARD, "auto"))
+        sp = f"{ref.instructions / r.instructions:.2f}x" if ref and ref is not r and r.instructions else ""
+        g = f"{m4.instructions / r.instructions:.2f}x" if (m4 and r.kernels == "auto" and r.board != M4_BOARD
+                                                           and r.instructions) else ""
+        ex = {True: "yes", False: "NO", None: "-"}[r.bit_exact]
+        lines.append(f"| {m} | {r.macs:,} | {r.board} | {r.family} | {_fmt(r.instructions)} | "
+                     f"{r.per_mac:.3f} | {sp} | {g} | {ex} | {r.flash_model_bytes:,} | {r.flash_runtime_bytes:,} | "
+                     f"{r.flash_kernels_bytes:,} | {r.arena_bytes:,} |")
+    return "\n".join(lines)
+
+
+def layer_table(results: list[BenchResult], model: str) -> str:
+    runs = [r for r in results if Path(r.model).name == model]
+    if not runs:
+        return ""
+    cols = [(r.board, r.family) for r in runs]
+    base = next((r for r in runs if r.board == M4_BOARD and r.kernels == "auto"), runs[0])
+    head = "| layer | op | kernel (" + base.family + ") | shape | MACs | " + " | ".join(
+        f"{b} {f}" for b, f in cols) + " |"
+    lines = [head, "|" + "---|" * 5 + "---:|" * len(cols)]
+    for k, L in enumerate(base.layers):
+        cells = []
+        for r in runs:
+            c = r.layers[k]
+            cells.append(_fmt(c.instructions) + (f" ({c.per_mac:.2f}/MAC)" if c.per_mac is not None else ""))
+        lines.append(f"| {L.index} | {L.op} | {L.kernel} | {L.detail} | {L.macs:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: list[BenchResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(Path(r.model).name for r in results))
+    configs = list(dict.fromkeys((r.board, r.kernels) for r in results))
+    by = {_key(r): r for r in results}
+    fig, axes = plt.subplots(1 + len(models), 1, figsize=(11, 3.2 * (1 + len(models))))
+    ax = axes[0]
+    width = 0.8 / max(len(configs), 1)
+    for j, (b, k) in enumerate(configs):
+        vals = [by[(m, b, k)].per_mac if (m, b, k) in by else 0 for m in models]
+        ax.bar(np.arange(len(models)) + j * width, vals, width, label=f"{b} {k}")
+    ax.set_xticks(np.arange(len(models)) + width * (len(configs) - 1) / 2, models)
+    ax.set_ylabel("instructions / MAC")
+    ax.set_yscale("log")
+    ax.axhline(1.5, color="k", lw=0.8, ls="--")
+    ax.legend(fontsize=7, ncol=3)
+    ax.set_title("whole networks (executed instructions under QEMU -icount, per multiply-accumulate)")
+    for ax, m in zip(axes[1:], models):
+        runs = [r for r in results if Path(r.model).name == m]
+        n = len(runs[0].layers) if runs else 0
+        w = 0.8 / max(len(runs), 1)
+        for j, r in enumerate(runs):
+            ax.bar(np.arange(n) + j * w, [L.instructions or 0 for L in r.layers], w, label=f"{r.board} {r.family}")
+        ax.set_xticks(np.arange(n) + w * (len(runs) - 1) / 2,
+                      [f"{L.index}\n{L.op[:8]}" for L in runs[0].layers], fontsize=6)
+        ax.set_yscale("log")
+        ax.set_ylabel("instructions")
+        ax.set_title(f"{m}: per layer")
+        ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    from tinyscene.util.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def _resolve_models(names: list[str]) -> list[Path]:
+    from tinyscene.aot.benchnets import network_path
+
+    out = []
+    for n in names:
+        p = Path(n)
+        if p.suffix == ".tflite":
+            if not p.exists():
+                raise TsError(f"--models: {p} does not exist")
+            out.append(p)
+        else:
+            out.append(network_path(n))
+    return out
+
+
+def _input_for(model: Path, seed: int) -> np.ndarray:
+    from tinyscene.aot.reader import read_tflite
+
+    g = read_tflite(model)
+    if len(g.inputs) != 1:
+        raise TsError(f"{model}: bench-kernels takes single-input models")
+    t = g.t(g.inputs[0])
+    rng = np.random.default_rng(seed)
+    if t.dtype == "int8":
+        return rng.integers(-128, 128, size=t.shape, dtype=np.int8)
+    return rng.standard_normal(t.shape).astype(np.float32)
+
+
+def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Path, *, repeat: int = 1,
+              seed: int = 1, progress: bool = True) -> tuple[list[BenchResult], list[tuple[str, bool, str]]]:
+    import json
+    import tempfile
+
+    from tqdm import tqdm
+
+    from tinyscene.aot.reader import read_tflite
+    from tinyscene.util.atomic import write_json, write_text
+
+    for k in kernels:
+        if k not in ("reference", "auto"):
+            raise TsError(f"--kernels {k}: expected reference and/or auto")
+    paths = _resolve_models(models)
+    jobs = [(p, b, k) for p in paths for b in boards for k in kernels]
+    results: list[BenchResult] = []
+    with tempfile.TemporaryDirectory(prefix="tinyscene-bench-") as tmp:
+        bar = tqdm(jobs, desc="bench-kernels", unit="run", disable=not progress or None)
+        for p, b, k in bar:
+            bar.set_postfix_str(f"{p.stem} {b} {k}")
+            x = _input_for(p, seed)
+            expected = tflm_outputs(p, x, len(read_tflite(p).outputs))
+            runs = [bench_one(p, b, k, Path(tmp) / f"{p.stem}-{b}-{k}-{i}", x, expected) for i in range(repeat)]
+            counts = {(r.instructions, tuple(L.instructions for L in r.layers)) for r in runs}
+            if len(counts) != 1:
+                raise TsError(f"{p.name} on {b} ({k}): instruction counts differ between runs: not deterministic")
+            results.append(runs[0])
+    checks = check_targets(results)
+    out = Path(out)
+    report = {"command": "tinyscene bench-kernels", "repeat": repeat, "deterministic": True, "seed": seed,
+              "counter": "executed instructions (QEMU -icount shift=0, board SysTick x counter.per_tick), around "
+                         "ts_model_invoke(); per layer: the counter after each layer (hook), so per-layer counts "
+                         "include a few instructions of the hook",
+              "runs": [r.to_dict() for r in results],
+              "targets": [{"target": w, "met": ok, "measured": d} for w, ok, d in checks]}
+    write_json(out / "bench-kernels.json", report)
+    md = ["# tinyscene bench-kernels", "",
+          "Executed instructions per invoke under QEMU (`-icount shift=0`); bit-exact: output == tflite_micro.", "",
+          network_table(results), ""]
+    for m in dict.fromkeys(Path(r.model).name for r in results):
+        md += [f"## {m} per layer", "", layer_table(results, m), ""]
+    if checks:
+        md += ["## Targets (issue 9)", ""] + [f"- {'met' if ok else 'NOT MET'}: {w}: {d}" for w, ok, d in checks] + [""]
+    write_text(out / "bench-kernels.md", "\n".join(md))
+    plot(results, out / "bench-kernels.png")
+    json.dumps(report)  # serialisable
+    return results, checks
+
+
+def _bench_cmd(args) -> int:
+    models = [m for m in args.models.split(",") if m]
+    boards = [b for b in args.boards.split(",") if b]
+    kernels = [k for k in args.kernels.split(",") if k]
+    results, checks = run_bench(models, boards, kernels, Path(args.out), repeat=args.repeat, seed=args.seed)
+    print(network_table(results))
+    for w, ok, d in checks:
+        print(f"{'met' if ok else 'NOT MET'}: {w}: {d}")
+    print(f"wrote {args.out}/bench-kernels.md, bench-kernels.json, bench-kernels.png")
+    return 0 if all(r.bit_exact is not False for r in results) else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench-kernels", help="instructions of the int8 kernel families per network and per layer "
+                                             "on the QEMU boards (reference vs optimized), table + plot")
+    p.add_argument("--models", default="resnet8,dscnn,scene",
+                   help="comma-separated built-in networks (resnet8, dscnn, scene) and/or .tflite paths")
+    p.add_argument("--boards", default=",".join(DEFAULT_BOARDS), help="comma-separated QEMU boards")
+    p.add_argument("--kernels", default="reference,auto", help="kernel families to compare: reference,auto")
+    p.add_argument("--out", default="build/bench-kernels", help="folder for bench-kernels.md/.json/.png")
+    p.add_argument("--repeat", type=int, default=1, help="runs per configuration; counts must be identical")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random int8 input")
+    p.set_defaults(func=_bench_cmd)

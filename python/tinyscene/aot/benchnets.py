@@ -1,0 +1,110 @@
+"""Networks for `tinyscene bench-kernels`: the shapes of the MLPerf Tiny reference models (ResNet-8 for image
+classification, DS-CNN for keyword spotting) and a small network of the tinyscene paper's shape (5x5/2 stem,
+residual blocks with max pooling, global mean, dense), with seeded random weights, converted to full-integer
+int8 TFLite with a seeded representative dataset. Instruction counts do not depend on the weights' values,
+only on the shapes (and on which requantisation path each layer takes), so random weights measure what
+trained ones would. Converted once and cached (cache_dir()/bench-models)."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tinyscene.errors import TsError
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def resnet8(tf):
+    """MLPerf Tiny image classification: 32x32x3, three stages of 16/32/64 channels, 1x1 projections."""
+    K = tf.keras.layers
+    x0 = K.Input((32, 32, 3))
+    x = K.ReLU()(K.Conv2D(16, 3, padding="same", kernel_initializer="he_normal")(x0))
+    for ch, st in ((16, 1), (32, 2), (64, 2)):
+        y = K.ReLU()(K.Conv2D(ch, 3, strides=st, padding="same", kernel_initializer="he_normal")(x))
+        y = K.Conv2D(ch, 3, padding="same", kernel_initializer="he_normal")(y)
+        s = x if st == 1 else K.Conv2D(ch, 1, strides=st, kernel_initializer="he_normal")(x)
+        x = K.ReLU()(K.Add()([y, s]))
+    x = K.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(10)(x)))
+
+
+def dscnn(tf):
+    """MLPerf Tiny keyword spotting: 49x10 MFCC, 10x4/2 stem, four depthwise-separable blocks of 64."""
+    K = tf.keras.layers
+    x0 = K.Input((49, 10, 1))
+    x = K.ReLU()(K.Conv2D(64, (10, 4), strides=2, padding="same", kernel_initializer="he_normal")(x0))
+    for _ in range(4):
+        x = K.ReLU()(K.DepthwiseConv2D(3, padding="same",
+                                       depthwise_initializer=tf.keras.initializers.RandomNormal(stddev=0.47))(x))
+        x = K.ReLU()(K.Conv2D(64, 1, kernel_initializer="he_normal")(x))
+    x = K.Flatten()(K.AveragePooling2D(pool_size=x.shape[1:3])(x))
+    return tf.keras.Model(x0, K.Softmax()(K.Dense(12)(x)))
+
+
+def scene(tf):
+    """The paper network's shape at a small size: 64x64x2 input, 5x5/2 stem of 24, four residual blocks (3x3
+    then 3x3 or 1x1) with max pooling, global mean, dense to 3 classes."""
+    K = tf.keras.layers
+    x0 = K.Input((64, 64, 2))
+    x = K.ReLU()(K.Conv2D(24, 5, strides=2, padding="same", kernel_initializer="he_normal")(x0))
+    for k2 in (1, 3, 3, 1):
+        y = K.ReLU()(K.Conv2D(24, 3, padding="same", kernel_initializer="he_normal")(x))
+        y = K.Conv2D(24, k2, padding="same", kernel_initializer="he_normal")(y)
+        x = K.ReLU()(K.Add()([x, y]))
+        if x.shape[1] >= 4:
+            x = K.MaxPooling2D(2)(x)
+    x = K.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(x0, K.Dense(3)(x))
+
+
+NETWORKS = {"resnet8": resnet8, "dscnn": dscnn, "scene": scene}
+
+
+def convert(model, seed: int = 0) -> bytes:
+    tf = _keras()
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(32):
+            yield [rng.standard_normal((1, *shape)).astype(np.float32)]
+
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    c.inference_input_type = tf.int8
+    c.inference_output_type = tf.int8
+    return c.convert()
+
+
+def network_path(name: str) -> Path:
+    """The converted .tflite of a named network (built on first use, cached by the source of its builder)."""
+    from tinyscene.paths import cache_dir
+    from tinyscene.util.atomic import write_bytes
+
+    if name not in NETWORKS:
+        raise TsError(f"unknown network '{name}' (known: {', '.join(NETWORKS)}; or give a .tflite path)")
+    fn = NETWORKS[name]
+    key = hashlib.sha256((inspect.getsource(fn) + inspect.getsource(convert)).encode()).hexdigest()[:12]
+    path = cache_dir() / "bench-models" / f"{name}-{key}.tflite"
+    if not path.exists():
+        tf = _keras()
+        tf.random.set_seed(0)
+        tf.keras.utils.set_random_seed(0)
+        write_bytes(path, convert(fn(tf)))
+    return path
+
+
+def macs_note() -> str:
+    return "MACs: the multiply-accumulates of the convolution, depthwise and dense layers (as the compiler counts)"
