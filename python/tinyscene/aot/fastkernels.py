@@ -510,7 +510,9 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
                     prepare=_prepare_dw_mve, source="mve"),
     ],
     "ADD": [
-        FastVariant("ADD", "ts_add_lut_s8", families=A7, applies=_add_lut_ok, prepare=_prepare_add_lut),
+        FastVariant("ADD", "ts_add_lut_s8", families=A7_ONLY, applies=_add_lut_ok, prepare=_prepare_add_lut),
+        FastVariant("ADD", "ts_add_lut_s8", families=MVE, applies=_add_lut_ok, prepare=_prepare_add_lut,
+                    source="mve"),
     ],
     "FULLY_CONNECTED": [
         FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7_ONLY, weight_layout="s16 4ch x k4",
