@@ -282,19 +282,28 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
                      kernels: str = "auto", out: Path | None = None, streaming: bool = True,
                      command: str | None = None) -> ClassifierFirmware:
     """Build the classifier firmware of `bundle` for `board` (ELF, or a host executable)."""
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.build import build_firmware
-    from tinyscene.frontend.spec import make_tables
-
     if runtime not in RUNTIMES:
         raise TsError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     brd = board if isinstance(board, Board) else load_board(board)
-    cmd = command or f"tinyscene build-classifier --bundle {b.path.name} --board {brd.name} --runtime {runtime}"
+    cmd = command or (f"tinyscene.device.classifier.build_classifier({b.path.name!r}, {brd.name!r}, "
+                      f"runtime={runtime!r})")
     key = f"{brd.name}-{runtime}-{kernels}-{'s' if streaming else 'w'}-{b.bundle_id:08x}"
     work = cache_dir() / "classifier" / key
     gen = work / "gen"
     gen.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(work / ".lock", "w") as lock:  # one build of this folder at a time (parallel tests, runs)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(b, brd, runtime, kernels, out, streaming, cmd, work, gen)
+
+
+def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, streaming: bool, cmd: str, work: Path,
+                  gen: Path) -> ClassifierFirmware:
+    from tinyscene.device.apps import get_app
+    from tinyscene.device.build import build_firmware
+    from tinyscene.frontend.spec import make_tables
 
     if runtime == "aot":
         from tinyscene.aot.compiler import compile_model

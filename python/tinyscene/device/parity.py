@@ -222,7 +222,8 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
                 raise TsError(f"{c.name}: {c.pcm.shape[1]} samples give {1 + c.pcm.shape[1] // b.config.hop_length} "
                               f"frames; the model takes {b.n_frames} (clips of {b.config.clip_seconds:g} s)")
 
-    fw = build_classifier(b, brd, runtime=runtime)
+    fw = build_classifier(b, brd, runtime=runtime,
+                          command=f"tinyscene parity --bundle {b.path.name} --board {brd.name} --runtime {runtime}")
     if flash and not (brd.is_emulated or brd.is_host):
         from tinyscene.device.flash import flash_image
 
