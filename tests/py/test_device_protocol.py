@@ -373,3 +373,19 @@ def test_semihosting_file_transport_on_host(tmp_path):
     (tmp_path / "in.bin").write_bytes(bytes(bad))
     r = subprocess.run([str(elf), "--in", "in.bin", "--out", "out.bin"], cwd=tmp_path, timeout=20)
     assert r.returncode == 10 + 6  # TS_ERR_CRC
+
+
+def test_new_host_session_ping_is_never_a_duplicate(tmp_path):
+    """A board keeps running between host sessions: the new host's PING may carry the very sequence
+    number the last frame of the previous session had; it must still be answered."""
+    b = load_board("host")
+    with start_uart_device(b, echo_elf("host", tmp_path)) as dev:
+        first = P.Link(dev.transport, ack_timeout=2)
+        first.recv(10)
+        first.send(P.PCM, b"last frame, seq 0")
+        first.recv(10)
+        second = P.Link(dev.transport, ack_timeout=0.5, retries=2)  # starts at seq 0 again
+        second.send(P.PING)
+        assert second.recv(5).payload == b"protoecho"
+        second.send(P.BYE)
+        assert dev.wait(10) == 0

@@ -362,6 +362,7 @@ int ts_app_main(int argc, char **argv)
         case TS_PROTO_BYE:
 #if TS_CLF_PERSISTENT
             clip.active = 0; /* a real board keeps serving: the next host sends PING */
+            proto.rx_have_last = 0;
             break;
 #else
             goto done;

@@ -31,7 +31,8 @@ ts_status_t ts_proto_recv(ts_proto_t *p, uint8_t *type, uint32_t timeout_ms)
             if (ps->type == TS_PROTO_ACK || ps->type == TS_PROTO_NAK) continue; /* stale control frame */
             if (!p->io.reliable) {
                 control(p, TS_PROTO_ACK, ps->seq);
-                if (p->rx_have_last && ps->seq == p->rx_last) continue; /* duplicate */
+                /* duplicate; a PING never is (a new host may start at the seq the last one ended with) */
+                if (p->rx_have_last && ps->seq == p->rx_last && ps->type != TS_PROTO_PING) continue;
                 p->rx_have_last = 1;
                 p->rx_last = ps->seq;
             }

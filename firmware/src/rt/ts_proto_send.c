@@ -28,7 +28,7 @@ static wait_result_t wait_ack(ts_proto_t *p, uint8_t seq, uint8_t *busy_seq)
                 if (ps.seq == seq) return WAIT_ACK;
                 continue; /* a stale ACK */
             }
-            if (ev != TS_PROTO_EV_BAD_CRC && p->rx_have_last && ps.seq == p->rx_last) {
+            if (ev != TS_PROTO_EV_BAD_CRC && p->rx_have_last && ps.seq == p->rx_last && ps.type != TS_PROTO_PING) {
                 ts_proto_write(&p->io, TS_PROTO_ACK, ps.seq, 0, 0, 0, 0, 0); /* duplicate: ACK again */
                 continue;
             }
