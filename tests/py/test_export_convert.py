@@ -214,6 +214,24 @@ def test_tflm_sources(converted, tmp_path):
         tflm_src.ops_h(["CONV_2D", "FANCY_OP"], 1, "cmd")
 
 
+def test_thresholds_at_the_split_resolution():
+    """One clip of a small split is the smallest deviation it can measure; large splits are exact."""
+    from tinyscene.export.ladder import check, effective_threshold, parse_fail_on
+
+    th = parse_fail_on(None)
+    assert effective_threshold("top1_agreement", 0.99, 37) == pytest.approx(36 / 37)
+    assert effective_threshold("top1_agreement", 0.99, 100) == pytest.approx(0.99)
+    assert effective_threshold("top1_agreement", 0.99, 1000) == pytest.approx(0.99)
+    assert effective_threshold("top1_agreement", 1.0, 37) == 1.0
+    assert effective_threshold("accuracy_drop_pp", 0.5, 37) == pytest.approx(100 / 37)
+    assert effective_threshold("accuracy_drop_pp", 0.5, 400) == 0.5
+    assert check("top1_agreement", 36 / 37, th, 37)["pass"] is True
+    assert check("top1_agreement", 35 / 37, th, 37)["pass"] is False
+    assert check("top1_agreement", 990 / 1000, th, 1000)["pass"] is True
+    assert check("top1_agreement", 989 / 1000, th, 1000)["pass"] is False
+    assert check("accuracy_drop_pp", 100 * 2 / 37, th, 37)["pass"] is False
+
+
 def test_ladder_table_and_pending_rungs():
     from tinyscene.export.ladder import format_table, pending, rung, set_rung, check, parse_fail_on
 

@@ -71,14 +71,37 @@ def parse_fail_on(spec: str | None) -> dict[str, float | None]:
     return th
 
 
-def check(key: str, value: float | None, thresholds: dict) -> dict | None:
-    """One check record, or None when the threshold is off."""
+def effective_threshold(key: str, th: float, clips: int | None) -> float:
+    """A threshold applied at the resolution of the split: on n clips one clip moves the top-1
+    agreement by 1/n and the accuracy by 100/n points, so a split too small to measure the
+    threshold tolerates the smallest deviation it can measure (one clip). From 100 clips on
+    (agreement 0.99) or 200 (drop 0.5 pp) the threshold applies as given; a threshold of exactly
+    1.0 agreement / 0 points is always exact."""
+    if not clips:
+        return th
+    if key == "top1_agreement" and th < 1.0:
+        allowed = max(1, math.floor((1.0 - th) * clips + 1e-9))
+        return min(th, 1.0 - allowed / clips)
+    if key == "accuracy_drop_pp" and th > 0.0:
+        return max(th, 100.0 / clips)
+    return th
+
+
+def check(key: str, value: float | None, thresholds: dict, clips: int | None = None) -> dict | None:
+    """One check record, or None when the threshold is off. `clips`: the split size, for the
+    checks that count clips (see `effective_threshold`)."""
     th = thresholds.get(key)
     if th is None:
         return None
     op = FAIL_ON[key][1]
-    ok = value is not None and math.isfinite(value) and (value <= th if op == "<=" else value >= th)
-    return {"key": key, "value": value, "op": op, "threshold": th, "pass": bool(ok)}
+    eff = effective_threshold(key, th, clips)
+    tol = 1e-9
+    ok = value is not None and math.isfinite(value) and (value <= eff + tol if op == "<=" else value >= eff - tol)
+    rec = {"key": key, "value": value, "op": op, "threshold": th, "pass": bool(ok)}
+    if eff != th:
+        rec["effective_threshold"] = eff
+        rec["clips"] = clips
+    return rec
 
 
 def rung(name: str, metrics: dict, checks: list, status: str | None = None, reason: str | None = None) -> dict:
@@ -112,7 +135,8 @@ def failures(report: dict) -> list[str]:
     for r in report.get("ladder", []):
         for c in r.get("checks", []):
             if not c["pass"]:
-                out.append(f"{c['key']} = {_fmt(c['value'])} (needs {c['op']} {_fmt(c['threshold'])})")
+                out.append(f"{c['key']} = {_fmt(c['value'])} (needs {c['op']} "
+                           f"{_fmt(c.get('effective_threshold', c['threshold']))})")
         if r["status"] == "fail" and not any(not c["pass"] for c in r.get("checks", [])):
             out.append(f"{r['rung']}: {r.get('reason', 'failed')}")
     return out
@@ -292,8 +316,8 @@ def run_ladder(inp: LadderInputs, thresholds: dict, progress=None) -> tuple[dict
                            "logit_rmse": float(np.sqrt(np.mean((y8f - y_onnx) ** 2))),
                            "output_scale": float(o_scale), "output_zero_point": int(o_zp),
                            "int8_runtime": "LiteRT reference kernels"},
-                          [check("top1_agreement", agree, thresholds),
-                           check("accuracy_drop_pp", drop, thresholds)]))
+                          [check("top1_agreement", agree, thresholds, n),
+                           check("accuracy_drop_pp", drop, thresholds, n)]))
 
     k = min(n, max(1, int(inp.exact_clips)))
     step(f"LiteRT reference vs tflite_micro ({k} clips)")
@@ -382,7 +406,11 @@ def format_table(report: dict) -> str:
             figs = r.get("reason", "")
         fails = [c for c in r.get("checks", []) if not c["pass"]]
         if fails:
-            figs += "  [" + "; ".join(f"{c['key']} needs {c['op']} {_fmt(c['threshold'])}" for c in fails) + "]"
+            figs += "  [" + "; ".join(f"{c['key']} needs {c['op']} {_fmt(c.get('effective_threshold', c['threshold']))}"
+                                      for c in fails) + "]"
+        elif any("effective_threshold" in c for c in r.get("checks", [])):
+            figs += "  [" + "; ".join(f"{c['key']} {c['op']} {_fmt(c['effective_threshold'])}: one clip of {c['clips']}"
+                                      for c in r["checks"] if "effective_threshold" in c) + "]"
         elif r["status"] == "fail" and r.get("reason"):
             figs += f"  [{r['reason']}]"
         rows.append((r.get("title", r["rung"]), r["status"].upper(), str(m.get("clips", "")), figs))
