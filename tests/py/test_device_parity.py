@@ -231,7 +231,6 @@ def test_parity_tflm_runtime(board, bundle, clips, tmp_path):
     assert rep["kernels"] == "cmsis-nn" and rep["device_info"]["runtime"] == "tflm"
 
 
-@pytest.mark.slow
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", QEMU)
 def test_parity_benchmark_50_clips(board, bundle, tmp_path):
