@@ -163,6 +163,8 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
         fused = f" + fused {', '.join(map(str, L.op.fused))}" if L.op.fused else ""
         c.append(f"/* layer {L.index}: {L.op.kind} (op {L.op.index}{fused}) -> {L.function}"
                  + (f", weights {L.weight_layout}" if L.weight_layout else "") + " */")
+        for k, v in (L.info.get("kernel_choice") or {}).items():  # the optimized family's choices (fastkernels.py)
+            c.append(f"/*   {k}: {v} */")
         for a in L.arrays:
             c.append(_array(a))
         fields = ",\n".join(f"    .{k} = {_value(v)}" for k, v in L.params.items())

@@ -343,9 +343,14 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
     from tinyscene.aot.reader import read_tflite
     from tinyscene.util.atomic import write_json, write_text
 
+    from tinyscene.device.boards import load_board
+
     for k in kernels:
         if k not in ("reference", "auto"):
             raise TsError(f"--kernels {k}: expected reference and/or auto")
+    for b in boards:
+        if not load_board(b).is_emulated:
+            raise TsError(f"--boards: board '{b}' is not emulated (instruction counts need QEMU)")
     paths = _resolve_models(models)
     jobs = [(p, b, k) for p in paths for b in boards for k in kernels]
     results: list[BenchResult] = []

@@ -127,7 +127,17 @@ VARIANTS: dict[str, list[KernelVariant]] = {
 }
 
 
+def optimized_variants() -> dict[str, list[KernelVariant]]:
+    """VARIANTS with the optimized families' variants (fastkernels.py) in front of the generic ones (imported
+    on first use: fastkernels builds on this module)."""
+    from tinyscene.aot.fastkernels import register
+
+    register(VARIANTS)
+    return VARIANTS
+
+
 def choose_kernel(layer: Layer, family: str) -> KernelVariant:
+    optimized_variants()
     key = layer.info.get("variant_key", layer.op.kind)
     for v in VARIANTS.get(key, []):
         if family in v.families and v.applies(layer):
@@ -650,12 +660,6 @@ def lower_graph(g: Graph, family: str) -> list[Layer]:
         apply_variant(layer, choose_kernel(layer, family), family)
         layers.append(layer)
     return layers
-
-
-# The optimized families' variants (fastkernels.py) go in front of the generic ones of VARIANTS.
-from tinyscene.aot.fastkernels import register as _register_fast  # noqa: E402  (needs the names above)
-
-_register_fast(VARIANTS)
 
 
 def check_supported(g: Graph) -> None:

@@ -1,0 +1,103 @@
+"""The optimized kernel families on QEMU against the tflite_micro interpreter (bit-exact): the compiler's op
+models (aot_models.OP_MODELS) and a model of the optimized kernels' own edge cases (odd channel counts and
+sizes, every im2col path, Winograd, depthwise strides and multipliers, clamped activations, broadcast and
+in-place adds), on the Cortex-M4 (armv7em), the Cortex-M7 (armv7em, compiled for M7) and the Cortex-M55 (mve);
+plus the Armv7E-M kernels' exact requantisation path, forced. Several random inputs per firmware run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import aot_models as M
+from tinyscene.aot import fastkernels as FK
+from tinyscene.aot.runner import run
+from tinyscene.device.boards import load_board
+
+BOARDS = ("qemu-an386", "qemu-an547", "qemu-an500")
+FAMILY = {"qemu-an386": "armv7em", "qemu-an500": "armv7em", "qemu-an547": "mve"}
+
+
+@M.case
+def kernel_edges():
+    """Shapes chosen for the optimized kernels' paths (see the module docstring)."""
+    tf = M._tf(); K = tf.keras.layers; M._init(tf, 21)
+    x0 = K.Input((7, 9, 16))
+    he = "he_normal"
+    a = K.Conv2D(5, 3, padding="same", kernel_initializer=he)(x0)                     # Winograd, odd channels
+    b = K.Conv2D(7, 3, strides=2, padding="same", kernel_initializer=he)(x0)          # pair rows, stride 2
+    c = K.Conv2D(3, (2, 5), padding="valid", activation="relu6", kernel_initializer=he)(x0)  # clamp, gather
+    d = K.Conv2D(6, 1, strides=2, kernel_initializer=he)(K.Conv2D(6, 1)(x0))          # 1x1 on 6 channels
+    e = K.Conv2D(4, 3, padding="same", kernel_initializer=he)(
+        K.Conv2D(3, 1)(x0))                                                             # 3 input channels
+    f = K.DepthwiseConv2D(3, padding="same")(x0)                                       # depthwise 3x3 /1
+    g = K.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x0)        # /2, clamp
+    h = K.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(x0)                  # multiplier 2
+    i = K.Conv2D(12, 3, padding="same", groups=4, kernel_initializer=he)(
+        K.Conv2D(12, 1)(x0))                                                            # grouped, 3 per group
+    j = K.Dense(7, activation="relu")(K.Flatten()(b))                                  # dense, odd units
+    sa = K.Conv2D(16, 1)(x0)
+    k = K.ReLU(max_value=6.0)(K.Add()([x0, sa]))                                       # add, clamp
+    m = K.Add()([sa, K.GlobalAveragePooling2D(keepdims=True)(x0)])                     # broadcast add
+    n = K.MaxPooling2D(3, strides=2, padding="same")(K.Conv2D(6, 1)(x0))              # max pool, 6 channels
+    o = K.AveragePooling2D((3, 3), strides=(2, 2), padding="same")(x0)                 # average pool
+    q = K.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2]))(K.Conv2D(10, 1)(x0))       # mean, 10 channels
+    r = K.Conv2D(40, 3, padding="same", kernel_initializer=he)(K.Conv2D(40, 1)(x0))   # Winograd, 10 groups
+    return tf.keras.Model(x0, [a, b, c, d, e, f, g, h, i, j, k, m, n, o, q, r]), {}
+
+
+MODELS = M.OP_MODELS + ("kernel_edges",)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return M.shared_dir(tmp_path_factory)
+
+
+def assert_bit_exact(model, outs, inputs):
+    ref = M.tflm_outputs(model, inputs)
+    for k, (got, want) in enumerate(zip(outs, ref)):
+        got = got if isinstance(got, list) else [got]
+        for j, (a, r) in enumerate(zip(got, want)):
+            a = a.reshape(r.shape)
+            bad = np.argwhere(a != r)
+            assert not bad.size, (f"{model.name} input {k} output {j}: {len(bad)} of {r.size} values differ, first "
+                                  f"at {bad[0].tolist()}: {a[tuple(bad[0])]} vs tflite_micro {r[tuple(bad[0])]}")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_optimized_ops_bit_exact(name, board, model_dir, tmp_path):
+    model = M.build(name, model_dir)
+    inputs = M.random_inputs(model, 4, seed=7)
+    outs, report = run(model, load_board(board), inputs, kernels="auto", workdir=tmp_path, timeout=300,
+                       poison_arena=True)
+    assert report.kernels == FAMILY[board]
+    assert_bit_exact(model, outs, inputs)
+
+
+def test_edge_model_reaches_every_optimized_kernel(model_dir):
+    """The edge-case model exercises each optimized kernel (else the test above would not cover it)."""
+    from tinyscene.aot.compiler import compile_model
+
+    model = M.build("kernel_edges", model_dir)
+    used = {}
+    for board in ("qemu-an386", "qemu-an547"):
+        comp = compile_model(model, None, board=load_board(board))
+        used[board] = {L.function for L in comp.layers}
+    assert {"ts_conv_wino_s8", "ts_conv_s8", "ts_conv_1x1_s8", "ts_depthwise_conv_3x3_s8", "ts_depthwise_conv_s8",
+            "ts_add_lut_s8", "ts_add_s8", "ts_fully_connected_s8", "ts_max_pool_s8", "ts_avg_pool_s8",
+            "ts_mean_s8"} <= used["qemu-an386"]
+    assert {"ts_conv_s8", "ts_depthwise_conv_s8", "ts_add_lut_s8", "ts_fully_connected_s8"} <= used["qemu-an547"]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ("convs", "kernel_edges"))
+def test_exact_requantisation_path(name, model_dir, tmp_path, monkeypatch):
+    """Layers whose fast records could overflow keep TFLite's multipliers and the kernels' exact path: forced
+    here for every layer, still bit-exact."""
+    monkeypatch.setattr(FK, "plan_requant", lambda *a, **k: FK.Requant(False, 1, None, "forced by the test"))
+    model = M.build(name, model_dir)
+    inputs = M.random_inputs(model, 3, seed=8)
+    outs, _ = run(model, load_board("qemu-an386"), inputs, kernels="auto", workdir=tmp_path, timeout=300)
+    assert_bit_exact(model, outs, inputs)
