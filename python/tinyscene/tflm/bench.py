@@ -80,8 +80,8 @@ def reference_output(model: Path, x: np.ndarray) -> np.ndarray | None:
     try:
         from tflite_micro.python.tflite_micro import runtime as tflm_rt
 
-        with _quiet_fds():
-            it = tflm_rt.Interpreter.from_file(str(model))
+        with _quiet_fds():  # an arena as large as any model here needs (the default is 10x the file)
+            it = tflm_rt.Interpreter.from_file(str(model), arena_size=max(64 << 20, 16 * Path(model).stat().st_size))
             it.set_input(x, 0)
             it.invoke()
             return np.asarray(it.get_output(0))
