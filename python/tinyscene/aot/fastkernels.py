@@ -258,15 +258,27 @@ def _is_1x1(L: Layer) -> bool:
 DW_STREAM_WORDS = 10  # per channel: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
 
 
-def _is_dw3x3(L: Layer) -> bool:
+def _dw_transposed(L: Layer) -> bool | None:
+    """The sweep of ts_depthwise_conv_3x3_s8: along the rows (False), along the columns (True: tall narrow
+    outputs), or None when neither suits the kernel (stride 1 or 2 and padding <= 1 along the sweep)."""
     p = L.params
-    return (L.info["kernel"] == [3, 3] and p["depth_multiplier"] == 1 and p["dilation_h"] == 1
-            and p["dilation_w"] == 1 and p["stride_w"] in (1, 2) and p["pad_left"] <= 1)
+    if not (L.info["kernel"] == [3, 3] and p["depth_multiplier"] == 1 and p["dilation_h"] == 1
+            and p["dilation_w"] == 1):
+        return None
+    rows_ok = p["stride_w"] in (1, 2) and p["pad_left"] <= 1
+    cols_ok = p["stride_h"] in (1, 2) and p["pad_top"] <= 1
+    if cols_ok and (p["output"][2] < p["output"][1] or not rows_ok):
+        return True
+    return False if rows_ok else None
+
+
+def _is_dw3x3(L: Layer) -> bool:
+    return _dw_transposed(L) is not None
 
 
 def _dw_plane(L: Layer) -> int:
-    """int16 elements of one channel's row in the kernel's transposed rows: the input width plus both pads."""
-    w = L.params["input"][2]
+    """int16 elements of one channel's row in the kernel's transposed rows: the swept size plus both pads."""
+    w = L.params["input"][1 if _dw_transposed(L) else 2]
     return w + 2 + (w & 1)  # even: rows of whole words
 
 
@@ -276,13 +288,16 @@ DW_SCRATCH = 8192  # armv7em/ts_depthwise_conv_3x3_s8.c TS_A7_DW_SCRATCH
 def _dw_block_rows(L: Layer) -> int:
     """Output rows per block of ts_depthwise_conv_3x3_s8 (its block_rows())."""
     p = L.params
+    tr = _dw_transposed(L)
+    sr, out_rows = (p["stride_w"], p["output"][2]) if tr else (p["stride_h"], p["output"][1])
     row_bytes = p["input"][3] * _dw_plane(L) * 2
-    r = int((DW_SCRATCH // row_bytes - 3) / p["stride_h"]) + 1  # C: integer division truncating toward 0
-    return max(1, min(r, 186 // p["stride_h"] + 1, 32, p["output"][1]))
+    r = int((DW_SCRATCH // row_bytes - 3) / sr) + 1  # C: integer division truncating toward 0
+    return max(1, min(r, 186 // sr + 1, 32, out_rows))
 
 
 def _scratch_dw3x3_a7(L: Layer, family: str) -> int:
-    ring = (_dw_block_rows(L) - 1) * L.params["stride_h"] + 3  # the block's input rows + 1 of zero points
+    sr = L.params["stride_w" if _dw_transposed(L) else "stride_h"]
+    ring = (_dw_block_rows(L) - 1) * sr + 3  # the block's input rows, + 1 row of zero points below
     return (ring + 1) * L.params["input"][3] * _dw_plane(L) * 2
 
 
@@ -291,6 +306,9 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     arr = _arrays(L)
     C = L.params["output"][3]
     w = arr["weights"].values.reshape(3, 3, C).astype(np.int64)  # [ky, kx, c]
+    tr = bool(_dw_transposed(L))
+    if tr:
+        w = w.transpose(1, 0, 2)  # the sweep runs down the columns: filter columns become rows
     bias = arr["bias"].values.astype(np.int64)
     mult, shift = arr["mult"].values.astype(np.int64), arr["shift"].values.astype(np.int64)
     rq = plan_requant(np.abs(w).sum((0, 1)), bias, mult, shift, int(L.params["output_zero_point"]))
@@ -302,6 +320,7 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     recs = rq.records.astype(np.int64) if rq.fast else np.stack([mult, shift, np.zeros(C, dtype=np.int64)], -1)
     stream = np.concatenate([(bias * rq.fold)[:, None], np.stack(rows, -1), recs], -1) & 0xFFFFFFFF
     assert stream.shape == (C, DW_STREAM_WORDS)
+    stream = np.concatenate([[int(tr)], stream.reshape(-1)]).astype(np.int64) & 0xFFFFFFFF
     arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
     name = L.name
     L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
@@ -314,6 +333,7 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     L.info["kernel_choice"] = {
         "method": "3 input rows transposed to int16 channel planes; per channel, 2 outputs per step with "
                   "SMLAD over tap pairs (w0, w1) and SMLABB/SMLATB for w2",
+        "sweep": "down the columns (transposed)" if tr else "along the rows", "block_rows": _dw_block_rows(L),
         "weights": "int16 tap pairs per channel with bias and requantisation record"
                    + (", x2 (folded requantisation)" if rq.fast else ""),
         "requant": "fast" if rq.fast else f"exact ({rq.reason})", "scratch_bytes": L.scratch_bytes}

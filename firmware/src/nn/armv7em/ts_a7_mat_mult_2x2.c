@@ -1,7 +1,8 @@
 /* Support function of the Armv7E-M convolutions (ts_conv_s8, ts_conv_1x1_s8): the output channel pairs of one
  * 2-pixel column with fast requantisation records, in assembly. In C (ts_a7_conv_channels) GCC spends about
  * 60 instructions per 2x2 block around the SMLAD bodies (spilled pointers, reloaded records); here a block
- * costs 32, plus 10 per group of 4 k and 3 per pass of the 16-body loop (`tinyscene bench-kernels`).
+ * costs 32, plus 10 per group of 4 k and 3 per pass of the 16-body loop (`tinyscene bench-kernels`); with
+ * at most 16 groups (one pass) the end check goes, with exactly 16 the computed jump too.
  *
  * Per channel pair of the stream (ts/nn_armv7em.h, TS_A7_PAIR_WORDS): the accumulators from the bias pair;
  * the Duff's device of ts_a7_mac_2x2 over the n4 groups; the four results through the two records
@@ -12,11 +13,43 @@
 #include "ts/nn.h"
 #include "ts/nn_armv7em.h"
 
+/* After a pair's SMLAD bodies: records, requantisation, stores. */
+#define PAIR_TAIL \
+    "ldm lr!, {r4-r9}\n\t"         /* M0 R0 E0 M1 R1 E1 */ \
+    "smmlar r10, r0, r4, r5\n\t" \
+    "smmlar r11, r1, r4, r5\n\t" \
+    "add r10, r10, r0, asr #31\n\t" \
+    "add r11, r11, r1, asr #31\n\t" \
+    "asr r10, r10, r6\n\t" \
+    "asr r11, r11, r6\n\t" \
+    "ssat r10, #8, r10\n\t" \
+    "ssat r11, #8, r11\n\t" \
+    "smmlar r4, r2, r7, r8\n\t" \
+    "smmlar r5, r3, r7, r8\n\t" \
+    "add r4, r4, r2, asr #31\n\t" \
+    "add r5, r5, r3, asr #31\n\t" \
+    "asr r4, r4, r9\n\t" \
+    "asr r5, r5, r9\n\t" \
+    "ssat r4, #8, r4\n\t" \
+    "ssat r5, #8, r5\n\t" \
+    "bfi r10, r4, #8, #8\n\t"      /* pixel A: channel c | channel c + 1 << 8 */ \
+    "bfi r11, r5, #8, #8\n\t" \
+    "ldrd r4, r5, [sp, #12]\n\t" \
+    "strh r10, [r4], #2\n\t" \
+    "strh r11, [r5], #2\n\t" \
+    "strd r4, r5, [sp, #12]\n\t" \
+
+#define BODIES16 \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+
 __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #24\n\t"
+        "sub sp, sp, #28\n\t"
         "ldr r1, [r0, #20]\n\t"        /* n4 */
         "ldr r2, [r0, #0]\n\t"         /* column */
         "ldr lr, [r0, #4]\n\t"         /* stream */
@@ -29,13 +62,20 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "rsb r8, r1, #0\n\t"
         "and r8, r8, #15\n\t"
         "add r8, r8, r8, lsl #2\n\t"
+        "lsl r8, r8, #3\n\t"           /* loop entry: body ((-n4) & 15), 40 bytes each */
+        "adr r9, 5f\n\t"
+        "add r9, r9, r8\n\t"
+        "str r9, [sp, #24]\n\t"        /* ... in the one-pass copy */
         "adr r9, 1f\n\t"
-        "add r8, r9, r8, lsl #3\n\t"   /* loop entry: body ((-n4) & 15), 40 bytes each */
+        "add r8, r9, r8\n\t"
         "str r2, [sp]\n\t"
         "str r8, [sp, #4]\n\t"
         "str r3, [sp, #8]\n\t"
         "strd r4, r5, [sp, #12]\n\t"
         "str r7, [sp, #20]\n\t"
+        "cmp r1, #16\n\t"
+        "beq 6f\n\t"                 /* exactly 16 groups: one pass, no jump */
+        "blt 4f\n\t"                 /* fewer: one pass from the entry, no end check */
         "2:\n\t"
         "ldrd r0, r2, [lr], #8\n\t"    /* bias pair */
         "mov r1, r0\n\t"
@@ -45,39 +85,41 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+        BODIES16
         "ldr r4, [sp, #8]\n\t"
         "cmp r12, r4\n\t"
         "bne 1b\n\t"
-        "ldm lr!, {r4-r9}\n\t"         /* M0 R0 E0 M1 R1 E1 */
-        "smmlar r10, r0, r4, r5\n\t"
-        "smmlar r11, r1, r4, r5\n\t"
-        "add r10, r10, r0, asr #31\n\t"
-        "add r11, r11, r1, asr #31\n\t"
-        "asr r10, r10, r6\n\t"
-        "asr r11, r11, r6\n\t"
-        "ssat r10, #8, r10\n\t"
-        "ssat r11, #8, r11\n\t"
-        "smmlar r4, r2, r7, r8\n\t"
-        "smmlar r5, r3, r7, r8\n\t"
-        "add r4, r4, r2, asr #31\n\t"
-        "add r5, r5, r3, asr #31\n\t"
-        "asr r4, r4, r9\n\t"
-        "asr r5, r5, r9\n\t"
-        "ssat r4, #8, r4\n\t"
-        "ssat r5, #8, r5\n\t"
-        "bfi r10, r4, #8, #8\n\t"      /* pixel A: channel c | channel c + 1 << 8 */
-        "bfi r11, r5, #8, #8\n\t"
-        "ldrd r4, r5, [sp, #12]\n\t"
-        "strh r10, [r4], #2\n\t"
-        "strh r11, [r5], #2\n\t"
-        "strd r4, r5, [sp, #12]\n\t"
+        PAIR_TAIL
         "ldr r4, [sp, #20]\n\t"
         "cmp lr, r4\n\t"
         "bne 2b\n\t"
-        "add sp, sp, #24\n\t"
+        "b 9f\n\t"
+        "4:\n\t"                      /* ---- n4 < 16 */
+        "ldrd r0, r2, [lr], #8\n\t"
+        "mov r1, r0\n\t"
+        "mov r3, r2\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldr r4, [sp, #24]\n\t"
+        "mov pc, r4\n\t"
+        ".p2align 2\n"
+        "5:\n\t"
+        BODIES16
+        PAIR_TAIL
+        "ldr r4, [sp, #20]\n\t"
+        "cmp lr, r4\n\t"
+        "bne 4b\n\t"
+        "b 9f\n\t"
+        "6:\n\t"                      /* ---- n4 == 16 */
+        "ldrd r0, r2, [lr], #8\n\t"
+        "mov r1, r0\n\t"
+        "mov r3, r2\n\t"
+        "ldr r12, [sp]\n\t"
+        BODIES16
+        PAIR_TAIL
+        "ldr r4, [sp, #20]\n\t"
+        "cmp lr, r4\n\t"
+        "bne 6b\n\t"
+        "9:\n\t"
+        "add sp, sp, #28\n\t"
         "pop {r4-r11, pc}\n\t");
 }

@@ -172,6 +172,37 @@ static NO_LIBCALL void gather(const geo_t *g, const pixel_t *q, int32_t c0, int8
     fill_bytes(dst, 0, 4 * g->n4 - (int32_t)(dst - col8)); /* k padding: zero weights there */
 }
 
+/* Rows of whole groups (kw kc % 4 == 0, one group of channels, no horizontal dilation), any position: the field
+ * of pixel q widened row by row into one lane, rows partly outside first completed in `tmp` (row bytes). */
+static NO_LIBCALL void lane_rows(const geo_t *g, const pixel_t *q, int32_t *lane, int8_t *tmp)
+{
+    const int32_t iy0 = q->oy * g->sh - g->pt, ix0 = q->ox * g->sw - g->pl;
+    const int32_t ng = g->row >> 2;
+    int32_t kx0, kx1;
+    inside_taps(g, ix0, &kx0, &kx1);
+    for (int32_t ky = 0; ky < g->kh; ky++, lane += 4 * ng) {
+        const int32_t iy = iy0 + ky * g->dh;
+        if (iy < 0 || iy >= g->in_h) {
+            fill_lane(lane, g->zp2, ng);
+            continue;
+        }
+        const int8_t *src = g->input + (size_t)q->b * g->plane + (size_t)iy * g->line + (ptrdiff_t)ix0 * g->in_c;
+        if (!(kx0 == 0 && kx1 == g->kw)) {
+            fill_bytes(tmp, g->zp, kx0 * g->kc);
+            copy_bytes(tmp + kx0 * g->kc, src + kx0 * g->kc, (kx1 - kx0) * g->kc);
+            fill_bytes(tmp + kx1 * g->kc, g->zp, (g->kw - kx1) * g->kc);
+            src = tmp;
+        }
+        if (ng == 1) { /* e.g. one channel, 4 taps: one word */
+            const uint32_t v = ts_a7_read32(src);
+            lane[0] = (int32_t)__sxtb16(v);
+            lane[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+        } else {
+            ts_a7_widen_lane(src, ng, lane);
+        }
+    }
+}
+
 /* Receptive fields of pixels qa and qb -> the 2-pixel column. The common case, both fields horizontally
  * inside on the same input rows (one group, no horizontal dilation), goes row by row for both lanes. */
 static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_t *qb, int32_t c0, int32_t *col,
@@ -188,7 +219,11 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
         if ((row & 3) == 0) { /* rows of whole groups: widened straight from the input */
             const int32_t ng = row >> 2;
             for (int32_t ky = 0; ky < kh; ky++, iy += g->dh, ra += step, rb += step, col += 4 * ng) {
-                if ((uint32_t)iy < (uint32_t)in_h) {
+                if ((uint32_t)iy < (uint32_t)in_h && ng == 1) {
+                    const uint32_t va = ts_a7_read32(ra), vb = ts_a7_read32(rb);
+                    col[0] = (int32_t)__sxtb16(va), col[1] = (int32_t)ts_a7_sxtb16_ror8(va);
+                    col[2] = (int32_t)__sxtb16(vb), col[3] = (int32_t)ts_a7_sxtb16_ror8(vb);
+                } else if ((uint32_t)iy < (uint32_t)in_h) {
                     ts_a7_widen_pair(ra, rb, ng, col);
                 } else {
                     fill_words(col, g->zp2, 4 * ng);
@@ -209,6 +244,11 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
         fill_bytes(da, 0, 4 * g->n4 - kh * row); /* k padding: zero weights there */
         fill_bytes(db, 0, 4 * g->n4 - kh * row);
         ts_a7_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
+        return;
+    }
+    if ((g->row & 3) == 0 && g->dw == 1 && g->kc == g->in_c) {
+        lane_rows(g, qa, col, col8);
+        lane_rows(g, qb, col + 2, col8);
         return;
     }
     if (g->kc & 3) {
