@@ -21,6 +21,12 @@ void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t 
                               void *scratch);
 int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_t *p);
 
+/* DEPTHWISE_CONV_2D, depth multiplier 1, at most 16 taps, stride 1 along the sweep (Helium): padded channel
+ * planes (the scratch), 4 outputs per vector. */
+void ts_depthwise_conv_planar_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
+                                 void *scratch);
+int32_t ts_depthwise_conv_planar_s8_get_buffer_size(const ts_depthwise_conv_params_t *p);
+
 /* ADD through lookup tables: table1[(uint8_t)x] + table2[(uint8_t)y] is 2 x (TFLite's rescaled input 1 +
  * rescaled input 2), computed offline; the output requantisation is one fast record (ts/nn_armv7em.h):
  * out = clamp(ssat8((SMMLAR(sum, output_multiplier, output_round) - (sum < 0)) >> output_shift)). Same

@@ -497,6 +497,58 @@ def _prepare_dw_mve(L: Layer, family: str) -> None:
                                "requant": "exact (VQRDMULH, VRSHL)"}
 
 
+PLANAR_MAX = 32768  # scratch of ts_depthwise_conv_planar_s8 (the padded planes)
+
+
+def _planar_geometry(L: Layer) -> tuple[bool, int, int] | None:
+    """(transposed, plane rows, plane width) of mve ts_depthwise_conv_planar_s8, or None when it does not
+    apply (its planar_geometry())."""
+    p = L.params
+    _, kh, kw, C = p["filter"]
+    if p["depth_multiplier"] != 1 or kh * kw > 16:
+        return None
+    options = []
+    for tr in (True, False):
+        if tr:
+            rows, px, sr, sp, dr, dp, kr, kp = p["output"][2], p["output"][1], p["stride_w"], p["stride_h"], \
+                p["dilation_w"], p["dilation_h"], kw, kh
+        else:
+            rows, px, sr, sp, dr, dp, kr, kp = p["output"][1], p["output"][2], p["stride_h"], p["stride_w"], \
+                p["dilation_h"], p["dilation_w"], kh, kw
+        if sp != 1:
+            continue
+        hs = (rows - 1) * sr + (kr - 1) * dr + 1
+        ws = (px + 3) // 4 * 4 - 1 + (kp - 1) * dp + 1
+        if C * hs * ws <= PLANAR_MAX and hs * ws <= 9362:
+            options.append((tr, hs, ws, px))
+    if not options:
+        return None
+    tr, hs, ws, _ = max(options, key=lambda o: (o[3] % 4 == 0, o[3]))  # the longer, whole-vector sweep
+    return tr, hs, ws
+
+
+def _prepare_dw_planar_mve(L: Layer, family: str) -> None:
+    arr = _arrays(L)
+    _, kh, kw, C = L.params["filter"]
+    tr, hs, ws = _planar_geometry(L)
+    w = arr["weights"].values.reshape(kh, kw, C).astype(np.int64)
+    if tr:
+        w = w.transpose(1, 0, 2)
+    taps = np.zeros((C, 16), dtype=np.int64)
+    taps[:, :kh * kw] = w.reshape(kh * kw, C).T
+    rq = _mve_rq(arr["bias"].values.astype(np.int64), arr["mult"].values.astype(np.int64),
+                 arr["shift"].values.astype(np.int64))
+    rb = np.ascontiguousarray((rq & 0xFFFFFFFF).astype("<u4")).view(np.int8).reshape(C, 16)
+    body = np.concatenate([taps.astype(np.int8), rb], -1).reshape(-1)
+    head = np.ascontiguousarray(np.array([int(tr)], dtype="<u4")).view(np.int8)
+    _finish_stream(L, np.concatenate([head, body]))
+    L.info["kernel_choice"] = {"method": "padded int8 channel planes; per channel 4 outputs per vector, VLDRB.S32 + "
+                                         "VMLA by the tap per tap, scattered stores",
+                               "sweep": "down the columns (transposed)" if tr else "along the rows",
+                               "weights": "int8 taps per channel with requantisation constants",
+                               "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes}
+
+
 # ---- the table ---------------------------------------------------------------------------------------
 
 A7 = ("armv7em", "mve")  # the mve family overlays armv7em: kernels mve/ does not override serve it too
@@ -524,6 +576,11 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7_ONLY, applies=_is_dw3x3,
                     weight_layout="dw3x3 s16 + rq", scratch_bytes=_scratch_dw3x3_a7,
                     buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7),
+        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_planar_s8", families=MVE,
+                    applies=lambda L: _planar_geometry(L) is not None, weight_layout="dw planar s8 + rq",
+                    scratch_bytes=lambda L, fam: L.params["input"][3] * _planar_geometry(L)[1] * _planar_geometry(L)[2],
+                    buffer_size_function="ts_depthwise_conv_planar_s8_get_buffer_size",
+                    prepare=_prepare_dw_planar_mve, source="mve"),
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_s8", families=MVE, weight_layout="dw s8 8ch + rq",
                     scratch_bytes=lambda L, fam: (L.params["input"][3] + 15) // 16 * 16,
                     buffer_size_function="ts_depthwise_conv_s8_get_buffer_size",
