@@ -224,3 +224,25 @@ def test_every_network_every_board(name, board, model_dir, tmp_path, tflm_lib):
     inputs = M.random_inputs(model, 4, seed=9)
     for rt in ("tflm", "tflm-ref"):
         _check(model, board, rt, inputs, tmp_path, tflm_lib)
+
+
+def test_failed_library_build_leaves_nothing_and_key_follows_flags(tmp_path, monkeypatch):
+    """A library whose compilation fails is an error naming the file, and leaves no library (nor a
+    temporary folder) in the cache; the cache key changes with the flags."""
+    tree = tb.source_tree()
+    bad = tmp_path / "broken.cc"
+    bad.write_text("this is not C++;\n")
+    root = tmp_path / "tflm-cache"
+    monkeypatch.setattr(tb, "source_tree", lambda: tree)
+    monkeypatch.setattr(tb, "library_root", lambda: root)
+    monkeypatch.setattr(tb, "core_sources", lambda t: [bad])
+    monkeypatch.setattr(tb, "kernel_files", lambda d: ({}, []))
+    monkeypatch.setattr(tb, "cmsis_nn_sources", lambda t: [])
+    monkeypatch.setattr(tb, "COMMON_REGISTRATIONS", [])
+    with pytest.raises(TsError, match=r"compiling .*broken\.cc for host failed"):
+        tb.ensure_library(load_board("host"), progress=False)
+    assert [p.name for p in root.iterdir() if not p.name.endswith(".lock")] == []
+    kind = tb.cpu_kind(load_board("host"))
+    key = tb.library_key(kind, tree)
+    monkeypatch.setattr(tb, "KERNEL_OPT", "-O3")
+    assert tb.library_key(kind, tree) != key

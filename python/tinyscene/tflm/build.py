@@ -517,6 +517,8 @@ def _build_base(lib: Library, *, progress: bool) -> None:
     start = time.monotonic()
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a build that was killed (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         _patched_flatbuffers(t, tmp / "fb-include")

@@ -256,6 +256,8 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
                 _write_stamp(src)
                 return dest
             shutil.rmtree(dest)
+        for stale in base.glob(f".{src.stem}.*.tmp"):  # left by an extraction that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         mirror = _mirror()
         downloaded = None
         if mirror is not None:
