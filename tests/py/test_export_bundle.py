@@ -293,3 +293,32 @@ def test_later_rung_keeps_manifest(exported, tmp_path):
     assert [r["rung"] for r in rep["ladder"]][-1] == "device_vs_host"
     assert _rung(_report(copy), "device_vs_host")["status"] == "pass"
     check_bundle(copy)  # manifest still matches
+
+
+def test_tflm_sources_compile_against_tflm(exported, tmp_path):
+    """tflm/ops.h and model_data.cc compile against the pinned TensorFlow Lite Micro headers."""
+    import subprocess
+
+    from tinyscene.errors import TsError
+
+    cxx = shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no g++")
+    try:
+        from tinyscene.tflm.build import source_tree
+
+        t = source_tree()
+    except (ImportError, TsError) as e:
+        pytest.skip(f"TFLM sources not available: {e}")
+    main = tmp_path / "main.cc"
+    main.write_text('#include "ops.h"\n#include "model_data.h"\n'
+                    '#include "tensorflow/lite/micro/micro_interpreter.h"\n'
+                    "static uint8_t arena[TS_MODEL_ARENA_BYTES] __attribute__((aligned(16)));\n"
+                    "int main() { TsModelOpResolver r; if (ts_model_register_ops(r) != kTfLiteOk) return 1;\n"
+                    "  tflite::MicroInterpreter it(tflite::GetModel(ts_model_data), r, arena, sizeof arena);\n"
+                    "  return it.AllocateTensors() == kTfLiteOk ? 0 : 2; }\n")
+    inc = [exported["bundle"] / "tflm", t.tflm, t.flatbuffers / "include", t.gemmlowp, t.ruy]
+    for src in (main, exported["bundle"] / "tflm" / "model_data.cc"):
+        r = subprocess.run([cxx, "-std=c++17", "-fsyntax-only", "-DTF_LITE_STATIC_MEMORY",
+                            *[f"-I{p}" for p in inc], str(src)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
