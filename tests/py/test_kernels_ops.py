@@ -42,7 +42,8 @@ def kernel_edges():
     o = K.AveragePooling2D((3, 3), strides=(2, 2), padding="same")(x0)                 # average pool
     q = K.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2]))(K.Conv2D(10, 1)(x0))       # mean, 10 channels
     r = K.Conv2D(40, 3, padding="same", kernel_initializer=he)(K.Conv2D(40, 1)(x0))   # Winograd, 10 groups
-    return tf.keras.Model(x0, [a, b, c, d, e, f, g, h, i, j, k, m, n, o, q, r]), {}
+    s = K.Conv2D(6, 3, padding="same", kernel_initializer=he)(K.Conv2D(4, 1)(x0))     # pair rows + odd width
+    return tf.keras.Model(x0, [a, b, c, d, e, f, g, h, i, j, k, m, n, o, q, r, s]), {}
 
 
 MODELS = M.OP_MODELS + ("kernel_edges",)
@@ -86,9 +87,10 @@ def test_edge_model_reaches_every_optimized_kernel(model_dir):
         comp = compile_model(model, None, board=load_board(board))
         used[board] = {L.function for L in comp.layers}
     assert {"ts_conv_wino_s8", "ts_conv_s8", "ts_conv_1x1_s8", "ts_depthwise_conv_3x3_s8", "ts_depthwise_conv_s8",
-            "ts_add_lut_s8", "ts_add_s8", "ts_fully_connected_s8", "ts_max_pool_s8", "ts_avg_pool_s8",
+            "ts_add_lut_s8", "ts_fully_connected_s8", "ts_max_pool_s8", "ts_avg_pool_s8",
             "ts_mean_s8"} <= used["qemu-an386"]
-    assert {"ts_conv_s8", "ts_depthwise_conv_s8", "ts_add_lut_s8", "ts_fully_connected_s8"} <= used["qemu-an547"]
+    assert {"ts_conv_s8", "ts_depthwise_conv_s8", "ts_depthwise_conv_planar_s8", "ts_add_lut_s8",
+            "ts_fully_connected_s8"} <= used["qemu-an547"]
 
 
 @pytest.mark.qemu

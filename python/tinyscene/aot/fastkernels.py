@@ -239,9 +239,8 @@ def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
 
 
 def _scratch_conv_a7(L: Layer, family: str) -> int:
-    cout, kh, kw, kc = L.params["filter"]
     n4 = _conv_geometry(L)[3]
-    return (24 if kc % 4 else 16) * n4 + _conv_ring_bytes(L)
+    return 24 * n4 + _conv_ring_bytes(L)  # column, two int8 rows, pair rows (armv7em ts_conv_s8)
 
 
 def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:

@@ -11,7 +11,7 @@
  * Weights (compiler layout "s16 2ch x k4"): per group of output channels, channels padded to an even
  * count, each pair of channels as n4 = ceil(k / 4) groups of [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)]
  * int16 pairs, k in OHWI order and zero-padded to 4 n4. Bias and requantisation per padded channel.
- * Scratch: the 2-pixel column (16 n4 bytes), and when kc % 4 != 0 two int8 gather rows (8 n4 bytes). */
+ * Scratch: the 2-pixel column (16 n4 bytes), two int8 gather rows (8 n4 bytes), the pair rows (see below). */
 #include <string.h>
 
 #include "ts/nn.h"
@@ -42,7 +42,7 @@ static inline int use_ring(const ts_conv_params_t *p)
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     const int32_t n4 = (p->filter.h * p->filter.w * p->filter.c + 3) >> 2;
-    return ((p->filter.c & 3) ? 24 * n4 : 16 * n4) + (use_ring(p) ? ring_bytes(p) : 0);
+    return 24 * n4 + (use_ring(p) ? ring_bytes(p) : 0); /* column, two int8 rows, pair rows */
 }
 
 typedef struct {
@@ -318,7 +318,7 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
     const int32_t out_zp = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
     int32_t *col = (int32_t *)scratch;
     int8_t *col8 = (int8_t *)(col + 4 * g.n4);
-    int32_t *rows = col + 4 * g.n4;           /* ring: kh pair rows of ring_w x in_c words */
+    int32_t *rows = col + 6 * g.n4;           /* ring: kh pair rows of ring_w x in_c words, after col8 */
     const int32_t row_words = g.ring_w * g.in_c; /* words of a pair row; seg: of one filter row's taps */
     const int32_t seg = g.kw * g.in_c;
     for (int32_t grp = 0; grp < groups; grp++) {
