@@ -75,6 +75,12 @@ bench-fe:
 	@mkdir -p build
 	$(TS) bench-fe --out build/bench-fe.json
 
+# Int8 kernel families (reference vs Armv7E-M / Helium), per network and per layer, on the three QEMU
+# boards: build/bench-kernels/bench-kernels.{md,json,png}. About two minutes.
+.PHONY: bench-nn
+bench-nn:
+	$(TS) bench-kernels --out build/bench-kernels --repeat 2
+
 # Training on synthetic data, small: synth (200 clips, once) -> train the paper ResNet on the
 # m4-small features (10 epochs) -> evaluate. A few minutes on 2 CPU cores.
 DEMO_TRAIN ?= build/demo-train

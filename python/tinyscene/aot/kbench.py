@@ -189,15 +189,21 @@ class Targets:
     min_m55_gain: float = 2.0  # M4 optimized / M55 optimized
 
 
+def display_name(model: str) -> str:
+    """A built-in network's cache file (name-<hash>.tflite) shows as its name; other models as their file."""
+    m = re.match(r"^(.*)-[0-9a-f]{12}\.tflite$", Path(model).name)
+    return m.group(1) if m else Path(model).name
+
+
 def _key(r: BenchResult) -> tuple[str, str, str]:
-    return (Path(r.model).name, r.board, r.kernels)
+    return (display_name(r.model), r.board, r.kernels)
 
 
 def check_targets(results: list[BenchResult], t: Targets = Targets()) -> list[tuple[str, bool, str]]:
     """-> (what, met, detail) per network and target, for the networks measured on the boards involved."""
     by = {_key(r): r for r in results}
     out = []
-    for model in dict.fromkeys(Path(r.model).name for r in results):
+    for model in dict.fromkeys(display_name(r.model) for r in results):
         opt, ref, m55 = by.get((model, M4_BOARD, "auto")), by.get((model, M4_BOARD, "reference")), \
             by.get((model, M55_BOARD, "auto"))
         if opt and opt.per_mac is not None:
@@ -218,7 +224,7 @@ def check_targets(results: list[BenchResult], t: Targets = Targets()) -> list[tu
             out.append((f"{model}: M4 / M55 (both optimized) >= {t.min_m55_gain}x", s >= t.min_m55_gain,
                         f"{s:.2f}x"))
         for r in results:
-            if Path(r.model).name == model and r.bit_exact is False:
+            if display_name(r.model) == model and r.bit_exact is False:
                 out.append((f"{model} on {r.board} ({r.family}): bit-exact with tflite_micro", False, "differs"))
     return out
 
@@ -233,7 +239,7 @@ def network_table(results: list[BenchResult]) -> str:
              "| bit-exact | flash model B | flash runtime B | kernel code B | arena B |",
              "|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in results:
-        m = Path(r.model).name
+        m = display_name(r.model)
         ref = by.get((m, r.board, "reference"))
         m4 = by.get((m, M4_BOARD, "auto"))
         sp = f"{ref.instructions / r.instructions:.2f}x" if ref and ref is not r and r.instructions else ""
@@ -247,7 +253,7 @@ def network_table(results: list[BenchResult]) -> str:
 
 
 def layer_table(results: list[BenchResult], model: str) -> str:
-    runs = [r for r in results if Path(r.model).name == model]
+    runs = [r for r in results if display_name(r.model) == model]
     if not runs:
         return ""
     cols = [(r.board, r.family) for r in runs]
@@ -270,7 +276,7 @@ def plot(results: list[BenchResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = list(dict.fromkeys(Path(r.model).name for r in results))
+    models = list(dict.fromkeys(display_name(r.model) for r in results))
     configs = list(dict.fromkeys((r.board, r.kernels) for r in results))
     by = {_key(r): r for r in results}
     fig, axes = plt.subplots(1 + len(models), 1, figsize=(11, 3.2 * (1 + len(models))))
@@ -286,7 +292,7 @@ def plot(results: list[BenchResult], path: Path) -> None:
     ax.legend(fontsize=7, ncol=3)
     ax.set_title("whole networks (executed instructions under QEMU -icount, per multiply-accumulate)")
     for ax, m in zip(axes[1:], models):
-        runs = [r for r in results if Path(r.model).name == m]
+        runs = [r for r in results if display_name(r.model) == m]
         n = len(runs[0].layers) if runs else 0
         w = 0.8 / max(len(runs), 1)
         for j, r in enumerate(runs):
@@ -377,7 +383,7 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
     md = ["# tinyscene bench-kernels", "",
           "Executed instructions per invoke under QEMU (`-icount shift=0`); bit-exact: output == tflite_micro.", "",
           network_table(results), ""]
-    for m in dict.fromkeys(Path(r.model).name for r in results):
+    for m in dict.fromkeys(display_name(r.model) for r in results):
         md += [f"## {m} per layer", "", layer_table(results, m), ""]
     if checks:
         md += ["## Targets (issue 9)", ""] + [f"- {'met' if ok else 'NOT MET'}: {w}: {d}" for w, ok, d in checks] + [""]
