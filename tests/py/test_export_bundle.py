@@ -198,6 +198,11 @@ def test_ladder_numbers(exported):
         p8.append(int(np.argmax(micro.get_output(0))))
     pf, p8 = np.array(pf), np.array(p8)
     assert f["top1_agreement"] == pytest.approx(np.mean(pf == p8))
+    assert len(f["disagreements"]) == int(np.sum(pf != p8))
+    assert f["clips_resolvable"] <= f["clips"]
+    # every disagreement on a clip the check counts is a failure of the check
+    counted = [d for d in f["disagreements"] if d["float_margin_steps"] >= f["resolvable_margin_steps"]]
+    assert f["top1_agreement_resolvable"] == pytest.approx(1 - len(counted) / max(1, f["clips_resolvable"]))
     assert f["accuracy_float"] == pytest.approx(np.mean(pf == labels))
     assert f["accuracy_int8"] == pytest.approx(np.mean(p8 == labels))
     assert f["accuracy_drop_pp"] == pytest.approx(100 * (f["accuracy_float"] - f["accuracy_int8"]))

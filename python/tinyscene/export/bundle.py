@@ -97,7 +97,8 @@ def stratified(clips: list, n: int) -> list:
     return out
 
 
-def _scalar_quant(quant) -> tuple[float, int]:
+def scalar_quant(quant) -> tuple[float, int]:
+    """(scale, zero point) of the front-end's int8 output = the model's int8 input quantisation."""
     scale = getattr(quant, "scale", None)
     zp = getattr(quant, "zero_point", None)
     if scale is None or zp is None or np.ndim(scale) != 0 or np.ndim(zp) != 0:
@@ -108,6 +109,9 @@ def _scalar_quant(quant) -> tuple[float, int]:
     if not (np.isfinite(scale) and scale > 0) or not -128 <= zp <= 127:
         raise TsError(f"front-end InputQuant: scale {scale}, zero point {zp} is not a valid int8 quantisation")
     return scale, zp
+
+
+_scalar_quant = scalar_quant  # the name tinyscene.slim imports
 
 
 def vector_features(fcfg, quant, clip) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +187,7 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
     fold = int(cfg.get("fold", 1))
     fcfg = FrontendConfig.from_dict(cfg["frontend"], source=f"{run}/config.json")
     quant = feat.quant_from_dict(cfg["input_quant"])
-    scale, zp = _scalar_quant(quant)
+    scale, zp = scalar_quant(quant)
     c, h, w = (int(v) for v in cfg["input_shape"])
     nhwc_shape = [1, h, w, c]
 
