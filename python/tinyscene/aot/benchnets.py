@@ -67,7 +67,29 @@ def scene(tf):
     return tf.keras.Model(x0, K.Dense(3)(x))
 
 
-NETWORKS = {"resnet8": resnet8, "dscnn": dscnn, "scene": scene}
+def paper(tf):
+    """The tinyscene paper network at full size (python/tinyscene/models/resnet.py, preset `paper`: 85,899
+    parameters, 411 M MACs per clip): 256 mel x 288 frames x 2 channels, 5x5/2 stem of 36, five residual
+    blocks ((3,1), (3,3), (3,3), (3,1), (1,1) kernels; 36, 36, 36, 36, 72 channels; a 1x1 projection where the
+    width changes) each followed by a 2x2 max pool, global mean, dense to 3. BN folded: not represented."""
+    K = tf.keras.layers
+    x0 = K.Input((256, 288, 2))
+    x = K.ReLU()(K.Conv2D(36, 5, strides=2, padding="same", use_bias=False, kernel_initializer="he_normal")(x0))
+    c_in = 36
+    for (k1, k2), width in zip(((3, 1), (3, 3), (3, 3), (3, 1), (1, 1)), (36, 36, 36, 36, 72)):
+        y = K.ReLU()(K.Conv2D(width, k1, padding="same", kernel_initializer="he_normal")(x))
+        y = K.Conv2D(width, k2, padding="same", kernel_initializer="he_normal")(y)
+        s = x if c_in == width else K.Conv2D(width, 1, use_bias=False, kernel_initializer="he_normal")(x)
+        x = K.ReLU()(K.Add()([y, s]))
+        h, w = int(x.shape[1]), int(x.shape[2])
+        if h >= 2 or w >= 2:
+            x = K.MaxPooling2D((2 if h >= 2 else 1, 2 if w >= 2 else 1))(x)
+        c_in = width
+    x = K.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(x0, K.Dense(3)(x))
+
+
+NETWORKS = {"resnet8": resnet8, "dscnn": dscnn, "scene": scene, "paper": paper}
 
 
 def convert(model, seed: int = 0) -> bytes:

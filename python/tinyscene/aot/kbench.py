@@ -107,7 +107,11 @@ def tflm_outputs(model: Path, x: np.ndarray, n_outputs: int = 1) -> list[np.ndar
     """Outputs of the tflite_micro Python interpreter (TFLM's reference kernels) for one input."""
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    it = tflm.Interpreter.from_file(str(model))
+    from tinyscene.aot.reader import read_tflite
+
+    g = read_tflite(model)  # an arena for the largest models: twice every tensor, at least 1 MiB
+    arena = max(1 << 20, 2 * sum(t.nbytes for t in g.tensors.values() if t.data is None) + (1 << 16))
+    it = tflm.Interpreter.from_file(str(model), arena_size=arena)
     it.set_input(x, 0)
     it.invoke()
     return [np.asarray(it.get_output(k)).copy() for k in range(n_outputs)]
@@ -409,7 +413,8 @@ def register(sub) -> None:
     p = sub.add_parser("bench-kernels", help="instructions of the int8 kernel families per network and per layer "
                                              "on the QEMU boards (reference vs optimized), table + plot")
     p.add_argument("--models", default="resnet8,dscnn,scene",
-                   help="comma-separated built-in networks (resnet8, dscnn, scene) and/or .tflite paths")
+                   help="comma-separated built-in networks (resnet8, dscnn, scene; paper: the full-size paper "
+                        "network, minutes per run) and/or .tflite paths")
     p.add_argument("--boards", default=",".join(DEFAULT_BOARDS), help="comma-separated QEMU boards")
     p.add_argument("--kernels", default="reference,auto", help="kernel families to compare: reference,auto")
     p.add_argument("--out", default="build/bench-kernels", help="folder for bench-kernels.md/.json/.png")
