@@ -213,7 +213,7 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
         work = tmp / ".work"
         _log("torch -> ONNX")
         onnx_info = export_onnx(model, (c, h, w), tmp / "model.onnx")
-        _log(f"ONNX -> int8 TFLite (onnx2tf + TFLiteConverter, {len(q_cal)} calibration clips)")
+        _log(f"ONNX -> int8 TFLite (onnx2tf + TFLiteConverter, {len(q_cal)} calibration inputs)")
         tfl, tfl_info = convert(tmp / "model.onnx", q_cal, scale, zp, work, nhwc_shape)
         write_bytes(tmp / "model_int8.tflite", tfl)
 

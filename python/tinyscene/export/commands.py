@@ -81,12 +81,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"output {m['output']['dtype']} {_shape(m['output']['shape'])}  scale {m['output']['scale']:.9g} "
           f"zero point {m['output']['zero_point']}")
     print()
-    w = max(len(op["op"]) for op in m["ops"])
-    print(f"{'#':>3}  {'op':<{w}}  {'input':<16} {'weights':<14} output")
-    for op in m["ops"]:
-        ins = ", ".join(_shape(s) for s in op["inputs"])
-        print(f"{op['index']:>3}  {op['op']:<{w}}  {ins:<16} {_shape(op['weights']) if op['weights'] else '':<14} "
-              f"{_shape(op['output'])}")
+    rows = [(str(op["index"]), op["op"], ", ".join(_shape(s) for s in op["inputs"]),
+             _shape(op["weights"]) if op["weights"] else "", _shape(op["output"])) for op in m["ops"]]
+    head = ("#", "op", "input", "weights", "output")
+    w = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
+    for r in [head] + rows:
+        print(f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:<{w[3]}}  {r[4]}")
     f = m["flash"]
     print()
     print(f"parameters {m['params']:,}; ops {len(m['ops'])} ({', '.join(f'{k} x{v}' for k, v in m['op_counts'].items())})")
