@@ -38,7 +38,13 @@ def test_small_resnet_macs_by_hand():
             + 1 * 1 * (4 * 8 + 8 * 8 + 4 * 8)
             + 8 * 3)
     assert macs == 36024
-    assert model_info(m)["macs"] == macs
+    info = model_info(m)
+    assert info["macs"] == macs
+    # deployed int8 size: int8 weights, per output channel int32 bias + multiplier + shift, 64 B per op
+    weights = 200 + (144 + 16) + 288 + 288 + (144 + 16) + (32 + 64 + 32) + 24
+    channels = 4 + 8 + 8 + 8 + 8 + (8 + 8 + 8) + 3
+    ops = 12 + 1 + 3 + 5 + 1 + 1  # conv, fully connected, max pools, adds, mean, reshape
+    assert info["int8_bytes"]["total"] == weights + 12 * channels + 64 * ops == 3476
     assert m.describe()["map_sizes"] == [[8, 10], [4, 5], [2, 2], [1, 1], [1, 1]]
     assert m.describe()["pools"] == [[2, 2], [2, 2], [2, 2], None, None]
 

@@ -103,19 +103,42 @@ def build_model(name: str, cfg: dict | None = None, input_shape=(2, 256, 288)):
 
 # --- size and cost ---------------------------------------------------------------------------------
 
-# TFLite stores per-channel quantisation as float32 scales + int64 zero points.
-_QPARAM_BYTES_PER_CHANNEL = 12
-# Flatbuffer tables, operator/tensor records, strings, metadata: a fixed part plus some per op.
-_FIXED_OVERHEAD_BYTES = 1536
-_PER_OP_OVERHEAD_BYTES = 160
+# tinyscene's AOT runtime (tinyscene.aot): per output channel an int32 bias (BN folded in) and an
+# int32 requantisation multiplier + int32 shift; per layer a 64-byte parameter block.
+_AOT_BYTES_PER_CHANNEL = 4 + 8
+_AOT_BYTES_PER_LAYER = 64
+# An int8 .tflite file: per output channel an int32 bias + float32 scale and int64 zero point for both
+# the weights and the bias; per activation tensor a scale and zero point; flatbuffer records
+# (operators, tensors, names, signature, metadata) fitted on the exported paper model (111,480 B).
+_TFLITE_BYTES_PER_CHANNEL = 4 + 2 * 12
+_TFLITE_BYTES_PER_OP = 380 + 12
+_TFLITE_FIXED_BYTES = 1024
+
+
+def _op_counts(model) -> dict:
+    """Ops of the int8 graph: convolutions, fully connected, max pools, residual adds, mean, reshape."""
+    from torch import nn
+
+    mods = list(model.modules())
+    blocks = getattr(model, "blocks", None)
+    return {"conv": sum(isinstance(m, nn.Conv2d) for m in mods),
+            "fully_connected": sum(isinstance(m, nn.Linear) for m in mods),
+            "max_pool": sum(isinstance(m, nn.MaxPool2d) for m in mods),
+            "add": len(blocks) if blocks is not None else 0,
+            "mean": 1 if blocks is not None else 0,
+            "reshape": 1}
 
 
 def model_info(model) -> dict:
-    """Parameters, multiply-accumulates of one inference, and the estimated int8 TFLite size.
+    """Parameters, multiply-accumulates of one inference, and the int8 model's size.
 
     params: trainable parameters (BN γ and β included). macs: conv and linear layers (BN folded,
-    pooling/add/ReLU not counted). int8 size: int8 weights of every conv/linear + an int32 bias per
-    output channel (BN folds into it) + per-channel scale/zero point + flatbuffer overhead."""
+    pooling/add/ReLU not counted). int8_kb (KiB): the int8 model as tinyscene deploys it — the flash
+    its constants take in the AOT-compiled firmware: int8 weights of every conv/linear + per output
+    channel an int32 bias (BN folds into it) and an int32 requantisation multiplier and shift + a
+    parameter block per layer (equal to tinyscene.aot's count for the exported paper model).
+    tflite_kb: the same model as an int8 .tflite file (adds float scales/int64 zero points per
+    channel and the flatbuffer records; within ~1 % of the exported paper model's file)."""
     import torch
     from torch import nn
 
@@ -150,19 +173,22 @@ def model_info(model) -> dict:
         for h in hooks:
             h.remove()
         model.train(was_training)
-    w_bytes = sum(ly["weights"] for ly in per_layer)
-    b_bytes = 4 * sum(ly["out_channels"] for ly in per_layer)
-    q_bytes = _QPARAM_BYTES_PER_CHANNEL * sum(ly["out_channels"] for ly in per_layer)
-    n_ops = len(per_layer) + sum(1 for m in model.modules() if isinstance(m, nn.MaxPool2d)) + 2
-    overhead = _FIXED_OVERHEAD_BYTES + _PER_OP_OVERHEAD_BYTES * n_ops
-    total = w_bytes + b_bytes + q_bytes + overhead
+    ops = _op_counts(model)
+    n_ops = sum(ops.values())
+    weights = sum(ly["weights"] for ly in per_layer)
+    channels = sum(ly["out_channels"] for ly in per_layer)
+    aot = {"weights_int8": weights, "biases_int32": 4 * channels, "requant_int32": 8 * channels,
+           "layer_params": _AOT_BYTES_PER_LAYER * n_ops}
+    aot["total"] = sum(aot.values())
+    tflite = weights + _TFLITE_BYTES_PER_CHANNEL * channels + _TFLITE_BYTES_PER_OP * n_ops + _TFLITE_FIXED_BYTES
     return {
         "params": int(params),
         "macs": int(sum(ly["macs"] for ly in per_layer)),
-        "int8_kb": round(total / 1024, 2),
-        "int8_bytes": {"weights_int8": w_bytes, "biases_int32": b_bytes, "quant_params": q_bytes,
-                       "overhead_estimate": overhead, "total": total},
+        "int8_kb": round(aot["total"] / 1024, 2),
+        "int8_bytes": aot,
+        "tflite_kb": round(tflite / 1024, 2),
         "float32_kb": round(4 * params / 1024, 2),
+        "ops": ops,
         "input_shape": list(model.input_shape),
         "layers": per_layer,
     }
