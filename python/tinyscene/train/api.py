@@ -29,6 +29,8 @@ def _deterministic(on: bool) -> bool:
     import torch
 
     prev = torch.are_deterministic_algorithms_enabled()
+    if on:  # cuBLAS is deterministic only with a fixed workspace (read when CUDA starts)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(on, warn_only=True)
     torch.backends.cudnn.deterministic = on
     torch.backends.cudnn.benchmark = not on
