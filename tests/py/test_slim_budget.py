@@ -73,7 +73,8 @@ def test_real_int8_tflite_shrinks_in_proportion():
     calib[0, 0, 0, 0], calib[0, 0, 0, 1] = -128, 127
     b0 = tflite_int8_bytes(m, calib, 1 / 32, 0)
     b1 = tflite_int8_bytes(small, calib, 1 / 32, 0)
-    e0, e1 = model_info(m)["int8_kb"], model_info(small)["int8_kb"]
+    e0, e1 = model_info(m)["tflite_kb"], model_info(small)["tflite_kb"]
+    d0, d1 = model_info(m)["int8_kb"], model_info(small)["int8_kb"]
     assert b1 < b0
-    assert b1 / b0 == pytest.approx(e1 / e0, abs=0.1)
-    assert b0 / 1024 == pytest.approx(e0, rel=0.25) and b1 / 1024 == pytest.approx(e1, rel=0.25)
+    assert b1 / b0 == pytest.approx(e1 / e0, abs=0.05) and b1 / b0 == pytest.approx(d1 / d0, abs=0.1)
+    assert b0 / 1024 == pytest.approx(e0, rel=0.05) and b1 / 1024 == pytest.approx(e1, rel=0.05)

@@ -213,16 +213,18 @@ def write_slim_run(sd: SlimData, folder: Path, *, ratio: float | None = None, bu
         if progress:
             _say("slim: int8 TFLite export of the slimmed model (export pipeline) to check its size")
         nbytes, why = real_tflite_bytes(final, sd)
-        tfl = {"bytes": nbytes, "kb": None if nbytes is None else round(nbytes / 1024, 2)}
+        tfl = {"bytes": nbytes, "kb": None if nbytes is None else round(nbytes / 1024, 2),
+               "estimate_kb": info1["tflite_kb"]}
         if nbytes is None:
             tfl["error"] = why
             warnings.append(f"could not build the int8 TFLite to check its size: {why}")
             warn(warnings[-1])
-        elif budget_kb is not None:
-            tfl["fits_budget"] = nbytes / 1024 <= budget_kb
-            if not tfl["fits_budget"]:
-                warnings.append(f"the real int8 TFLite is {nbytes / 1024:.2f} KiB, over the {budget_kb:g} KiB budget "
-                                f"(estimate {info1['int8_kb']:.2f} KiB)")
+        else:
+            tfl["estimate_error"] = round(info1["tflite_kb"] * 1024 / nbytes - 1, 4)
+            if abs(tfl["estimate_error"]) > 0.05:
+                warnings.append(f"the real int8 TFLite file is {nbytes / 1024:.2f} KiB, the estimate "
+                                f"{info1['tflite_kb']:.2f} KiB ({100 * tfl['estimate_error']:+.1f} %): the budget "
+                                "search's size model is off for this network")
                 warn(warnings[-1])
 
     new_cfg = dict(cfg)
@@ -248,6 +250,7 @@ def write_slim_run(sd: SlimData, folder: Path, *, ratio: float | None = None, bu
                    "kept": round(info1["params"] / info0["params"], 6)},
         "int8_kb": {"before": info0["int8_kb"], "after": info1["int8_kb"],
                     "kept": round(info1["int8_kb"] / info0["int8_kb"], 6)},
+        "tflite_kb": {"before": info0.get("tflite_kb"), "after": info1.get("tflite_kb")},
         "macs": {"before": info0["macs"], "after": info1["macs"], "kept": round(info1["macs"] / info0["macs"], 6)},
         "accuracy": {"before_pruning": base["accuracy"], "after_pruning": pruned["accuracy"],
                      "after_finetune": after_ft,

@@ -1,11 +1,12 @@
 """`--budget-kb K`: the smallest removal that makes the int8 model fit K KiB.
 
-The size is `tinyscene model-info`'s `int8_kb` estimate (tinyscene.models.model_info: int8 weights,
-int32 biases with BN folded, per-channel quantisation parameters, flatbuffer overhead; KiB = 1024
-bytes). The global |γ| removal order is fixed, and removing one more channel never makes the model
+The size is `tinyscene model-info`'s `int8_kb` (tinyscene.models.model_info: the int8 model as
+deployed — int8 weights, per output channel an int32 bias with the BN folded in and an int32
+requantisation multiplier and shift, a parameter block per layer; KiB = 1024 bytes). The global |γ| removal order is fixed, and removing one more channel never makes the model
 bigger, so a bisection over the number of removed entries of that order (equivalently over the
 ratio) finds the fewest removals that fit. After the search the real int8 TFLite file can be
-produced with the export pipeline (`tflite_int8_bytes`) and its size compared with the budget.
+produced with the export pipeline (`tflite_int8_bytes`) and its size compared with model-info's
+`tflite_kb` estimate of that file.
 """
 from __future__ import annotations
 
