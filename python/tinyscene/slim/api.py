@@ -5,7 +5,6 @@ slim.png (channels per layer before/after) and gamma_hist.png (the source's γ a
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,17 +122,17 @@ def _calib(sd: SlimData, n: int = 16) -> np.ndarray:
 
 def real_tflite_bytes(model, sd: SlimData) -> tuple[int | None, str | None]:
     """(bytes of the int8 .tflite from the export pipeline, None) or (None, why not)."""
-    from tinyscene.export.bundle import _scalar_quant
     from tinyscene.slim.budget import tflite_int8_bytes
     from tinyscene.train import features as feat
 
     try:
-        scale, zp = _scalar_quant(feat.quant_from_dict(sd.cfg["input_quant"]))
+        quant = feat.quant_from_dict(sd.cfg["input_quant"])
+        scale, zp = float(np.float32(quant.scale)), int(quant.zero_point)
         return tflite_int8_bytes(model, _calib(sd), scale, zp), None
     except TsError as e:
         return None, str(e)
-    except ImportError as e:
-        return None, f"export pipeline not importable ({e})"
+    except (ImportError, AttributeError, TypeError) as e:
+        return None, f"export pipeline not usable here ({type(e).__name__}: {e})"
 
 
 def write_slim_run(sd: SlimData, folder: Path, *, ratio: float | None = None, budget_kb: float | None = None,
