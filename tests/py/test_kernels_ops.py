@@ -46,7 +46,25 @@ def kernel_edges():
     return tf.keras.Model(x0, [a, b, c, d, e, f, g, h, i, j, k, m, n, o, q, r, s]), {}
 
 
-MODELS = M.OP_MODELS + ("kernel_edges",)
+@M.case
+def kernel_edges_2():
+    """More paths: convolutions over widened field rows (1 and 2 input channels), an average pool over whole
+    rows longer than one flush (320 pixels), depthwise 3x3 rows of 4k + 0 / 2 outputs (four at a time)."""
+    tf = M._tf(); K = tf.keras.layers; M._init(tf, 22)
+    x0 = K.Input((20, 16, 8))
+    he = "he_normal"
+    one = K.Conv2D(1, 1)(x0)
+    a = K.Conv2D(6, (10, 4), strides=2, padding="same", kernel_initializer=he)(one)  # field rows, 1 channel
+    b = K.Conv2D(5, (3, 4), padding="same", kernel_initializer=he)(one)             # field rows, stride 1
+    c = K.Conv2D(3, 2, padding="same", kernel_initializer=he)(K.Conv2D(2, 1)(x0))   # field rows, 2 channels
+    d = K.AveragePooling2D((20, 16))(x0)                                             # 320-pixel run
+    e = K.DepthwiseConv2D(3, padding="same")(x0)                                     # rows of 16 / 20
+    f = K.DepthwiseConv2D(3, padding="same")(K.MaxPooling2D(2)(x0))                  # rows of 8 / 10
+    g = K.DepthwiseConv2D(3, padding="same", activation="relu")(K.Conv2D(12, 1)(x0))  # 12 channels, relu
+    return tf.keras.Model(x0, [a, b, c, d, e, f, g]), {}
+
+
+MODELS = M.OP_MODELS + ("kernel_edges", "kernel_edges_2")
 
 
 @pytest.fixture(scope="session")

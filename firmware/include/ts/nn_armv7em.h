@@ -195,6 +195,13 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen_pair(const int8_t *a, const int8_t *b, int3
         : "r4", "r5", "r6", "r7", "cc", "memory");
 }
 
+/* n words of v at d (word-aligned), 4 per pass. */
+TS_A7_ALWAYS_INLINE void ts_a7_fill_words(uint32_t *d, uint32_t v, int32_t n)
+{
+    for (; n >= 4; n -= 4, d += 4) d[0] = v, d[1] = v, d[2] = v, d[3] = v;
+    for (; n > 0; n--) *d++ = v;
+}
+
 /* n words (a multiple of 4) from src to dst, by LDM/STM of 4 and 8 words. */
 TS_A7_ALWAYS_INLINE void ts_a7_copy_words(int32_t *dst, const int32_t *src, int32_t n)
 {
@@ -498,5 +505,19 @@ typedef struct {
 } ts_a7_dw_t;
 
 void ts_a7_dw3x3_rows(const ts_a7_dw_t *a);
+
+/* Arguments of ts_a7_dw3x3_chans4 (armv7em/ts_a7_dw3x3_rows.c): one output row of nch channels. */
+typedef struct {
+    const int16_t *row0;    /* 0: channel 0's plane of the window's first row, at the first output's tap */
+    int32_t d1, d2;         /* 4, 8: bytes from the first row to the second and third (same channel) */
+    const int32_t *stream;  /* 12: channel 0's stream words (10 per channel) */
+    int8_t *out;            /* 16: channel 0's first output */
+    int32_t out_px_step;    /* 20: bytes between outputs along the row */
+    int32_t ow;             /* 24: outputs, >= 4 */
+    int32_t plane_bytes;    /* 28: bytes from one channel's plane to the next */
+    int32_t nch;            /* 32: channels, >= 1 */
+} ts_a7_dw_row_t;
+
+void ts_a7_dw3x3_chans4(const ts_a7_dw_row_t *a); /* 4 outputs per step, rows word-aligned */
 
 #endif /* TS_NN_ARMV7EM_H */

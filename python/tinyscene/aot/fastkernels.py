@@ -161,7 +161,8 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 10 instructions)",
         "k": k, "k_padded": 4 * n4,
         "im2col": "none (1x1)" if L.function == "ts_conv_1x1_s8" else
-                  ("copies from widened pair rows" if _conv_ring_bytes(L) else "int16, 2 pixels"),
+                  ("copies from widened pair rows" if _conv_ring_bytes(L) else
+                   "copies from widened field rows" if _conv_field_bytes(L) else "int16, 2 pixels"),
         "weights": "int16, channel pairs interleaved with their bias and requantisation records"
                    + (", x2 (folded requantisation)" if rq.fast else ""),
         "requant": "fast" if rq.fast else f"exact ({rq.reason})",
@@ -238,9 +239,25 @@ def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
         "requant": "fast", "scratch_bytes": L.scratch_bytes}
 
 
+CONV_FIELD_MAX = 16384  # armv7em/ts_conv_s8.c TS_A7_CONV_FIELD_MAX
+
+
+def _conv_field_bytes(L: Layer) -> int:
+    """Bytes of the field rows of armv7em ts_conv_s8 (its use_field() / field_bytes()), 0 when not used."""
+    p = L.params
+    cout, kh, kw, kc = p["filter"]
+    c = p["input"][3]
+    field = ((p["output"][1] - 1) * p["stride_h"] + kh) * p["output"][2] * 2 * kw * c
+    field_and_row = field + ((((p["output"][2] - 1) * p["stride_w"] + kw) * c + 3) & ~3)  # + one padded row
+    ok = (not _conv_ring_bytes(L) and kc == c and (kw * c) % 4 == 0 and p["dilation_h"] == 1
+          and p["dilation_w"] == 1)
+    return field_and_row if ok and field <= CONV_FIELD_MAX else 0
+
+
 def _scratch_conv_a7(L: Layer, family: str) -> int:
     n4 = _conv_geometry(L)[3]
-    return 24 * n4 + _conv_ring_bytes(L)  # column, two int8 rows, pair rows (armv7em ts_conv_s8)
+    # column, two int8 rows, pair rows or field rows (armv7em ts_conv_s8)
+    return 24 * n4 + _conv_ring_bytes(L) + _conv_field_bytes(L)
 
 
 def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:
@@ -539,13 +556,20 @@ def _prepare_dw_planar_mve(L: Layer, family: str) -> None:
                  arr["shift"].values.astype(np.int64))
     rb = np.ascontiguousarray((rq & 0xFFFFFFFF).astype("<u4")).view(np.int8).reshape(C, 16)
     body = np.concatenate([taps.astype(np.int8), rb], -1).reshape(-1)
-    head = np.ascontiguousarray(np.array([int(tr)], dtype="<u4")).view(np.int8)
+    p = L.params
+    # bit 1: the fused 3x3 loop applies (every channel a pure right shift, the full int8 output range)
+    fused = (kh == 3 and kw == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
+             and bool(np.all(rq[:, 2] == 0)) and bool(np.all(rq[:, 3] <= -1))
+             and p["act_min"] == -128 and p["act_max"] == 127)
+    head = np.ascontiguousarray(np.array([int(tr) | (2 if fused else 0)], dtype="<u4")).view(np.int8)
     _finish_stream(L, np.concatenate([head, body]))
     L.info["kernel_choice"] = {"method": "padded int8 channel planes; per channel 4 outputs per vector, VLDRB.S32 + "
                                          "VMLA by the tap per tap, scattered stores",
                                "sweep": "down the columns (transposed)" if tr else "along the rows",
                                "weights": "int8 taps per channel with requantisation constants",
-                               "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes}
+                               "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes,
+                               "loop": "3x3 taps and requantisation fused in assembly (tail-predicated)" if fused
+                               else "taps, then requantisation"}
 
 
 # ---- the table ---------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * 2-pixel column with fast requantisation records, in assembly. In C (ts_a7_conv_channels) GCC spends about
  * 60 instructions per 2x2 block around the SMLAD bodies (spilled pointers, reloaded records); here a block
  * costs 32, plus 10 per group of 4 k and 3 per pass of the 16-body loop (`tinyscene bench-kernels`); with
- * at most 16 groups (one pass) the end check goes, with exactly 16 the computed jump too.
+ * at most 16 groups (one pass) the end check goes, with exactly 16 the computed jump too, and there the
+ * first body starts the accumulators from the bias pair (2 copies fewer).
  *
  * Per channel pair of the stream (ts/nn_armv7em.h, TS_A7_PAIR_WORDS): the accumulators from the bias pair;
  * the Duff's device of ts_a7_mac_2x2 over the n4 groups; the four results through the two records
@@ -45,6 +46,26 @@
     TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
     TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
 
+/* The first body with the bias pair in r0 (channel c) and r2 (channel c + 1): pixel B's accumulators start
+ * from them before pixel A's move on (no copies). */
+#define BODY_2X2_FIRST                          \
+    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
+    "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
+    "smlad r1, r8, r6, r0\n\t"                  \
+    "smlad r0, r8, r4, r0\n\t"                  \
+    "smlad r3, r10, r6, r2\n\t"                 \
+    "smlad r2, r10, r4, r2\n\t"                 \
+    "smlad r0, r9, r5, r0\n\t"                  \
+    "smlad r1, r9, r7, r1\n\t"                  \
+    "smlad r2, r11, r5, r2\n\t"                 \
+    "smlad r3, r11, r7, r3\n\t"
+
+#define BODIES15 \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
+    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+
 __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
 {
     __asm__ volatile(
@@ -65,7 +86,8 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "lsl r8, r8, #3\n\t"           /* loop entry: body ((-n4) & 15), 40 bytes each */
         "adr r9, 5f\n\t"
         "add r9, r9, r8\n\t"
-        "str r9, [sp, #24]\n\t"        /* ... in the one-pass copy */
+        "add r9, r9, #40\n\t"          /* ... in the one-pass copy, after the first body (done before) */
+        "str r9, [sp, #24]\n\t"
         "adr r9, 1f\n\t"
         "add r8, r9, r8\n\t"
         "str r2, [sp]\n\t"
@@ -96,9 +118,8 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "b 9f\n\t"
         "4:\n\t"                      /* ---- n4 < 16 */
         "ldrd r0, r2, [lr], #8\n\t"
-        "mov r1, r0\n\t"
-        "mov r3, r2\n\t"
         "ldr r12, [sp]\n\t"
+        BODY_2X2_FIRST
         "ldr r4, [sp, #24]\n\t"
         "mov pc, r4\n\t"
         ".p2align 2\n"
@@ -111,10 +132,9 @@ __attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
         "b 9f\n\t"
         "6:\n\t"                      /* ---- n4 == 16 */
         "ldrd r0, r2, [lr], #8\n\t"
-        "mov r1, r0\n\t"
-        "mov r3, r2\n\t"
         "ldr r12, [sp]\n\t"
-        BODIES16
+        BODY_2X2_FIRST
+        BODIES15
         PAIR_TAIL
         "ldr r4, [sp, #20]\n\t"
         "cmp lr, r4\n\t"

@@ -21,11 +21,29 @@ TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input
     const int32_t npix = p->input.n * out_h * out_w;
     const int contiguous = p->stride_h == 1 && p->stride_w == 1;
     int32_t *col = (int32_t *)scratch;
+    const int32_t *w = (const int32_t *)(const void *)p->weights;
+    if (contiguous) { /* pixels side by side: pairs by pointer steps */
+        int32_t pix = 0;
+        for (; pix + 2 <= npix; pix += 2) {
+            const int8_t *a = input + (size_t)pix * in_c;
+            int8_t *out_a = output + (size_t)pix * out_c;
+            ts_a7_widen2(a, a + in_c, in_c, col);
+            ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_a + out_c, p->output_zero_point, p->act_min,
+                                p->act_max);
+        }
+        if (pix < npix) { /* an unpaired last pixel fills both lanes */
+            const int8_t *a = input + (size_t)pix * in_c;
+            int8_t *out_a = output + (size_t)pix * out_c;
+            ts_a7_widen2(a, a, in_c, col);
+            ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_a, p->output_zero_point, p->act_min,
+                                p->act_max);
+        }
+        return;
+    }
     int32_t b = 0, oy = 0, ox = 0; /* the next pixel */
     const int8_t *prev = input;
     for (int32_t pix = 0; pix < npix; pix++) {
-        const int8_t *src = contiguous ? input + (size_t)pix * in_c
-                                       : input + ((size_t)(b * in_h + oy * p->stride_h) * in_w + ox * p->stride_w) * in_c;
+        const int8_t *src = input + ((size_t)(b * in_h + oy * p->stride_h) * in_w + ox * p->stride_w) * in_c;
         if (++ox == out_w) {
             ox = 0;
             if (++oy == out_h) {
@@ -41,7 +59,7 @@ TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input
         int8_t *out_a = output + (size_t)(pix & 1 ? pix - 1 : pix) * out_c;
         int8_t *out_b = output + (size_t)pix * out_c;
         ts_a7_widen2(a, src, in_c, col);
-        ts_a7_conv_channels(mode, col, n4, (const int32_t *)(const void *)p->weights, out_c, out_a, out_b,
+        ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_b,
                             p->output_zero_point, p->act_min, p->act_max);
     }
 }

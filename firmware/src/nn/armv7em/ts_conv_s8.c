@@ -11,7 +11,8 @@
  * Weights (compiler layout "s16 2ch x k4"): per group of output channels, channels padded to an even
  * count, each pair of channels as n4 = ceil(k / 4) groups of [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)]
  * int16 pairs, k in OHWI order and zero-padded to 4 n4. Bias and requantisation per padded channel.
- * Scratch: the 2-pixel column (16 n4 bytes), two int8 gather rows (8 n4 bytes), the pair rows (see below). */
+ * Scratch: the 2-pixel column (16 n4 bytes), two int8 gather rows (8 n4 bytes), the pair rows or the field
+ * rows (see below). */
 #include <string.h>
 
 #include "ts/nn.h"
@@ -39,10 +40,37 @@ static inline int use_ring(const ts_conv_params_t *p)
            && p->filter.h <= 16 && ring_bytes(p) <= TS_A7_CONV_RING_MAX;
 }
 
+/* Field rows: otherwise, when the filter reads all the input's channels without dilation and a filter row is
+ * whole groups of 4 (kw in_c % 4 == 0, e.g. one channel and 4 taps), the image is widened once, before the
+ * pixels, into a table of out_w columns per padded input row: the ng = kw in_c / 4 groups of the filter row
+ * that output column ox reads, (k0, k2) (k1, k3) per group, the zero point outside the input. The lane of
+ * a pixel on filter row ky is then one entry of the table (row oy stride_h + ky): a copy of 2 ng words. */
+#define TS_A7_CONV_FIELD_MAX 16384 /* bytes the field rows may take */
+
+static inline int32_t field_rows(const ts_conv_params_t *p) { return (p->output.h - 1) * p->stride_h + p->filter.h; }
+
+static inline int32_t field_table_bytes(const ts_conv_params_t *p)
+{
+    return field_rows(p) * p->output.w * 2 * p->filter.w * p->input.c;
+}
+
+/* the table, then one padded input row (the columns the table reads), whole words */
+static inline int32_t field_bytes(const ts_conv_params_t *p)
+{
+    return field_table_bytes(p) + ((((p->output.w - 1) * p->stride_w + p->filter.w) * p->input.c + 3) & ~3);
+}
+
+static inline int use_field(const ts_conv_params_t *p)
+{
+    return !use_ring(p) && p->filter.c == p->input.c && ((p->filter.w * p->input.c) & 3) == 0
+           && p->dilation_h == 1 && p->dilation_w == 1 && field_table_bytes(p) <= TS_A7_CONV_FIELD_MAX;
+}
+
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     const int32_t n4 = (p->filter.h * p->filter.w * p->filter.c + 3) >> 2;
-    return 24 * n4 + (use_ring(p) ? ring_bytes(p) : 0); /* column, two int8 rows, pair rows */
+    /* column, two int8 rows, pair rows or field rows */
+    return 24 * n4 + (use_ring(p) ? ring_bytes(p) : use_field(p) ? field_bytes(p) : 0);
 }
 
 typedef struct {
@@ -289,6 +317,75 @@ static NO_LIBCALL void build_pair_row(const geo_t *g, const int8_t *row, int32_t
     }
 }
 
+/* Image b -> the field rows (see use_field()); pad: one padded input row of int8 (field_pad_bytes()). */
+static NO_LIBCALL void build_field(const geo_t *g, int32_t b, int32_t nrows, int32_t *dst, int8_t *pad)
+{
+    const int32_t ng = g->row >> 2, C = g->in_c, step = g->sw * C;
+    const int32_t wr = (g->out_w - 1) * g->sw + g->kw; /* padded columns read */
+    int32_t left = g->pl < wr ? g->pl : wr;            /* columns of zero points, then input, then zero points */
+    int32_t mid = g->in_w < wr - left ? g->in_w : wr - left;
+    if (mid < 0) mid = 0;
+    fill_bytes(pad, g->zp, left * C);
+    fill_bytes(pad + (left + mid) * C, g->zp, (wr - left - mid) * C);
+    for (int32_t r = 0; r < nrows; r++) {
+        const int32_t iy = r - g->pt;
+        if (iy < 0 || iy >= g->in_h) {
+            fill_words(dst, g->zp2, 2 * ng * g->out_w);
+            dst += 2 * ng * g->out_w;
+            continue;
+        }
+        copy_bytes(pad + left * C, g->input + (size_t)b * g->plane + (size_t)iy * g->line + (left - g->pl) * C,
+                   mid * C);
+        const int8_t *src = pad;
+        if (ng == 1) {
+            for (int32_t ox = 0; ox < g->out_w; ox++, dst += 2, src += step) {
+                const uint32_t v = ts_a7_read32(src);
+                dst[0] = (int32_t)__sxtb16(v);
+                dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+            }
+            continue;
+        }
+        for (int32_t ox = 0; ox < g->out_w; ox++, dst += 2 * ng, src += step)
+            for (int32_t j = 0; j < ng; j++) {
+                const uint32_t v = ts_a7_read32(src + 4 * j);
+                dst[2 * j] = (int32_t)__sxtb16(v);
+                dst[2 * j + 1] = (int32_t)ts_a7_sxtb16_ror8(v);
+            }
+    }
+}
+
+/* The 2-pixel column from the field rows: lane A from fa, lane B from fb (entries of 2 ng words), kh rows
+ * `step` words apart. */
+static NO_LIBCALL void field_pair(const int32_t *fa, const int32_t *fb, int32_t kh, int32_t ng, int32_t step,
+                                  int32_t *col)
+{
+    if (ng == 1) { /* per filter row: two LDRD, one STM */
+        register const int32_t *ra __asm__("r0") = fa;
+        register const int32_t *rb __asm__("r1") = fb;
+        register int32_t *rc __asm__("r2") = col;
+        register int32_t n __asm__("r3") = kh;
+        const int32_t sb = 4 * step;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd r4, r5, [%[a]]\n\t"
+            "ldrd r6, r7, [%[b]]\n\t"
+            "add %[a], %[a], %[s]\n\t"
+            "add %[b], %[b], %[s]\n\t"
+            "stm %[c]!, {r4, r5, r6, r7}\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n\t"
+            : [a] "+r"(ra), [b] "+r"(rb), [c] "+r"(rc), [n] "+r"(n)
+            : [s] "r"(sb)
+            : "r4", "r5", "r6", "r7", "cc", "memory");
+        return;
+    }
+    for (int32_t ky = 0; ky < kh; ky++, fa += step, fb += step)
+        for (int32_t j = 0; j < ng; j++, col += 4) {
+            const int32_t a0 = fa[2 * j], a1 = fa[2 * j + 1], b0 = fb[2 * j], b1 = fb[2 * j + 1];
+            col[0] = a0, col[1] = a1, col[2] = b0, col[3] = b1;
+        }
+}
+
 TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                               const int mode)
 {
@@ -305,7 +402,9 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
     g.line = g.in_w * g.in_c;
     g.plane = g.in_h * g.line;
     g.ring_w = ring_width(p);
-    const int ring = use_ring(p);
+    const int ring = use_ring(p), field = use_field(p);
+    const int32_t fng = g.row >> 2, fstep = g.out_w * 2 * fng; /* field rows: groups, words per row */
+    int32_t field_b = -1; /* the image the field rows hold */
     int32_t held[16]; /* ring: the (batch, input row) each pair-row slot holds, as b * in_h + iy */
     for (int32_t i = 0; i < 16; i++) held[i] = -1;
     const int32_t *src[16]; /* ring: the current output row's pair rows (NULL: outside the input) */
@@ -354,6 +453,14 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
                         fill_words(c, g.zp2, seg);
                     }
                 }
+            } else if (field && qa.b == qb.b) {
+                if (field_b != qa.b) {
+                    build_field(&g, qa.b, field_rows(p), rows, (int8_t *)rows + field_table_bytes(p));
+                    field_b = qa.b;
+                }
+                const int32_t *fa = rows + (size_t)qa.oy * g.sh * fstep + qa.ox * 2 * fng;
+                const int32_t *fb = rows + (size_t)qb.oy * g.sh * fstep + qb.ox * 2 * fng;
+                field_pair(fa, fb, g.kh, fng, fstep, col);
             } else {
                 fill_pair(&g, &qa, &qb, grp * g.kc, col, col8);
             }

@@ -6,9 +6,12 @@
  * and PKHBT/PKHTB on two pixels at a time), with the left and right padding columns holding the input zero
  * point; rows above or below the input read a plane of zero points. The transposed rows form a ring deep
  * enough for a block of R output rows (R from a scratch budget of TS_A7_DW_SCRATCH bytes), so that a channel's
- * weights and record are read once per block. Per channel and output row, two outputs per step:  out[x] += (in[x-1], in[x]) . (w0, w1)  [SMLAD]  + in[x+1] w2  [SMLABB]  and
+ * weights and record are read once per block. Per channel and output row, two outputs per step:
+ * out[x] += (in[x-1], in[x]) . (w0, w1)  [SMLAD]  + in[x+1] w2  [SMLABB]  and
  * out[x+1] += (in[x], in[x+1]) . (w0, w1) + in[x+2] w2  [SMLATB], over the three rows: 18 multiply-accumulates
- * in 21 instructions (stride 1). Requantisation fused, fast records as the convolutions'.
+ * in 21 instructions (stride 1); with word-aligned rows (left padding 1) four outputs per step and the
+ * channels inner (ts_a7_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
+ * fast records as the convolutions'.
  *
  * Weights (compiler layout "dw3x3 s16 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
  * then per channel 10 words: bias, for each filter row (column, transposed) the int16 pair (w0, w1) and
@@ -72,24 +75,55 @@ int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_
 TS_A7_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
 TS_A7_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
 
+/* Channels c..c+3 of pixels x, x+1 (px bytes apart) -> the four planes (wp int16 apart) at x, in assembly:
+ * two loads, four SXTB16, four PKHBT/PKHTB, four stores per 8 values; n pairs of pixels. */
+static void __attribute__((noinline)) transpose4(const int8_t *s, int32_t px, int16_t *d, int32_t wp, int32_t n)
+{
+    register const int8_t *rs __asm__("r0") = s;
+    register int32_t rpx __asm__("r1") = px;
+    register int16_t *rd __asm__("r2") = d;
+    register int32_t wpb __asm__("r3") = 2 * wp;
+    register const int8_t *end __asm__("r4") = s + 2 * px * n;
+    register int32_t wpb3 __asm__("r11") = 6 * wp;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr r5, [r0]\n\t"
+        "ldr r6, [r0, r1]\n\t"
+        "add r0, r0, r1, lsl #1\n\t"
+        "sxtb16 r7, r5\n\t"
+        "sxtb16 r8, r6\n\t"
+        "pkhbt r9, r7, r8, lsl #16\n\t"
+        "pkhtb r10, r8, r7, asr #16\n\t"
+        "str r9, [r2]\n\t"
+        "str r10, [r2, r3, lsl #1]\n\t"
+        "sxtb16 r7, r5, ror #8\n\t"
+        "sxtb16 r8, r6, ror #8\n\t"
+        "pkhbt r9, r7, r8, lsl #16\n\t"
+        "pkhtb r10, r8, r7, asr #16\n\t"
+        "str r9, [r2, r3]\n\t"
+        "str r10, [r2, r11]\n\t"
+        "add r2, r2, #4\n\t"
+        "cmp r0, r4\n\t"
+        "bne 1b\n\t"
+        : "+r"(rs), "+r"(rd)
+        : "r"(rpx), "r"(wpb), "r"(end), "r"(wpb3)
+        : "r5", "r6", "r7", "r8", "r9", "r10", "cc", "memory");
+}
+
 /* One input row (W pixels of C channels, px bytes apart) -> C planes of wp int16: plane[c][1 + x] = in[x][c]. */
 static void transpose_row(const int8_t *row, int32_t W, int32_t C, int32_t px, int32_t wp, int16_t *dst)
 {
     int32_t c = 0;
+    const int32_t W2 = W & ~1;
     for (; c + 4 <= C; c += 4) {
-        int16_t *p0 = dst + (size_t)c * wp + 1, *p1 = p0 + wp, *p2 = p1 + wp, *p3 = p2 + wp;
+        int16_t *p0 = dst + (size_t)c * wp + 1;
         const int8_t *s = row + c;
-        int32_t x = 0;
-        for (; x + 2 <= W; x += 2, s += 2 * px) {
-            const uint32_t v0 = ts_a7_read32(s), v1 = ts_a7_read32(s + px);
-            uint32_t a = __sxtb16(v0), b = __sxtb16(v1); /* (x:c0, x:c2), (x+1:c0, x+1:c2) */
-            ts_a7_write32(p0 + x, pack_lo(a, b));
-            ts_a7_write32(p2 + x, pack_hi(a, b));
-            a = ts_a7_sxtb16_ror8(v0), b = ts_a7_sxtb16_ror8(v1); /* channels c1, c3 */
-            ts_a7_write32(p1 + x, pack_lo(a, b));
-            ts_a7_write32(p3 + x, pack_hi(a, b));
+        if (W2) transpose4(s, px, p0, wp, W2 >> 1);
+        if (W2 < W) {
+            s += (size_t)W2 * px;
+            int16_t *p1 = p0 + wp, *p2 = p1 + wp, *p3 = p2 + wp;
+            p0[W2] = s[0], p1[W2] = s[1], p2[W2] = s[2], p3[W2] = s[3];
         }
-        if (x < W) p0[x] = s[0], p1[x] = s[1], p2[x] = s[2], p3[x] = s[3];
     }
     for (; c < C; c++) {
         int16_t *pl = dst + (size_t)c * wp + 1;
@@ -161,12 +195,15 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
     const int32_t R = block_rows(p, &g), nslots = ring_rows(&g, R);
     int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows; slot nslots: zero points */
     int16_t *zrow = ring + nslots * rowsz;
-    for (int32_t i = 0; i < rowsz; i++) zrow[i] = zp;
-    for (int32_t sl = 0; sl < nslots; sl++) { /* padding columns, never overwritten */
-        for (int32_t c = 0; c < C; c++) {
-            int16_t *pl = ring + sl * rowsz + c * wp;
+    const uint32_t zp2 = ((uint32_t)(uint16_t)zp) * 0x10001u;
+    ts_a7_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
+    const int32_t used = nslots < g.rows ? nslots : g.rows;   /* slots rows iy mod nslots can reach */
+    for (int32_t sl = 0; sl < used; sl++) { /* padding columns, never overwritten */
+        int16_t *pl = ring + sl * rowsz;
+        for (int32_t c = 0; c < C; c++, pl += wp) {
             pl[0] = zp;
-            for (int32_t x = W + 1; x < wp; x++) pl[x] = zp;
+            pl[W + 1] = zp;
+            if (W & 1) pl[W + 2] = zp;
         }
     }
     const int16_t *rows[189];
@@ -195,6 +232,17 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
             int8_t *oblk = oimg + (size_t)oy0 * g.out_row_step;
             if (mode == TS_A7_RQ_FAST && !stride2) {
                 ts_a7_dw_t a = {rows, 2 * off, stream, oblk, g.out_px_step, g.out_row_step, nr, g.out_px, sh};
+                if (!(off & 1) && g.out_px >= 4) { /* word-aligned rows: four outputs per step, channels inner */
+                    for (int32_t r = 0; r < nr; r++) {
+                        const int16_t *const *w3 = rows + r * sh;
+                        const ts_a7_dw_row_t ra = {w3[0] + off, (int32_t)((const char *)w3[1] - (const char *)w3[0]),
+                                                   (int32_t)((const char *)w3[2] - (const char *)w3[0]), stream,
+                                                   oblk + (size_t)r * g.out_row_step, g.out_px_step, g.out_px,
+                                                   2 * wp, C};
+                        ts_a7_dw3x3_chans4(&ra);
+                    }
+                    continue;
+                }
                 for (int32_t c = 0; c < C; c++, a.plane_offset += 2 * wp, a.stream += DW_WORDS, a.out++)
                     ts_a7_dw3x3_rows(&a);
                 continue;

@@ -97,6 +97,133 @@ static void __attribute__((noinline)) taps3x3(const int8_t *row0, int32_t ws, co
         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "q0", "q1", "cc", "memory");
 }
 
+/* Arguments of fused3x3(): one channel, every output row. */
+typedef struct {
+    const int8_t *plane;  /* 0: the channel's plane (row 0, column 0 of the swept orientation) */
+    int32_t ws;           /* 4: plane width */
+    int32_t row_step;     /* 8: bytes from one output row's first input row to the next's */
+    int8_t *out;          /* 12: the channel's first output */
+    int32_t out_row_step; /* 16 */
+    int32_t out_px_step;  /* 20 */
+    int32_t out_rows;     /* 24, >= 1 */
+    int32_t out_px;       /* 28, >= 1 */
+    const int8_t *w;      /* 32: 16 int8 taps, then bias, multiplier, left shift (0), minus the right shift */
+    int32_t zp;           /* 36: output zero point */
+} fused_t;
+
+/* 3x3 taps and requantisation of one channel, every output row, in one tail-predicated loop per row
+ * (DLSTP/LETP): per vector of 4 outputs 9 VLDRB.S32 + 9 VMLA by the taps (r4-r12), VQRDMULH by the
+ * multiplier (r3), TFLite's rounding right shift (x + (x >> 31), VRSHL: round half away from zero, right
+ * shift >= 1), + zero point, two saturating narrowings to int8 (the full int8 range: no clamp) and one
+ * scattering store whose offsets (q2) are relative to the moving first row pointer: 29 instructions.
+ * Q registers: q0 acc, q1 load, q2 store offsets, q3 minus the right shift, q4 scratch, q5 bias, q6 offset
+ * step (4 outputs - 4 bytes), q7 zero point. Stack: [sp] next row 0, [sp+4] next output row, [sp+8] rows
+ * left, [sp+12] ws, [sp+16..31] lane offsets (lane x out_px_step), [sp+32] row step, [sp+36] output row step,
+ * [sp+40] out_px, [sp+44] multiplier. */
+static void __attribute__((naked, noinline)) fused3x3(const fused_t *a)
+{
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "vpush {d8-d15}\n\t"
+        "sub sp, sp, #48\n\t"
+        "ldr r1, [r0, #0]\n\t"
+        "str r1, [sp, #0]\n\t"
+        "ldr r1, [r0, #12]\n\t"
+        "str r1, [sp, #4]\n\t"
+        "ldr r1, [r0, #24]\n\t"
+        "str r1, [sp, #8]\n\t"
+        "ldr r1, [r0, #4]\n\t"
+        "str r1, [sp, #12]\n\t"
+        "ldr r1, [r0, #8]\n\t"
+        "str r1, [sp, #32]\n\t"
+        "ldr r1, [r0, #16]\n\t"
+        "str r1, [sp, #36]\n\t"
+        "ldr r1, [r0, #28]\n\t"
+        "str r1, [sp, #40]\n\t"
+        "ldr r1, [r0, #20]\n\t"        /* out_px_step */
+        "movs r2, #0\n\t"
+        "vidup.u32 q2, r2, #1\n\t"
+        "vmul.i32 q2, q2, r1\n\t"
+        "vstrw.32 q2, [sp, #16]\n\t"
+        "lsls r2, r1, #2\n\t"
+        "subs r2, r2, #4\n\t"
+        "vdup.32 q6, r2\n\t"
+        "ldr r2, [r0, #36]\n\t"
+        "vdup.32 q7, r2\n\t"
+        "ldr r2, [r0, #32]\n\t"        /* w */
+        "ldr r3, [r2, #16]\n\t"
+        "vdup.32 q5, r3\n\t"           /* bias */
+        "ldr r3, [r2, #28]\n\t"
+        "vdup.32 q3, r3\n\t"           /* minus the right shift */
+        "ldr r3, [r2, #20]\n\t"        /* multiplier */
+        "str r3, [sp, #44]\n\t"
+        "ldrsb r4, [r2, #0]\n\t"
+        "ldrsb r5, [r2, #1]\n\t"
+        "ldrsb r6, [r2, #2]\n\t"
+        "ldrsb r7, [r2, #3]\n\t"
+        "ldrsb r8, [r2, #4]\n\t"
+        "ldrsb r9, [r2, #5]\n\t"
+        "ldrsb r10, [r2, #6]\n\t"
+        "ldrsb r11, [r2, #7]\n\t"
+        "ldrsb r12, [r2, #8]\n\t"
+        "3:\n\t"                       /* ---- next output row */
+        "ldr r0, [sp, #0]\n\t"
+        "ldr r2, [sp, #12]\n\t"
+        "add r1, r0, r2\n\t"
+        "add r2, r1, r2\n\t"
+        "ldr lr, [sp, #32]\n\t"
+        "add lr, r0, lr\n\t"
+        "str lr, [sp, #0]\n\t"
+        "vldrw.u32 q2, [sp, #16]\n\t"
+        "ldr lr, [sp, #4]\n\t"
+        "ldr r3, [sp, #36]\n\t"
+        "add r3, lr, r3\n\t"
+        "str r3, [sp, #4]\n\t"
+        "sub lr, lr, r0\n\t"
+        "subs lr, lr, #4\n\t"          /* offsets from r0 after its post-increment */
+        "vadd.i32 q2, q2, lr\n\t"
+        "ldr r3, [sp, #44]\n\t"
+        "ldr lr, [sp, #40]\n\t"
+        "dlstp.32 lr, lr\n"
+        "1:\n\t"
+        "vmov q0, q5\n\t"
+        "vldrb.s32 q1, [r0, #1]\n\t"
+        "vmla.s32 q0, q1, r5\n\t"
+        "vldrb.s32 q1, [r0, #2]\n\t"
+        "vmla.s32 q0, q1, r6\n\t"
+        "vldrb.s32 q1, [r0], #4\n\t"
+        "vmla.s32 q0, q1, r4\n\t"
+        "vldrb.s32 q1, [r1, #1]\n\t"
+        "vmla.s32 q0, q1, r8\n\t"
+        "vldrb.s32 q1, [r1, #2]\n\t"
+        "vmla.s32 q0, q1, r9\n\t"
+        "vldrb.s32 q1, [r1], #4\n\t"
+        "vmla.s32 q0, q1, r7\n\t"
+        "vldrb.s32 q1, [r2, #1]\n\t"
+        "vmla.s32 q0, q1, r11\n\t"
+        "vldrb.s32 q1, [r2, #2]\n\t"
+        "vmla.s32 q0, q1, r12\n\t"
+        "vldrb.s32 q1, [r2], #4\n\t"
+        "vmla.s32 q0, q1, r10\n\t"
+        "vqrdmulh.s32 q0, q0, r3\n\t"
+        "vshr.s32 q4, q0, #31\n\t"
+        "vadd.i32 q0, q0, q4\n\t"
+        "vrshl.s32 q0, q0, q3\n\t"
+        "vadd.i32 q0, q0, q7\n\t"
+        "vqmovnb.s32 q0, q0\n\t"
+        "vqmovnb.s16 q0, q0\n\t"
+        "vstrb.32 q0, [r0, q2]\n\t"
+        "vadd.i32 q2, q2, q6\n\t"
+        "letp lr, 1b\n\t"
+        "ldr lr, [sp, #8]\n\t"
+        "subs lr, lr, #1\n\t"
+        "str lr, [sp, #8]\n\t"
+        "bne 3b\n\t"
+        "add sp, sp, #48\n\t"
+        "vpop {d8-d15}\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
 void ts_depthwise_conv_planar_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
                                  void *scratch)
 {
@@ -127,6 +254,12 @@ void ts_depthwise_conv_planar_s8(const ts_depthwise_conv_params_t *p, const int8
                     vstrbq_scatter_offset_p_s16(dst + (size_t)c * plane, offs, vldrbq_z_s16(src + c, m), m);
                 }
             }
+        }
+        if ((((const int32_t *)(const void *)p->weights)[0] & 2) && k3) { /* the fused loop, per channel */
+            fused_t a = {planes, g.ws, g.sr * g.ws, oimg, g.out_row_step, g.out_px_step, g.out_rows, g.out_px,
+                         p->weights + 4, out_zp};
+            for (int32_t c = 0; c < C; c++, a.plane += plane, a.out++, a.w += 32) fused3x3(&a);
+            continue;
         }
         const int8_t *w = p->weights + 4;
         for (int32_t c = 0; c < C; c++, w += 32) {
