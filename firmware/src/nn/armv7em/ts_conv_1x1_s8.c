@@ -22,44 +22,32 @@ TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input
     const int contiguous = p->stride_h == 1 && p->stride_w == 1;
     int32_t *col = (int32_t *)scratch;
     const int32_t *w = (const int32_t *)(const void *)p->weights;
-    if (contiguous) { /* pixels side by side: pairs by pointer steps */
-        int32_t pix = 0;
-        for (; pix + 2 <= npix; pix += 2) {
-            const int8_t *a = input + (size_t)pix * in_c;
-            int8_t *out_a = output + (size_t)pix * out_c;
-            ts_a7_widen2(a, a + in_c, in_c, col);
-            ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_a + out_c, p->output_zero_point, p->act_min,
-                                p->act_max);
-        }
-        if (pix < npix) { /* an unpaired last pixel fills both lanes */
-            const int8_t *a = input + (size_t)pix * in_c;
-            int8_t *out_a = output + (size_t)pix * out_c;
-            ts_a7_widen2(a, a, in_c, col);
-            ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_a, p->output_zero_point, p->act_min,
-                                p->act_max);
-        }
-        return;
-    }
-    int32_t b = 0, oy = 0, ox = 0; /* the next pixel */
-    const int8_t *prev = input;
-    for (int32_t pix = 0; pix < npix; pix++) {
-        const int8_t *src = input + ((size_t)(b * in_h + oy * p->stride_h) * in_w + ox * p->stride_w) * in_c;
-        if (++ox == out_w) {
-            ox = 0;
-            if (++oy == out_h) {
-                oy = 0;
-                b++;
+    const size_t step_x = (size_t)p->stride_w * in_c, step_y = (size_t)p->stride_h * in_w * in_c;
+    const size_t step_b = (size_t)in_h * in_w * in_c;
+    const int8_t *row = input, *src = input; /* the next pixel: its input row (of strides) and itself */
+    int32_t b = 0, oy = 0, ox = 0;
+    for (int32_t pix = 0; pix < npix; pix += 2) {
+        const int8_t *a = src, *bb = src; /* an unpaired last pixel fills both lanes */
+        for (int32_t k = 0; k < 2 && pix + k < npix; k++) {
+            if (k) bb = src;
+            if (contiguous) {
+                src += in_c;
+            } else if (++ox < out_w) {
+                src += step_x;
+            } else {
+                ox = 0;
+                if (++oy < out_h) {
+                    row += step_y;
+                } else {
+                    oy = 0;
+                    row = input + (size_t)(++b) * step_b;
+                }
+                src = row;
             }
         }
-        if (!(pix & 1) && pix + 1 < npix) {
-            prev = src; /* the first of a pair: wait for the second */
-            continue;
-        }
-        const int8_t *a = (pix & 1) ? prev : src; /* an unpaired last pixel fills both lanes */
-        int8_t *out_a = output + (size_t)(pix & 1 ? pix - 1 : pix) * out_c;
-        int8_t *out_b = output + (size_t)pix * out_c;
-        ts_a7_widen2(a, src, in_c, col);
-        ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, out_b,
+        int8_t *out_a = output + (size_t)pix * out_c;
+        ts_a7_widen2(a, bb, in_c, col);
+        ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, pix + 1 < npix ? out_a + out_c : out_a,
                             p->output_zero_point, p->act_min, p->act_max);
     }
 }
