@@ -119,7 +119,8 @@ def build_firmware(board: Board, app: App, out: Path, *, extra_sources=(), inclu
              *_define_flags(board_defines(board)), *_define_flags(defines or {}), *cflags]
     obj_dir = cache_dir() / "obj" / board.name
     obj_dir.mkdir(parents=True, exist_ok=True)
-    headers = _headers_digest(incs)
+    # Private headers beside the sources (firmware/src/**, boards/**) count too, not only the -I folders.
+    headers = _headers_digest([*incs, FIRMWARE_DIR / "src", BOARDS_DIR])
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         objs = list(pool.map(lambda s: _compile(cc, s, flags, headers, obj_dir), sources))
     objs += [Path(o) for o in extra_objects]
