@@ -49,19 +49,44 @@ def test_small_resnet_macs_by_hand():
     assert m.describe()["pools"] == [[2, 2], [2, 2], [2, 2], None, None]
 
 
+def _resnet_params_by_hand(stem, widths, kernels=((3, 1), (3, 3), (3, 3), (3, 1), (1, 1)), c_in=2, classes=3):
+    """Conv weights (no bias) + BN γ, β per conv; a 1x1 projection (no BN) where a block changes width."""
+    n = c_in * stem * 25 + 2 * stem
+    prev = stem
+    for (k1, k2), w in zip(kernels, widths):
+        n += prev * w * k1 * k1 + 2 * w + w * w * k2 * k2 + 2 * w
+        n += prev * w if prev != w else 0
+        prev = w
+    return n + prev * classes + classes
+
+
 def test_paper_preset_matches_seed_size():
     m = build_model("paper", None, (2, 256, 288))
     info = model_info(m)
-    # widths C=36, block 5 D=72: 64 C^2 + 86 C + 3 with a BN on the block-5 shortcut; it has none (-2D)
-    assert info["params"] == 64 * 36 ** 2 + 86 * 36 + 3 - 2 * 72 == 85899
-    assert abs(info["params"] - 83974) / 83974 < 0.05
+    assert m.stem.conv.out_channels == 12
+    assert [b.conv2.out_channels for b in m.blocks] == [12, 32, 40, 48, 96]
+    assert info["params"] == _resnet_params_by_hand(12, (12, 32, 40, 48, 96)) == 83459
+    assert abs(info["params"] - 83974) / 83974 < 0.01
     assert info["int8_kb"] < 100
+    # the first residual block's activations: 12 channels at 128 x 144, int8
+    assert info["layers"][1]["out_shape"] == [12, 128, 144] and 12 * 128 * 144 == 221_184
     # independent count: torch's FLOP counter (2 FLOPs per MAC for convolutions and matmuls)
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as fc:
         m.eval()(torch.zeros(1, 2, 256, 288))
     assert info["macs"] == fc.get_total_flops() // 2
+    assert 130e6 < info["macs"] < 140e6
+
+
+def test_paper_uniform_preset_is_the_36_72_network():
+    m = build_model("paper-uniform", None, (2, 256, 288))
+    info = model_info(m)
+    assert m.stem.conv.out_channels == 36
+    assert [b.conv2.out_channels for b in m.blocks] == [36, 36, 36, 36, 72]
+    # widths C=36, block 5 D=72: 64 C^2 + 86 C + 3 with a BN on the block-5 shortcut; it has none (-2D)
+    assert info["params"] == 64 * 36 ** 2 + 86 * 36 + 3 - 2 * 72 == _resnet_params_by_hand(36, (36,) * 4 + (72,)) == 85899
+    assert info["macs"] == 410_904_792
 
 
 def test_paper_wide_is_literal_128_256():
@@ -159,8 +184,12 @@ def test_model_info_cli(run_cli, tmp_path):
     rc, so, se = run_cli("model-info", "--model", "paper", "--features", "paper")
     assert rc == 0, se
     j = json.loads(so)
-    assert j["params"] == 85899 and j["macs"] == 410_904_792 and j["int8_kb"] < 100
-    assert j["input_shape"] == [2, 256, 288]
+    assert j["params"] == 83459 and j["macs"] == 136_618_272 and j["int8_kb"] < 100
+    assert j["input_shape"] == [2, 256, 288] and "12" in j["description"]
+    rc, so, se = run_cli("model-info", "--model", "paper-uniform", "--features", "paper")
+    assert rc == 0, se
+    j = json.loads(so)
+    assert j["params"] == 85899 and j["macs"] == 410_904_792
     f = tmp_path / "fe.json"
     f.write_text(json.dumps({"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 40, "channels": 1}))
     rc, so, se = run_cli("model-info", "--model", "baseline", "--features", f)

@@ -18,6 +18,7 @@ SHAPE = (2, 12, 20)   # [channels, n_mels, frames]: tiny maps, fast
 
 CASES = {
     "paper": ("paper", None),
+    "paper-uniform": ("paper-uniform", None),
     "paper-wide": ("paper-wide", None),
     "custom": ("paper", {"stem": 6, "widths": [6, 8, 8, 5, 6], "mids": [3, 4, 5, 6, 7]}),
     "baseline": ("baseline", None),
@@ -89,10 +90,10 @@ def test_removed_channels_are_gone_from_the_saved_state_dict(tmp_path):
     from tinyscene.slim.prune import plan_slim, prune_model
     from tinyscene.train.run import load_model, save_model
 
-    m = _randomized("paper", None, seed=3)
+    m = _randomized("paper-uniform", None, seed=3)   # one stream from the stem to block 4 (hand-indexed below)
     plan = plan_slim(m, ratio=0.5)
     small = prune_model(m, plan.keep)
-    save_model(tmp_path / "model.pt", small, "paper")
+    save_model(tmp_path / "model.pt", small, "paper-uniform")
     o = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=False)
     sd, sd0 = o["state_dict"], m.state_dict()
     s0, mid0, s5 = plan.keep["stream0"], plan.keep["blocks.0.mid"], plan.keep["stream5"]
@@ -121,7 +122,7 @@ def test_removed_channels_are_gone_from_the_saved_state_dict(tmp_path):
         assert torch.equal(again(x), small(x))
 
 
-@pytest.mark.parametrize("case", ["paper", "paper-wide", "custom"])
+@pytest.mark.parametrize("case", ["paper", "paper-uniform", "paper-wide", "custom"])
 def test_residual_graph_stays_valid(case):
     """Every ratio gives a network whose residual adds line up and whose shortcuts are kept."""
     from tinyscene.slim.prune import plan_slim, prune_model
@@ -147,7 +148,7 @@ def test_streams_of_equal_count_keep_their_projection():
     from tinyscene.slim.graph import analyse
     from tinyscene.slim.prune import prune_model
 
-    m = _randomized("paper", None, seed=2)
+    m = _randomized("paper-uniform", None, seed=2)   # stem..block 4 one 36-channel stream, block 5 72
     g = analyse(m)
     keep = {gr.name: np.arange(gr.size) for gr in g.groups}
     keep["stream0"] = np.array([1, 4, 5, 9, 20, 30])
@@ -159,7 +160,7 @@ def test_streams_of_equal_count_keep_their_projection():
     x = torch.randn(3, *SHAPE)
     with torch.no_grad():
         assert torch.allclose(small(x), ref(x), atol=1e-5)
-    rebuilt = build_model("paper", small.cfg.to_dict(), SHAPE)
+    rebuilt = build_model("paper-uniform", small.cfg.to_dict(), SHAPE)
     rebuilt.load_state_dict(small.state_dict())
 
 

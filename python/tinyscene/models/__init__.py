@@ -1,7 +1,10 @@
 """Model registry: a name -> an architecture and its default configuration.
 
-    paper       the seed's ResNet at ~84k parameters (36 channels, 72 in block 5)
-    paper-wide  the seed's ResNet at its literal widths (128 channels, 256 in block 5)
+    paper          the seed's ResNet at ~84k parameters, widths growing as the maps shrink
+                   (stem 12; blocks 12, 32, 40, 48, 96): 83,459 parameters, 137 M MACs
+    paper-uniform  the seed's ResNet at ~84k parameters, uniform widths (36 channels, 72 in
+                   block 5): 85,899 parameters, 411 M MACs — the network ANCHORS.md measured
+    paper-wide     the seed's ResNet at its literal widths (128 channels, 256 in block 5)
     baseline    the DCASE 2020 Task 1b baseline (two conv layers + one fully connected layer)
 
 `build_model(name, cfg, input_shape)` builds one (cfg: None = the preset's defaults, or a dict of
@@ -60,7 +63,12 @@ ARCHS: dict[str, tuple[Callable[[dict, Any], Any], Callable[[], dict]]] = {
 }
 
 MODELS: dict[str, ModelSpec] = {
-    "paper": ModelSpec("paper", "resnet", "the seed's ResNet, ~84k parameters (36/72 channels)"),
+    "paper": ModelSpec("paper", "resnet", "the seed's ResNet, ~84k parameters, widths growing with depth "
+                       "(stem 12; blocks 12/32/40/48/96): 83,459 parameters, 137 M MACs"),
+    "paper-uniform": ModelSpec("paper-uniform", "resnet",
+                               "the seed's ResNet, ~84k parameters at uniform widths (36 channels, 72 in "
+                               "block 5): 85,899 parameters, 411 M MACs; the network ANCHORS.md measured",
+                               {"stem": 36, "widths": [36, 36, 36, 36, 72]}),
     "paper-wide": ModelSpec("paper-wide", "resnet", "the seed's ResNet at its literal 128/256 channels",
                             {"stem": 128, "widths": [128, 128, 128, 128, 256]}),
     "baseline": ModelSpec("baseline", "baseline", "DCASE 2020 Task 1b baseline (2 conv + 1 FC, ~117k parameters)"),

@@ -18,9 +18,14 @@ the residual sum, as in a strictly pre-activation ResNet, would survive export a
 per-channel MUL/ADD). Ops after export: CONV_2D, ADD, RELU (fused), MAX_POOL_2D, MEAN,
 FULLY_CONNECTED.
 
-Widths. The seed's text (128 channels, 256 in block 5) and its parameter count (83,974) disagree:
-`paper` keeps the 1:2 ratio at 36/72 channels (85,899 parameters, +2.3 %), `paper-wide` is the
-literal 128/256.
+Widths. The seed's text (128 channels, 256 in block 5) and its parameter count (83,974) disagree.
+`paper` (the defaults here) widens the network as its maps shrink: stem 12, blocks 12, 32, 40, 48
+and 96 (block 5 doubles block 4, as the seed's 128 -> 256) — 83,459 parameters (-0.6 % of the
+seed's), 137 M MACs per clip, and a first residual block of 12 channels at 128x144 (221 KB of int8
+activations), so a microcontroller's RAM holds it and its work is not concentrated at full
+resolution. `paper-uniform` is the earlier uniform reading, 36 channels everywhere and 72 in
+block 5 (85,899 parameters, 411 M MACs, 36 channels at 128x144: a TFLM arena of ~2 MB);
+`paper-wide` is the literal 128/256.
 
 Pooling. After each block a 2x2 max pool halves both axes; an axis already of size 1 is not
 pooled (kernel 1 on it), and a block whose map is 1x1 gets no pool at all — so the small
@@ -49,8 +54,8 @@ class ResNetConfig:
     its widths are equal — a slimmed network whose residual streams keep different channel subsets
     of equal count needs it; False (identity) is only valid when the widths are equal."""
 
-    stem: int = 36
-    widths: tuple[int, ...] = (36, 36, 36, 36, 72)
+    stem: int = 12
+    widths: tuple[int, ...] = (12, 32, 40, 48, 96)
     mids: tuple[int, ...] | None = None
     kernels: tuple[tuple[int, int], ...] = ((3, 1), (3, 3), (3, 3), (3, 1), (1, 1))
     stem_kernel: int = 5

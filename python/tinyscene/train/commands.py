@@ -17,7 +17,7 @@ def _model_info(args: argparse.Namespace) -> int:
     info = model_info(build_model(args.model, None, shape))
     if not args.layers:
         info.pop("layers")
-    out = {"model": spec.name, "arch": spec.arch, "features": fcfg.name, **info}
+    out = {"model": spec.name, "arch": spec.arch, "description": spec.help, "features": fcfg.name, **info}
     print(json.dumps(out, indent=2))
     return 0
 
