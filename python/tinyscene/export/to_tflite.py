@@ -14,6 +14,11 @@ result is then checked, and any difference is an error:
     `quantize_keras`), every scale finite and > 0 (a channel whose weights
     are all zero gets the converter's epsilon scale, never 0 or NaN), no saturated int32 bias;
   * the input scale/zero point == the front-end's.
+
+Before those checks the converter's file is compacted (tinyscene.export.compact: short tensor
+names, no metadata, no quantisation on int32 operands no kernel reads it from), and LiteRT's
+reference kernels must give identical outputs for the file before and after on calibration inputs;
+every check and ladder rung sees the compacted file.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ FORBIDDEN_OPS = {
     "TRANSPOSE": "a layout transpose left by the NCHW -> NHWC conversion",
     "DEQUANTIZE": "a float32 island in the int8 graph",
 }
+COMPACTION_CHECK_SAMPLES = 3  # calibration inputs run before and after compaction (must be identical)
 _TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8",
                6: "bool", 10: "float64", 17: "int4"}
 _TYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "int16": 2, "int8": 1,
@@ -372,6 +378,22 @@ def convert(onnx_path: str | os.PathLike, calib: np.ndarray, scale: float, zero_
         raise TsError(f"onnx2tf: Keras input {kshape} does not take NHWC front-end features "
                       f"{[1, *calib.shape[1:]]}")
     data, cal = quantize_keras(km, calib, scale, zero_point)
+    data, comp = compact(data, calib)
     info = check_int8_model(data, scale, zero_point, input_shape or [1, *calib.shape[1:]])
     info["calibration"] = cal
+    info["compaction"] = comp
     return data, info
+
+
+def compact(data: bytes, calib: np.ndarray, n_check: int = COMPACTION_CHECK_SAMPLES) -> tuple[bytes, dict]:
+    """The converter's file compacted (tinyscene.export.compact), after checking that LiteRT's
+    reference kernels give the same int8 outputs for both on the first `n_check` calibration inputs."""
+    from tinyscene.export.compact import compact_tflite, same_outputs
+
+    out, stats = compact_tflite(data)
+    k = min(int(n_check), len(calib))
+    if k and not same_outputs(data, out, np.asarray(calib[:k], dtype=np.int8)):
+        raise TsError("model_int8.tflite: the compacted file's int8 outputs differ from the converter's "
+                      f"(LiteRT reference kernels, {k} calibration inputs) — compaction is wrong for this model")
+    stats["checked_identical_inputs"] = k
+    return out, stats
