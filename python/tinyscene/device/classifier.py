@@ -284,7 +284,13 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
     """Build the classifier firmware of `bundle` for `board` (ELF, or a host executable)."""
     if runtime not in RUNTIMES:
         raise TsError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
-    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    if isinstance(bundle, Bundle):
+        from tinyscene.export.bundle import check_bundle
+
+        check_bundle(bundle.path)  # the files may have changed since load_bundle checked them
+        b = bundle
+    else:
+        b = load_bundle(bundle)  # checks the bundle's manifest (export.bundle.check_bundle)
     brd = board if isinstance(board, Board) else load_board(board)
     cmd = command or (f"tinyscene.device.classifier.build_classifier({b.path.name!r}, {brd.name!r}, "
                       f"runtime={runtime!r})")

@@ -9,6 +9,13 @@
                          tflite_micro on those features); index.json names the clips
     report.json          the verification ladder (tinyscene.export.ladder), sizes, calibration
     logits.png           float vs int8 logits on the evaluate split
+    c/                   model.c/.h (tinyscene.aot, the int8 model as C for the `reference` kernel family:
+                         weights, folded biases, requantisation, static arena, kernel calls) and
+                         fe_tables.c/.h (tinyscene.frontend.codegen, the front-end's tables and input
+                         quantisation) — the generated C of the bundle. A firmware build
+                         (tinyscene.device.classifier) checks the manifest and regenerates both from
+                         model_int8.tflite and frontend.json for its board's kernel family
+                         (armv7em, mve, ...): these copies are the portable reference version
     tflm/                model_data.cc/.h and ops.h for TensorFlow Lite Micro users
     manifest.json        sha256 + size of every other file, tool versions, git commit, configs
 
@@ -227,6 +234,7 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
                           "files": [cl.filename for cl in chosen]})
         cal_check = lad.check("calib_min", float(len(chosen)), thresholds)
         report["calibration"] = calib_rec
+        report["compaction"] = tfl_info["compaction"]
         report["calibration"]["check"] = cal_check
         report["thresholds"] = thresholds
         print(lad.format_table(report), file=sys.stderr, flush=True)
@@ -293,6 +301,9 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
                        "zero_point": tfl_info["output"]["zero_point"], "shape": tfl_info["output"]["shape"]},
             "classes": list(CLASSES)})
 
+        _log("generated C: c/model.c/.h (tinyscene.aot, reference kernels), c/fe_tables.c/.h")
+        write_generated_c(tmp / "c", tfl, fcfg, quant, command)
+
         (tmp / "tflm").mkdir()
         digest = hashlib.sha256(tfl).hexdigest()
         write_text(tmp / "tflm" / "model_data.h", tflm_src.model_data_h(len(tfl), command))
@@ -311,6 +322,24 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
         })
     _log(f"wrote {out} ({report['sizes']['tflite_bytes']} B int8 model, {report['seconds']} s)")
     return report
+
+
+def write_generated_c(out: Path, tflite: bytes, fcfg, quant, command: str) -> None:
+    """c/model.c/.h (tinyscene.aot for the reference kernel family; the banner names
+    model_int8.tflite and its sha256) and c/fe_tables.c/.h (tinyscene.frontend.codegen)."""
+    from tinyscene.aot.compiler import compile_graph
+    from tinyscene.aot.cwriter import write_c
+    from tinyscene.aot.reader import read_tflite_bytes
+    from tinyscene.frontend.codegen import write_fe_tables
+    from tinyscene.util.atomic import write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    g = read_tflite_bytes(tflite, "model_int8.tflite")
+    comp = compile_graph(g, "reference", board=None)
+    src = write_c(g, comp.layers, comp.plan, command, comp.arena_section)
+    write_text(out / "model.h", src.model_h)
+    write_text(out / "model.c", src.model_c)
+    write_fe_tables(out, fcfg, quant, command=command)
 
 
 def write_manifest(folder: Path, configs: dict) -> dict:
