@@ -247,3 +247,29 @@ def test_ladder_table_and_pending_rungs():
     table = format_table(rep)
     assert re.search(r"torch float == onnxruntime float\s+PASS", table)
     assert "top1_agreement needs >= 0.99" in table and "PENDING" in table
+
+
+def test_top1_agreement_counts_every_clip_ties_only_special():
+    """Every clip counts, however close its float decision; an exact int8 tie at the top agrees when
+    the float top-1 is one of the tied classes."""
+    from tinyscene.export.ladder import check, parse_fail_on, top1_agreement
+
+    yf = np.array([[1.0, 0.5, 0.2],     # clear, int8 agrees
+                   [0.1, 0.9, 0.3],     # int8 tie {0, 1}: float top-1 (1) among them -> agrees
+                   [0.5, 0.4999, 0.0],  # float near-tie, int8 picks class 1 -> a disagreement all the same
+                   [0.3, 0.2, 0.9],     # int8 three-way tie -> agrees
+                   [0.9, 0.1, 0.0]],    # int8 tie {1, 2} without the float top-1 -> disagrees
+                  dtype=np.float32)
+    y8 = np.array([[10, 5, 1], [4, 4, 0], [3, 7, 0], [9, 9, 9], [1, 6, 6]], dtype=np.int8)
+    agrees, tied = top1_agreement(yf, y8)
+    assert agrees.tolist() == [True, True, False, True, False]
+    assert tied.tolist() == [False, True, False, True, True]
+    th = parse_fail_on(None)
+    # 5 clips cannot resolve 1 %: one clip tolerated (3/5 fails, 4/5 passes with the tolerance applied)
+    c = check("top1_agreement", float(np.mean(agrees)), th, len(agrees))
+    assert c["pass"] is False and c["small_split_tolerance"]["tolerated_clips"] == 1
+    c = check("top1_agreement", 4 / 5, th, 5)
+    assert c["pass"] is True and c["small_split_tolerance"]["applied"] is True
+    c = check("top1_agreement", 1.0, th, 5)
+    assert c["pass"] is True and c["small_split_tolerance"]["applied"] is False
+    assert "small_split_tolerance" not in check("top1_agreement", 1.0, th, 100)
