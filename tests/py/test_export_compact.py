@@ -1,8 +1,10 @@
 """Compaction of the converter's int8 .tflite (tinyscene.export.compact): the same graph and numbers
-in fewer bytes. The converter's own file is the reference: LiteRT (reference kernels), tflite_micro
+in fewer bytes; the output bias correction (tinyscene.export.biascorr). The converter's own file is the reference: LiteRT (reference kernels), tflite_micro
 and tinyscene's generated C give identical outputs on both; what is dropped is read back through
 TensorFlow's generated schema (flatbuffers' own reader)."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ SCALE, ZP = 0.0625, -9
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """(converter's file, compacted file, stats) of a tiny model of the paper's shape with widths that
+    """(converter's file, compacted file, stats, ONNX file, calibration inputs) of a tiny model of the paper's shape with widths that
     change (projection shortcuts) and a channel of all-zero weights."""
     from tinyscene.export.compact import compact_tflite
     from tinyscene.export.to_onnx import export_onnx
@@ -37,7 +39,7 @@ def files(tmp_path_factory):
     calib = np.random.default_rng(1).integers(-128, 128, size=(8, SHAPE[1], SHAPE[2], SHAPE[0])).astype(np.int8)
     raw, _ = quantize_keras(onnx_to_keras(d / "model.onnx", d / "work"), calib, SCALE, ZP)
     small, stats = compact_tflite(raw)
-    return raw, small, stats
+    return raw, small, stats, d / "model.onnx", calib
 
 
 def _model(data: bytes):
@@ -52,7 +54,7 @@ def _inputs(n=6, seed=5):
 
 
 def test_smaller_and_what_is_dropped(files):
-    raw, small, stats = files
+    raw, small, stats, _, _ = files
     assert len(small) < len(raw) and stats["bytes_after"] == len(small) and stats["bytes_before"] == len(raw)
     s, m = _model(small)
     _, m0 = _model(raw)
@@ -102,7 +104,7 @@ def test_outputs_identical_on_litert_tflm_and_generated_c(files, tmp_path):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    raw, small, _ = files
+    raw, small, _, _, _ = files
     x = _inputs()
     outs = {}
     for tag, data in (("raw", raw), ("small", small)):
@@ -137,7 +139,7 @@ def test_convert_compacts_and_checks(files, tmp_path):
     """convert() returns the compacted file (checked against LiteRT before and after)."""
     from tinyscene.export.to_tflite import compact
 
-    raw, small, _ = files
+    raw, small, _, _, _ = files
     calib = _inputs(3)[:, 0]
     out, stats = compact(raw, calib)
     assert out == small and stats["checked_identical_inputs"] == 3
@@ -148,3 +150,53 @@ def test_not_a_tflite_is_refused():
 
     with pytest.raises(TsError, match="not a TFLite flatbuffer"):
         compact_tflite(b"\0" * 64)
+
+
+def test_output_bias_correction(files):
+    """The recorded offset is the mean int8 - float logit difference (LiteRT and onnxruntime run
+    here); only the output layer's bias changes, by the recorded amounts; the error shrinks."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from tinyscene.export.biascorr import correct_output_bias, output_layer
+
+    _, small, _, onnx_path, calib = files
+    q = calib                     # inputs whose float logits are inside the calibrated output range
+    sess = ort.InferenceSession(str(onnx_path))
+    yf = np.stack([sess.run(None, {sess.get_inputs()[0].name:
+                                   ((x.astype(np.float32) - ZP) * SCALE).transpose(2, 0, 1)[None]})[0][0] for x in q])
+
+    def int8_logits(data):
+        it = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        it.allocate_tensors()
+        i, o = it.get_input_details()[0], it.get_output_details()[0]
+        ys = []
+        for x in q:
+            it.set_tensor(i["index"], x[None])
+            it.invoke()
+            ys.append(it.get_tensor(o["index"]).reshape(-1).astype(np.float32))
+        s, z = o["quantization"]
+        return (np.stack(ys) - z) * s, np.stack(ys)
+
+    corrected, rec = correct_output_bias(small, q, yf)
+    e0, raw8 = int8_logits(small)
+    e0 -= yf
+    ok = (raw8 > -128) & (raw8 < 127)                       # saturated logits are left out of the mean
+    assert ok.sum(0).min() >= 5
+    want = [e0[ok[:, c], c].mean() for c in range(e0.shape[1])]
+    np.testing.assert_allclose(rec["mean_error_before"], want, atol=1e-4)
+    assert rec["applied"] is True and rec["layer"].startswith("CONV_2D"), json.dumps(rec)
+    e1 = int8_logits(corrected)[0] - yf
+    assert np.mean(np.abs(e1)) < np.mean(np.abs(e0))
+    # only the output layer's bias differs, by bias_delta
+    s0, m0 = _model(small)
+    _, m1 = _model(corrected)
+    bias_t = output_layer(small)[0]["bias"]["index"]
+    g0, g1 = m0.Subgraphs(0), m1.Subgraphs(0)
+    for i in range(g0.TensorsLength()):
+        b0, b1 = m0.Buffers(g0.Tensors(i).Buffer()), m1.Buffers(g1.Tensors(i).Buffer())
+        if i == bias_t:
+            d = b1.DataAsNumpy().view("<i4").astype(np.int64) - b0.DataAsNumpy().view("<i4")
+            assert d.tolist() == rec["bias_delta"] and any(rec["bias_delta"])
+        elif b0.DataLength():
+            assert np.array_equal(b0.DataAsNumpy(), b1.DataAsNumpy())

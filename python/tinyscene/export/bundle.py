@@ -157,7 +157,7 @@ def calibration_features(fcfg, quant, clips, gains_db=(0.0,)) -> np.ndarray:
 def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int = 100,
                   data: str | os.PathLike | None = None, fail_on: str | None = None, force: bool = False,
                   n_vectors: int = N_VECTORS, exact_clips: int = 32, command: str | None = None,
-                  workers: int = 2, calib_gain_db: float = CALIB_GAIN_DB) -> dict:
+                  workers: int = 2, calib_gain_db: float = CALIB_GAIN_DB, bias_correction: bool = True) -> dict:
     """Export run folder `run` into bundle folder `out`; returns the report (report.json)."""
     from tinyscene.config import FrontendConfig
     from tinyscene.data.tau import CLASSES
@@ -221,7 +221,8 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
         _log("torch -> ONNX")
         onnx_info = export_onnx(model, (c, h, w), tmp / "model.onnx")
         _log(f"ONNX -> int8 TFLite (onnx2tf + TFLiteConverter, {len(q_cal)} calibration inputs)")
-        tfl, tfl_info = convert(tmp / "model.onnx", q_cal, scale, zp, work, nhwc_shape)
+        tfl, tfl_info = convert(tmp / "model.onnx", q_cal, scale, zp, work, nhwc_shape,
+                                bias_calib=q_cal[::len(gains)], bias_correction=bias_correction)
         write_bytes(tmp / "model_int8.tflite", tfl)
 
         _log(f"verification ladder on {len(q_ev)} evaluate clips")

@@ -28,6 +28,9 @@ def register(sub) -> None:
                    help="ladder thresholds that make the export fail (see below)")
     p.add_argument("--calib-gain-db", type=float, default=10.0, metavar="G",
                    help="calibrate on each clip also G dB quieter and louder (default 10; 0 = as recorded only)")
+    p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
+                   help="keep the converter's bias of the output layer (default: corrected for the mean int8 "
+                        "vs float logit offset on the calibration clips)")
     p.add_argument("--vectors", type=int, default=5, metavar="N", help="evaluate clips saved as test vectors (default 5)")
     p.add_argument("--exact-clips", type=int, default=32, metavar="N",
                    help="evaluate clips run through the reference interpreters for the bit-exact rungs (default 32)")
@@ -55,7 +58,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         else f"tinyscene export --run {args.run} --out {args.out}"
     report = export_bundle(args.run, args.out, calib=args.calib, data=args.data, fail_on=args.fail_on,
                            force=args.force, n_vectors=args.vectors, exact_clips=args.exact_clips, command=command,
-                           calib_gain_db=args.calib_gain_db)
+                           calib_gain_db=args.calib_gain_db, bias_correction=args.bias_correction)
     s = report["sizes"]
     print(f"{args.out}: int8 model {s['tflite_bytes']} B ({s['tflite_kb']} KiB; weights {s['weights_int8_bytes']} B), "
           f"TFLM arena {report['tflm_arena_bytes']} B, ladder {'PASS' if report['passed'] else 'FAIL'}")

@@ -61,23 +61,46 @@ def _aligned_buffer_type(schema):
     return AlignedBufferT
 
 
+def unpack_model(data: bytes, source: str = "model_int8.tflite"):
+    """(schema module, ModelT) of a .tflite (TensorFlow's generated object API)."""
+    from tinyscene.export.to_tflite import _schema
+
+    schema = _schema()
+    try:
+        if not schema.Model.ModelBufferHasIdentifier(data, 0):
+            raise ValueError("no TFL3 identifier")
+        return schema, schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception as e:
+        raise TsError(f"{source}: not a TFLite flatbuffer ({e})") from None
+
+
+def pack_model(schema, model, size_hint: int = 1024) -> bytes:
+    """The .tflite bytes of a ModelT, every constant buffer aligned to BUFFER_ALIGN."""
+    import flatbuffers
+
+    aligned = _aligned_buffer_type(schema)
+    bufs = []
+    for b in model.buffers or []:
+        nb = aligned()
+        nb.__dict__.update(b.__dict__)
+        if nb.data is not None:
+            nb.data = np.ascontiguousarray(nb.data, dtype=np.uint8) if len(nb.data) else None
+        bufs.append(nb)
+    model.buffers = bufs
+    builder = flatbuffers.Builder(max(1024, int(size_hint)))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def _name(v) -> str:
     return v.decode(errors="replace") if isinstance(v, bytes) else str(v or "")
 
 
 def compact_tflite(data: bytes, source: str = "model_int8.tflite") -> tuple[bytes, dict]:
     """(compacted .tflite bytes, what was dropped with the byte counts)."""
-    import flatbuffers
+    from tinyscene.export.to_tflite import _op_names
 
-    from tinyscene.export.to_tflite import _op_names, _schema
-
-    schema = _schema()
-    try:
-        if not schema.Model.ModelBufferHasIdentifier(data, 0):
-            raise ValueError("no TFL3 identifier")
-        model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    except Exception as e:
-        raise TsError(f"{source}: not a TFLite flatbuffer ({e})") from None
+    schema, model = unpack_model(data, source)
     buffers = list(model.buffers or [])
     if any(int(b.offset or 0) > 1 for b in buffers):
         raise TsError(f"{source}: buffers stored after the flatbuffer (a model over 2 GB) cannot be compacted")
@@ -132,16 +155,9 @@ def compact_tflite(data: bytes, source: str = "model_int8.tflite") -> tuple[byte
     # renumber the buffers that are still referred to (buffer 0, the empty one, stays first)
     order = sorted(used)
     remap = {old: new for new, old in enumerate(order)}
-    aligned = _aligned_buffer_type(schema)
-    new_buffers = []
-    for old in order:
-        nb = aligned()
-        nb.__dict__.update(buffers[old].__dict__ if old < len(buffers) else {})
-        if old == 0:
-            nb.data = None
-        elif nb.data is not None:
-            nb.data = np.ascontiguousarray(nb.data, dtype=np.uint8)
-        new_buffers.append(nb)
+    new_buffers = [buffers[old] if old < len(buffers) else schema.BufferT() for old in order]
+    if new_buffers:
+        new_buffers[0] = schema.BufferT()
     model.buffers = new_buffers
     for g in model.subgraphs or []:
         for t in g.tensors or []:
@@ -150,9 +166,7 @@ def compact_tflite(data: bytes, source: str = "model_int8.tflite") -> tuple[byte
         md.buffer = remap[int(md.buffer)]
     # signature defs name tensors by index: unchanged
 
-    builder = flatbuffers.Builder(max(1024, len(data)))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = bytes(builder.Output())
+    out = pack_model(schema, model, len(data))
     stats.update({"bytes_after": len(out), "buffers_after": len(new_buffers)})
     return out, stats
 
@@ -165,4 +179,4 @@ def same_outputs(before: bytes, after: bytes, samples: np.ndarray) -> bool:
                                run_litert(after, samples, reference=True)))
 
 
-__all__ = ["compact_tflite", "same_outputs", "BUFFER_ALIGN"]
+__all__ = ["compact_tflite", "same_outputs", "unpack_model", "pack_model", "BUFFER_ALIGN"]

@@ -15,7 +15,8 @@ result is then checked, and any difference is an error:
     are all zero gets the converter's epsilon scale, never 0 or NaN), no saturated int32 bias;
   * the input scale/zero point == the front-end's.
 
-Before those checks the converter's file is compacted (tinyscene.export.compact: short tensor
+After compaction, the layer that computes the logits has its int32 bias corrected for the mean
+int8-vs-float logit offset on calibration inputs (tinyscene.export.biascorr). Before those checks the converter's file is compacted (tinyscene.export.compact: short tensor
 names, no metadata, no quantisation on int32 operands no kernel reads it from), and LiteRT's
 reference kernels must give identical outputs for the file before and after on calibration inputs;
 every check and ladder rung sees the compacted file.
@@ -367,8 +368,11 @@ def check_int8_model(data: bytes, scale: float, zero_point: int, input_shape=Non
 
 
 def convert(onnx_path: str | os.PathLike, calib: np.ndarray, scale: float, zero_point: int,
-            workdir: str | os.PathLike, input_shape=None) -> tuple[bytes, dict]:
-    """ONNX file → checked int8 .tflite bytes. `calib`: int8 [N, n_mels, frames, channels]."""
+            workdir: str | os.PathLike, input_shape=None, *, bias_calib: np.ndarray | None = None,
+            bias_correction: bool = True) -> tuple[bytes, dict]:
+    """ONNX file → checked int8 .tflite bytes. `calib`: int8 [N, n_mels, frames, channels].
+    `bias_calib`: the inputs the output bias correction (tinyscene.export.biascorr) is measured on
+    (default `calib`; the bundle passes the clips as recorded, without the level-shifted copies)."""
     calib = np.asarray(calib)
     if calib.dtype != np.int8 or calib.ndim != 4:
         raise TsError(f"calibration set: {calib.dtype} {list(calib.shape)}, expected int8 [N, n_mels, frames, channels]")
@@ -379,6 +383,15 @@ def convert(onnx_path: str | os.PathLike, calib: np.ndarray, scale: float, zero_
                       f"{[1, *calib.shape[1:]]}")
     data, cal = quantize_keras(km, calib, scale, zero_point)
     data, comp = compact(data, calib)
+    if bias_correction:
+        from tinyscene.export.biascorr import correct_output_bias
+        from tinyscene.export.ladder import run_onnx, to_nchw_float
+
+        qb = np.asarray(calib if bias_calib is None else bias_calib, dtype=np.int8)
+        data, corr = correct_output_bias(data, qb, run_onnx(onnx_path, to_nchw_float(qb, scale, zero_point)))
+    else:
+        corr = {"applied": False, "reason": "disabled"}
+    cal["output_bias_correction"] = corr
     info = check_int8_model(data, scale, zero_point, input_shape or [1, *calib.shape[1:]])
     info["calibration"] = cal
     info["compaction"] = comp
