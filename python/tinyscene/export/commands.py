@@ -8,6 +8,7 @@ import sys
 
 
 def register(sub) -> None:
+    from tinyscene.export.bundle import CALIB_GAIN_DB
     from tinyscene.export.ladder import FAIL_ON
 
     defaults = ", ".join(f"{k}={v[0]:g}" for k, v in FAIL_ON.items())
@@ -26,8 +27,9 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, metavar="DIR", help="data folder (default: the run's, from config.json)")
     p.add_argument("--fail-on", default=None, metavar="KEY=VALUE,...",
                    help="ladder thresholds that make the export fail (see below)")
-    p.add_argument("--calib-gain-db", type=float, default=10.0, metavar="G",
-                   help="calibrate on each clip also G dB quieter and louder (default 10; 0 = as recorded only)")
+    p.add_argument("--calib-gain-db", type=float, default=CALIB_GAIN_DB, metavar="G",
+                   help=f"calibrate on each clip also G dB quieter and louder (default {CALIB_GAIN_DB:g}; "
+                        "0 = as recorded only)")
     p.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
                    help="keep the converter's bias of the output layer (default: corrected for the mean int8 "
                         "vs float logit offset on the calibration clips)")
