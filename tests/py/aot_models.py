@@ -88,6 +88,28 @@ def dilated_same():
 
 
 @case
+def padded_convs():
+    """PAD -> convolution, which the compiler fuses into the convolution's padding (PyTorch's symmetric padding
+    arrives this way): a 5x5/2 stem on 2 channels, asymmetric padding before a strided depthwise, padding before
+    a SAME convolution, padding wider than the kernel, padding before a 1x1, and one PAD read by two
+    convolutions (not fused)."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 11)
+    x0 = K.Input((12, 14, 2))
+    b = K.Conv2D(8, 3, padding="same")(x0)
+    shared = K.ZeroPadding2D(2)(b)  # not a SAME border: the converter keeps the PAD
+    outs = [
+        K.Conv2D(6, 5, strides=2, padding="valid", activation="relu")(K.ZeroPadding2D(2)(x0)),
+        K.DepthwiseConv2D(3, strides=2, padding="valid")(K.ZeroPadding2D(((1, 2), (2, 1)))(b)),
+        K.Conv2D(4, 3, padding="same")(K.ZeroPadding2D(1)(b)),
+        K.Conv2D(5, 3, padding="valid")(K.ZeroPadding2D(3)(b)),
+        K.Conv2D(6, 1)(K.ZeroPadding2D(((0, 1), (0, 1)))(K.Conv2D(16, 3, padding="same")(x0))),
+        K.Conv2D(3, 3)(shared),
+        K.DepthwiseConv2D(3)(shared),
+    ]
+    return tf.keras.Model(x0, outs), {}
+
+
+@case
 def convs_per_tensor():
     """Per-tensor weights for convolutions and fully connected layers."""
     tf = _tf(); K = tf.keras.layers; _init(tf, 2)
@@ -306,7 +328,7 @@ def autoencoder():
 
 
 NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
-OP_MODELS = ("convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "views", "float_io")
+OP_MODELS = ("convs", "padded_convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "views", "float_io")
 
 
 def shared_dir(tmp_path_factory) -> Path:

@@ -79,6 +79,22 @@ def test_dilated_same_padding_follows_tflite(model_dir, tmp_path):
             np.testing.assert_array_equal(a, it.get_tensor(d["index"]))
 
 
+def test_pad_before_a_convolution_becomes_its_padding(model_dir):
+    """A PAD whose only reader is a convolution is fused into the convolution's padding; the PAD read by two
+    convolutions stays (bit-exactness of the model is checked with the other op models)."""
+    g = read_tflite(M.build("padded_convs", model_dir))
+    pads = sum(op.kind == "PAD" for op in g.ops)
+    comp = compile_graph(g)
+    assert pads == 6 and [L.op.kind for L in comp.layers].count("PAD") == 1
+    pads_of = Counter(tuple(L.info["pad"]) for L in comp.layers if L.op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"))
+    # stem (2, 2); asymmetric (1, 2); PAD 1 + SAME 3x3 (2, 2); PAD 3 (3, 3)
+    assert pads_of[(2, 2)] >= 2 and pads_of[(1, 2)] and pads_of[(3, 3)]
+    one = next(L for L in comp.layers if L.info.get("kernel") == [1, 1])  # padded at the bottom and right only
+    assert one.params["input"] == (1, 12, 14, 16) and one.params["output"] == (1, 13, 15, 6)
+    stem = next(L for L in comp.layers if L.info.get("kernel") == [5, 5])
+    assert stem.params["input"] == (1, 12, 14, 2) and stem.info["pad"] == [2, 2]
+
+
 def test_the_op_models_cover_every_op_and_option(model_dir):
     """The converted models really contain the ops and parameter combinations the tests claim (the converter
     could otherwise fold or rewrite them)."""

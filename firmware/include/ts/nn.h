@@ -55,6 +55,15 @@ typedef struct {
     ts_requant_t requant;
 } ts_conv_params_t;
 
+/* A 1x1 convolution whose every output pixel reads an input pixel (no padding on any side: a PAD fused
+ * into the convolution can pad the bottom or the right only): kernels read the input rows in place. */
+static inline int ts_conv_is_unpadded_1x1(const ts_conv_params_t *p)
+{
+    return p->filter.h == 1 && p->filter.w == 1 && p->input.c == p->filter.c && p->pad_top == 0
+           && p->pad_left == 0 && (p->output.h - 1) * p->stride_h < p->input.h
+           && (p->output.w - 1) * p->stride_w < p->input.w;
+}
+
 /* CONV_2D (and grouped convolution when filter.c < input.c). */
 void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p);
@@ -143,6 +152,17 @@ typedef struct {
     int32_t pad_top, pad_left;
     int32_t act_min, act_max;
 } ts_pool_params_t;
+
+/* One axis of a pooling window clipped to the input (TFLite's rule): the window of output o starts at input
+ * index *start (negative inside the padding); its taps [*first, *end) fall inside [0, size). */
+static inline void ts_pool_span(int32_t o, int32_t stride, int32_t pad, int32_t filter, int32_t size,
+                                int32_t *start, int32_t *first, int32_t *end)
+{
+    const int32_t i0 = o * stride - pad;
+    *start = i0;
+    *first = i0 < 0 ? -i0 : 0;
+    *end = filter < size - i0 ? filter : size - i0;
+}
 
 /* MAX_POOL_2D. */
 void ts_max_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *output);

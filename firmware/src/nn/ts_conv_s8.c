@@ -3,7 +3,7 @@
  * For each output position the receptive field is gathered into an im2col row of
  * filter.h * filter.w * filter.c int8 values (padded taps hold the input zero point, which the folded
  * bias cancels), then each output channel is one dot product with its contiguous OHWI weights.
- * A 1x1 filter without padding reads the input row directly. */
+ * A 1x1 filter without padding on any side reads the input row directly. */
 #include <string.h>
 
 #include "ts/nn.h"
@@ -61,7 +61,7 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t groups = in_c / kc;
     const int32_t per_group = out_c / groups;
     const int32_t k_size = kh * kw * kc;
-    const int direct = (kh == 1 && kw == 1 && groups == 1 && p->pad_top == 0 && p->pad_left == 0);
+    const int direct = ts_conv_is_unpadded_1x1(p);
     int8_t *col = (int8_t *)scratch;
 
     for (int32_t b = 0; b < p->input.n; b++) {

@@ -264,9 +264,17 @@ def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:
     return 16 * ((L.params["input"][3] + 3) // 4)
 
 
+def _pads_after(L: Layer) -> tuple[int, int]:
+    """The bottom and right padding a convolution reads (explicit padding from a fused PAD can exceed SAME's)."""
+    p = L.params
+    (_, h, w, _), (_, kh, kw, _), (_, oh, ow, _) = p["input"], p["filter"], p["output"]
+    return ((oh - 1) * p["stride_h"] + (kh - 1) * p["dilation_h"] + 1 - h - p["pad_top"],
+            (ow - 1) * p["stride_w"] + (kw - 1) * p["dilation_w"] + 1 - w - p["pad_left"])
+
+
 def _is_1x1(L: Layer) -> bool:
     return (L.info["kernel"] == [1, 1] and L.info["groups"] == 1 and L.params["pad_top"] == 0
-            and L.params["pad_left"] == 0)
+            and L.params["pad_left"] == 0 and max(_pads_after(L)) <= 0)
 
 
 # ---- armv7em: depthwise 3x3 ------------------------------------------------------------------------------
@@ -281,8 +289,9 @@ def _dw_transposed(L: Layer) -> bool | None:
     if not (L.info["kernel"] == [3, 3] and p["depth_multiplier"] == 1 and p["dilation_h"] == 1
             and p["dilation_w"] == 1):
         return None
-    rows_ok = p["stride_w"] in (1, 2) and p["pad_left"] <= 1
-    cols_ok = p["stride_h"] in (1, 2) and p["pad_top"] <= 1
+    bottom, right = _pads_after(L)
+    rows_ok = p["stride_w"] in (1, 2) and p["pad_left"] <= 1 and right <= 1
+    cols_ok = p["stride_h"] in (1, 2) and p["pad_top"] <= 1 and bottom <= 1
     if cols_ok and (p["output"][2] < p["output"][1] or not rows_ok):
         return True
     return False if rows_ok else None
@@ -473,7 +482,7 @@ def _prepare_conv_mve(L: Layer, family: str) -> None:
     _finish_stream(L, np.concatenate([_mve_blocks(w[g], bias[g], mult[g], shift[g]) for g in range(groups)]))
     cout, kh, kw, kc = L.params["filter"]
     direct = (kh, kw) == (1, 1) and groups == 1 and kc % 16 == 0 and L.params["pad_top"] == 0 \
-        and L.params["pad_left"] == 0
+        and L.params["pad_left"] == 0 and max(_pads_after(L)) <= 0
     L.info["kernel_choice"] = {
         "block": "4 output channels x 2 pixels (VMLADAVA, 128 MACs per 16 instructions)", "k": k,
         "k_padded": 16 * ((k + 15) // 16), "im2col": "none (1x1 on whole chunks)" if direct else "int8, 2 pixels",

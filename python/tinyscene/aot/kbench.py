@@ -413,8 +413,8 @@ def register(sub) -> None:
     p = sub.add_parser("bench-kernels", help="instructions of the int8 kernel families per network and per layer "
                                              "on the QEMU boards (reference vs optimized), table + plot")
     p.add_argument("--models", default="resnet8,dscnn,scene",
-                   help="comma-separated built-in networks (resnet8, dscnn, scene; paper: the full-size paper "
-                        "network, minutes per run) and/or .tflite paths")
+                   help="comma-separated built-in networks (resnet8, dscnn, scene; paper, paper-uniform: the full-size "
+                        "paper networks, a minute or more per run) and/or .tflite paths")
     p.add_argument("--boards", default=",".join(DEFAULT_BOARDS), help="comma-separated QEMU boards")
     p.add_argument("--kernels", default="reference,auto", help="kernel families to compare: reference,auto")
     p.add_argument("--out", default="build/bench-kernels", help="folder for bench-kernels.md/.json/.png")

@@ -12,6 +12,11 @@
   explicit padding. The padded border holds the input zero point, as TFLite's SPACE_TO_BATCH_ND writes it.
   (TFLM's SPACE_TO_BATCH_ND never sets its pad value and pads with 0 instead, so tflite_micro differs from
   TFLite on such models; tinyscene follows TFLite there.)
+- fuse_pad: PAD / PADV2 of the height and width only, with the pad value equal to the zero point, whose only
+  reader is a CONV_2D / DEPTHWISE_CONV_2D, becomes that convolution's explicit padding: the padded border
+  holds the zero point, exactly what a convolution's own padding means, so the bytes are the same. The
+  converter writes this pair for PyTorch's symmetric padding (a 5x5/2 conv with padding 2 is not SAME);
+  the padded copy of the input (a full-size buffer, and on a 2-channel input one tiny row per pixel) is gone.
 - remove_dead: ops whose outputs nobody reads.
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "
 def run_passes(g: Graph) -> Graph:
     fold_constants(g)
     fuse_space_to_batch(g)
+    fuse_pad(g)
     make_views(g)
     fuse_activations(g)
     remove_dead(g)
@@ -167,6 +173,47 @@ def fuse_space_to_batch(g: Graph) -> None:
         conv.options.setdefault("input_quant_from", s)
         conv.fused += [s2b.index, b2s.index]
         removed.add(id(b2s))
+    g.ops = [op for op in g.ops if id(op) not in removed]
+
+
+# ---- explicit padding -----------------------------------------------------------------------------
+
+def fuse_pad(g: Graph) -> None:
+    removed = set()
+    for pad in [op for op in g.ops if op.kind in ("PAD", "PADV2")]:
+        p = pad.outputs[0]
+        readers = g.consumers(p)
+        if len(readers) != 1 or p in g.outputs or readers[0].kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            continue
+        conv = readers[0]
+        x, pt_ = g.t(pad.inputs[0]), g.t(p)
+        pads = _const_ints(g, pad.inputs[1]) if len(pad.inputs) > 1 else None
+        if conv.inputs[0] != p or "explicit_padding" in conv.options or pads is None or len(pads) != 8 \
+                or len(x.shape) != 4 or x.dtype != "int8" or pt_.quant is None or pt_.quant.scale.size != 1 \
+                or any(pads[i] for i in (0, 1, 6, 7)) or min(pads) < 0:
+            continue  # padding of the batch or the channels, or not a plain 4-D int8 pad
+        value = pt_.quant.zp
+        if pad.kind == "PADV2" and len(pad.inputs) > 2 and pad.inputs[2] >= 0:
+            cv = _const_ints(g, pad.inputs[2])
+            if cv is None or len(cv) != 1:
+                continue
+            value = cv[0]
+        if value != pt_.quant.zp:
+            continue  # a border that is not the zero point is not a convolution's padding
+        o = conv.options
+        same_top = same_left = 0
+        if int(o.get("padding", 0)) == 0:  # SAME on the padded input: its own border adds to PAD's
+            kh, kw = (int(d) for d in g.t(conv.inputs[1]).shape[1:3])
+            eff = lambda k, d: (k - 1) * d + 1  # noqa: E731
+            sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+            h, w = int(pt_.shape[1]), int(pt_.shape[2])
+            same_top = max((-(-h // sh) - 1) * sh + eff(kh, int(o.get("dilation_h_factor", 1))) - h, 0) // 2
+            same_left = max((-(-w // sw) - 1) * sw + eff(kw, int(o.get("dilation_w_factor", 1))) - w, 0) // 2
+        conv.inputs = [x.index] + conv.inputs[1:]
+        conv.options = dict(o, explicit_padding=(pads[2] + same_top, pads[4] + same_left))
+        conv.options.setdefault("input_quant_from", p)
+        conv.fused.append(pad.index)
+        removed.add(id(pad))
     g.ops = [op for op in g.ops if id(op) not in removed]
 
 

@@ -12,13 +12,11 @@ TS_A7_ALWAYS_INLINE void pool(const ts_pool_params_t *p, const int8_t *input, in
     const int32_t line = in_w * depth;
     for (int32_t b = 0; b < p->input.n; b++) {
         for (int32_t oy = 0; oy < out_h; oy++) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            const int32_t fy0 = iy0 < 0 ? -iy0 : 0;
-            const int32_t fy1 = p->filter_h < in_h - iy0 ? p->filter_h : in_h - iy0;
+            int32_t iy0, fy0, fy1;
+            ts_pool_span(oy, p->stride_h, p->pad_top, p->filter_h, in_h, &iy0, &fy0, &fy1);
             for (int32_t ox = 0; ox < out_w; ox++) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
-                const int32_t fx1 = p->filter_w < in_w - ix0 ? p->filter_w : in_w - ix0;
+                int32_t ix0, fx0, fx1;
+                ts_pool_span(ox, p->stride_w, p->pad_left, p->filter_w, in_w, &ix0, &fx0, &fx1);
                 const int8_t *win = input + ((size_t)(b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * depth;
                 const int32_t ny = fy1 - fy0, nx = fx1 - fx0;
                 int8_t *out = output + ((size_t)(b * out_h + oy) * out_w + ox) * depth;

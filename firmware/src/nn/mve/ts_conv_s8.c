@@ -71,7 +71,7 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t groups = in_c / kc, per_group = out_c / groups, pg4 = (per_group + 3) & ~3;
     const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = 16 * n16;
     const int32_t npix = p->input.n * out_h * out_w;
-    const int direct = p->filter.h == 1 && p->filter.w == 1 && groups == 1 && p->pad_top == 0 && p->pad_left == 0;
+    const int direct = ts_conv_is_unpadded_1x1(p);
     const int32_t zp = p->output_zero_point;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     int8_t *ra = (int8_t *)scratch, *rb = ra + kp;
