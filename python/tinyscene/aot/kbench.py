@@ -275,11 +275,9 @@ def layer_table(results: list[BenchResult], model: str) -> str:
 
 
 def plot(results: list[BenchResult], path: Path) -> None:
-    import matplotlib
+    from tinyscene.util.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     models = list(dict.fromkeys(display_name(r.model) for r in results))
     configs = list(dict.fromkeys((r.board, r.kernels) for r in results))
     by = {_key(r): r for r in results}
@@ -308,11 +306,7 @@ def plot(results: list[BenchResult], path: Path) -> None:
         ax.set_title(f"{m}: per layer")
         ax.legend(fontsize=6, ncol=3)
     fig.tight_layout()
-    from tinyscene.util.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def _resolve_models(names: list[str]) -> list[Path]:

@@ -186,15 +186,10 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
         raise TsError(f"{out}: already exists (use --force to replace it)")
 
     from tinyscene.train import features as feat
-    from tinyscene.train.run import load_run
+    from tinyscene.train.run import load_run, run_data_dir
 
     model, cfg = load_run(run)
-    data_dir = data or cfg.get("data_dir")
-    if not data_dir:
-        raise TsError(f"{run}: config.json names no data folder; pass --data DIR")
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise TsError(f"{data_dir}: no such data folder (the run's data; pass --data DIR)")
+    data_dir = run_data_dir(run, cfg, data)
     fold = int(cfg.get("fold", 1))
     fcfg = FrontendConfig.from_dict(cfg["frontend"], source=f"{run}/config.json")
     quant = feat.quant_from_dict(cfg["input_quant"])

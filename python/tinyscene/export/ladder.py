@@ -487,13 +487,9 @@ def format_table(report: dict) -> str:
 
 def plot_logits(arrays: dict, path, classes) -> None:
     """Scatter of int8 (dequantised) vs float logits, one colour per class, with the diagonal."""
-    import matplotlib
+    from tinyscene.util.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tinyscene.util.atomic import atomic_path
-
+    plt = pyplot()
     yf, y8 = arrays["float"], arrays["int8_dequant"]
     fig, ax = plt.subplots(figsize=(5.5, 5.0), dpi=110)
     for c in range(yf.shape[1]):
@@ -509,6 +505,4 @@ def plot_logits(arrays: dict, path, classes) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=110)

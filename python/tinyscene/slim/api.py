@@ -54,17 +54,12 @@ def load_slim_data(run, data=None, workers: int = 2) -> SlimData:
     from tinyscene.config import FrontendConfig
     from tinyscene.slim.graph import analyse
     from tinyscene.train import features as feat
-    from tinyscene.train.run import CONFIG_FILE, load_run
+    from tinyscene.train.run import CONFIG_FILE, load_run, run_data_dir
 
     run = Path(run)
     model, cfg = load_run(run)
     analyse(model)   # a model that cannot be slimmed fails before any feature is computed
-    data_dir = data or cfg.get("data_dir")
-    if not data_dir:
-        raise TsError(f"{run}: config.json names no data folder; pass --data DIR")
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise TsError(f"{data_dir}: no such data folder (the run's data; pass --data DIR)")
+    data_dir = run_data_dir(run, cfg, data)
     fold = int(cfg.get("fold", 1))
     fcfg = FrontendConfig.from_dict(cfg["frontend"], source=str(run / CONFIG_FILE))
     quant = feat.quant_from_dict(cfg["input_quant"])

@@ -7,23 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyscene.util.atomic import atomic_path
+from tinyscene.util.plots import pyplot, save_png
 
 GAMMA_FILE = "gamma_hist.png"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
 def bn_gammas(model) -> dict[str, np.ndarray]:
@@ -41,7 +27,7 @@ def plot_gamma_histogram(model, path: str | os.PathLike, title: str = "", histor
     g = bn_gammas(model)
     if not g:
         return None
-    plt = _plt()
+    plt = pyplot()
     allg = np.concatenate(list(g.values()))
     curve = [(h["epoch"], h["bn_gamma_l1"]) for h in (history or []) if h.get("bn_gamma_l1") is not None]
     fig, axes = plt.subplots(1, 2 if curve else 1, figsize=(10.5 if curve else 5.5, 3.8), squeeze=False)
@@ -73,14 +59,13 @@ def plot_gamma_histogram(model, path: str | os.PathLike, title: str = "", histor
         a2.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    _save(fig, Path(path))
-    plt.close(fig)
+    save_png(fig, path, tight=True)
     return Path(path)
 
 
 def plot_channels(layers: list[dict], path: str | os.PathLike, title: str = "") -> Path:
     """Output channels of each conv/linear layer before and after slimming (bars)."""
-    plt = _plt()
+    plt = pyplot()
     names = [ly["name"] for ly in layers]
     before = [ly["out_before"] for ly in layers]
     after = [ly["out_after"] for ly in layers]
@@ -96,15 +81,14 @@ def plot_channels(layers: list[dict], path: str | os.PathLike, title: str = "") 
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, Path(path))
-    plt.close(fig)
+    save_png(fig, path, tight=True)
     return Path(path)
 
 
 def plot_sweep(points: list[dict], path: str | os.PathLike, base: dict | None = None, title: str = "") -> Path:
     """Accuracy against kept parameters. points: dicts with kept_params (fraction), params,
     accuracy_pruned, accuracy_finetuned (None when not fine-tuned), ratio."""
-    plt = _plt()
+    plt = pyplot()
     pts = sorted(points, key=lambda p: p["kept_params"])
     kp = [100 * p["kept_params"] for p in pts]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -125,8 +109,7 @@ def plot_sweep(points: list[dict], path: str | os.PathLike, base: dict | None = 
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, Path(path))
-    plt.close(fig)
+    save_png(fig, path, tight=True)
     return Path(path)
 
 

@@ -189,11 +189,9 @@ def layers_csv(rows: list[Row]) -> str:
 
 def plot(rows: list[Row], path: Path, runtimes: list[str]) -> None:
     """Instructions per MAC, one group of bars per (model, board), one bar per runtime."""
-    import matplotlib
+    from tinyscene.util.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = list(dict.fromkeys((r.model, r.board) for r in rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) * max(1, len(runtimes)) / 2), 4.5))
     width = 0.8 / max(1, len(runtimes))
@@ -212,11 +210,7 @@ def plot(rows: list[Row], path: Path, runtimes: list[str]) -> None:
     ax.set_title("tinyscene bench: instructions per MAC by runtime")
     ax.legend()
     fig.tight_layout()
-    from tinyscene.util.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def bench(models: list[Path], boards: list[str], runtimes: list[str], *, out: Path | None = None,

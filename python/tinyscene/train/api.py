@@ -158,10 +158,7 @@ def evaluate_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None 
     from tinyscene.train.loop import evaluate_model, resolve_device
 
     model, cfg = runfiles.load_run(run_dir)
-    if data_dir is None:
-        data_dir = cfg.get("data_dir")
-        if not data_dir:
-            raise TsError(f"{run_dir}: no --data given and the run does not name its data folder")
+    data_dir = runfiles.run_data_dir(run_dir, cfg, data_dir)
     fold = int(cfg.get("fold", 1))
     t0 = time.perf_counter()
     clips = feat.split_clips(data_dir, split, fold, need_classes=1)

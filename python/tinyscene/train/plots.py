@@ -4,26 +4,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tinyscene.util.atomic import atomic_path
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+from tinyscene.util.plots import pyplot, save_png
 
 
 def plot_curves(history: list[dict], path: str | os.PathLike, title: str = "", best_epoch: int | None = None) -> Path:
     """history: one dict per epoch with epoch, train_loss, train_accuracy, eval_loss, eval_accuracy."""
-    plt = _plt()
+    plt = pyplot()
     ep = [h["epoch"] for h in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     a1.plot(ep, [h["train_loss"] for h in history], "o-", ms=3, label="train (mixed)")
@@ -42,15 +28,14 @@ def plot_curves(history: list[dict], path: str | os.PathLike, title: str = "", b
         a.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    _save(fig, Path(path))
-    plt.close(fig)
+    save_png(fig, path, tight=True)
     return Path(path)
 
 
 def plot_confusion(confusion: list[list[int]], classes: list[str], path: str | os.PathLike, title: str = "") -> Path:
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     cm = np.asarray(confusion, dtype=np.float64)
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
@@ -67,6 +52,5 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: str | o
     fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, Path(path))
-    plt.close(fig)
+    save_png(fig, path, tight=True)
     return Path(path)

@@ -108,6 +108,17 @@ def load_run(run_dir: str | os.PathLike):
     return model, cfg
 
 
+def run_data_dir(run_dir: str | os.PathLike, cfg: dict, data: str | os.PathLike | None = None) -> Path:
+    """The data folder a command on a run reads: `data` when given, else the one the run's config.json names."""
+    data_dir = data or cfg.get("data_dir")
+    if not data_dir:
+        raise TsError(f"{run_dir}: config.json names no data folder; pass --data DIR")
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise TsError(f"{data_dir}: no such data folder (the run's data; pass --data DIR)")
+    return data_dir
+
+
 def prepare_run_dir(out: str | os.PathLike, resume: bool, force: bool) -> bool:
     """Checks the run folder. Returns True when resuming an existing run."""
     out = Path(out)
