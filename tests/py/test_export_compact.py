@@ -100,6 +100,25 @@ def test_smaller_and_what_is_dropped(files):
     assert m.BuffersLength() == n_const + 1
 
 
+def test_each_zero_point_vector_written_once(files):
+    """Equal zero-point vectors (the weights' all-zero ones of layers with the same width, the activations'
+    equal zero points) are one vector in the file that several quantisation records point at."""
+    _, small, _, _, _ = files
+    _, m = _model(small)
+    g = m.Subgraphs(0)
+    where: dict[bytes, set[int]] = {}
+    n = 0
+    for i in range(g.TensorsLength()):
+        q = g.Tensors(i).Quantization()
+        if q is None or q.ZeroPointLength() == 0:
+            continue
+        n += 1
+        # field 4 of QuantizationParameters (min, max, scale, zero_point): vtable offset 10
+        where.setdefault(q.ZeroPointAsNumpy().tobytes(), set()).add(q._tab.Vector(q._tab.Offset(10)))
+    assert all(len(places) == 1 for places in where.values())
+    assert len(where) < n / 2
+
+
 def test_outputs_identical_on_litert_tflm_and_generated_c(files, tmp_path):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro.python.tflite_micro import runtime as tflm

@@ -19,7 +19,9 @@ nothing here writes flatbuffer bytes by hand):
     buffers nothing refers to.
 
 What stays: every tensor's shape, type and quantisation (weights keep one zero point per channel
-next to their per-channel scales: LiteRT refuses a zero-point list shorter than the scale list),
+next to their per-channel scales: LiteRT refuses a zero-point list shorter than the scale list; but
+each distinct quantisation record and zero-point vector is written once and shared by every tensor
+that has it — the all-zero weight zero points were 5.5 KB of the paper model's file),
 operators and options, the signature (LiteRT's signature runner), constant data — each constant
 buffer aligned to 16 bytes as the schema's `force_align: 16` asks (the Python builder does not
 apply it by itself; `Builder.Prep` does the alignment the C++ builder would).
@@ -61,6 +63,47 @@ def _aligned_buffer_type(schema):
     return AlignedBufferT
 
 
+def _as_array(v, dtype):
+    return None if v is None else np.ascontiguousarray(v, dtype=dtype)
+
+
+def _shared_quantization_type(schema):
+    """QuantizationParametersT whose Pack writes each distinct record once: tensors with the same
+    quantisation (a max pool's input and output, ...) point at one table, and each distinct zero-point
+    vector is written once (the weights' per-channel zero points are all 0: one int64 vector per
+    channel count instead of one per tensor). Flatbuffers allow any number of references to one object;
+    the readers (LiteRT, tflite_micro, tinyscene.aot) only read through them."""
+    tables: dict = {}
+    vectors: dict = {}
+
+    class SharedQuantizationT(schema.QuantizationParametersT):
+        def Pack(self, builder):
+            if self.details is not None:  # a custom quantisation record: written as it is
+                return super().Pack(builder)
+            fields = [("Min", _as_array(self.min, np.float32)), ("Max", _as_array(self.max, np.float32)),
+                      ("Scale", _as_array(self.scale, np.float32)), ("ZeroPoint", _as_array(self.zeroPoint, np.int64))]
+            key = tuple((f, None if a is None else a.tobytes()) for f, a in fields) + (int(self.quantizedDimension),)
+            if key in tables:
+                return tables[key]
+            offsets = {}
+            for f, a in fields:
+                if a is None:
+                    continue
+                vkey = (a.dtype.str, a.tobytes())
+                if vkey not in vectors:
+                    vectors[vkey] = builder.CreateNumpyVector(a)
+                offsets[f] = vectors[vkey]
+            schema.QuantizationParametersStart(builder)
+            for f, off in offsets.items():
+                getattr(schema, f"QuantizationParametersAdd{f}")(builder, off)
+            schema.QuantizationParametersAddDetailsType(builder, self.detailsType)
+            schema.QuantizationParametersAddQuantizedDimension(builder, self.quantizedDimension)
+            tables[key] = schema.QuantizationParametersEnd(builder)
+            return tables[key]
+
+    return SharedQuantizationT
+
+
 def unpack_model(data: bytes, source: str = "model_int8.tflite"):
     """(schema module, ModelT) of a .tflite (TensorFlow's generated object API)."""
     from tinyscene.export.to_tflite import _schema
@@ -75,7 +118,8 @@ def unpack_model(data: bytes, source: str = "model_int8.tflite"):
 
 
 def pack_model(schema, model, size_hint: int = 1024) -> bytes:
-    """The .tflite bytes of a ModelT, every constant buffer aligned to BUFFER_ALIGN."""
+    """The .tflite bytes of a ModelT, every constant buffer aligned to BUFFER_ALIGN, each distinct
+    quantisation record and zero-point vector written once."""
     import flatbuffers
 
     aligned = _aligned_buffer_type(schema)
@@ -87,6 +131,13 @@ def pack_model(schema, model, size_hint: int = 1024) -> bytes:
             nb.data = np.ascontiguousarray(nb.data, dtype=np.uint8) if len(nb.data) else None
         bufs.append(nb)
     model.buffers = bufs
+    shared = _shared_quantization_type(schema)
+    for g in model.subgraphs or []:
+        for t in g.tensors or []:
+            if t.quantization is not None:
+                q = shared()
+                q.__dict__.update(t.quantization.__dict__)
+                t.quantization = q
     builder = flatbuffers.Builder(max(1024, int(size_hint)))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
