@@ -298,10 +298,9 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
     work = cache_dir() / "classifier" / key
     gen = work / "gen"
     gen.mkdir(parents=True, exist_ok=True)
-    import fcntl
+    from tinyscene.util.lock import file_lock
 
-    with open(work / ".lock", "w") as lock:  # one build of this folder at a time (parallel tests, runs)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(work / ".lock"):  # one build of this folder at a time (parallel tests, runs)
         return _build_locked(b, brd, runtime, kernels, out, streaming, cmd, work, gen)
 
 

@@ -274,16 +274,14 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
 def record_rung(bundle_path: Path, report: dict) -> None:
     """The `device_vs_host` rung of the bundle's verification ladder (report.json), one entry per board
     and transport/runtime; kept consistent with manifest.json (tinyscene.export.bundle.add_rung)."""
-    import fcntl
-
     from tinyscene.export.bundle import add_rung
     from tinyscene.export.ladder import rung
+    from tinyscene.util.lock import file_lock
 
     path = Path(bundle_path)
     if not (path / "report.json").is_file():
         return  # a bundle without a ladder (hand-made): nothing to add to
-    with open(path / ".parity.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(path / ".parity.lock"):
         try:
             old = json.loads((path / "report.json").read_text())
         except (OSError, ValueError):

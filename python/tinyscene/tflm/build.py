@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -38,12 +37,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tinyscene.device.boards import Board
 from tinyscene.errors import TsError
 from tinyscene.paths import cache_dir
 from tinyscene.util.atomic import atomic_path
+from tinyscene.util.lock import file_lock
 
 RECIPE_VERSION = 1  # bump when what goes into a library changes
 
@@ -387,7 +386,7 @@ class Library:
         wanted = self.kernel_sources(registrations, variant)
         missing = [(s, st) for s, st in wanted if not self.kernel_object(s, st).exists()]
         if missing:
-            with _file_lock(self.dir.parent / f".{self.dir.name}.lock"):
+            with file_lock(self.dir.parent / f".{self.dir.name}.lock"):
                 missing = [(s, st) for s, st in missing if not self.kernel_object(s, st).exists()]
                 if missing:
                     jobs = [(s, self.kernel_object(s, st), _kernel_flags(self.kind, st == "cmsis-nn"))
@@ -413,17 +412,6 @@ def library_key(kind: CpuKind, tree: SourceTree) -> str:
         "sources": tree.digests,
     }, sort_keys=True).encode())
     return h.hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _obj_name(t: SourceTree, src: Path) -> str:
@@ -503,7 +491,7 @@ def ensure_library(board: Board, *, kernels: str = "auto", progress: bool = True
     lib = Library(kind, dest, tree)
     if (dest / "BUILD.json").exists():
         return lib
-    with _file_lock(library_root() / f".{dest.name}.lock"):
+    with file_lock(library_root() / f".{dest.name}.lock"):
         if (dest / "BUILD.json").exists():
             return lib
         _build_base(lib, progress=progress)

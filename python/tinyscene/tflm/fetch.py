@@ -16,8 +16,6 @@ nothing in the cache.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import http.client
 import json
@@ -30,10 +28,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT, cache_dir
+from tinyscene.util.lock import file_lock
 
 LOCK_FILE = REPO_ROOT / "third_party.lock"
 MIRROR_ENV = "TS_THIRD_PARTY_MIRROR"
@@ -148,17 +146,9 @@ def is_fetched(src: Source) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def cache_lock(name: str) -> Iterator[None]:
+def cache_lock(name: str):
     """An exclusive lock between processes (pytest workers, two shells) on one cache entry."""
-    path = third_party_dir() / f".{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return file_lock(third_party_dir() / f".{name}.lock")
 
 
 def _mirror() -> Path | None:
