@@ -48,6 +48,25 @@ int32_t ts_depthwise_conv_planar_s8_get_buffer_size(const ts_depthwise_conv_para
     return p->input.c * g.hs * g.ws;
 }
 
+/* The 9 taps of a channel (int8 at W, a register name) into r4-r12, sign-extended. */
+#define TS_DW_LOAD_TAPS(W)                                                                             \
+    "ldrsb r4, [" W ", #0]\n\t" "ldrsb r5, [" W ", #1]\n\t" "ldrsb r6, [" W ", #2]\n\t"                \
+    "ldrsb r7, [" W ", #3]\n\t" "ldrsb r8, [" W ", #4]\n\t" "ldrsb r9, [" W ", #5]\n\t"                \
+    "ldrsb r10, [" W ", #6]\n\t" "ldrsb r11, [" W ", #7]\n\t" "ldrsb r12, [" W ", #8]\n\t"
+
+/* One vector of 4 outputs: q0 += the 3x3 taps (r4-r12) x the rows at r0, r1, r2 (each advanced by 4);
+ * 9 VLDRB.S32 + 9 VMLA, q1 scratch. */
+#define TS_DW_TAPS_3X3                                                                                 \
+    "vldrb.s32 q1, [r0, #1]\n\t" "vmla.s32 q0, q1, r5\n\t"                                            \
+    "vldrb.s32 q1, [r0, #2]\n\t" "vmla.s32 q0, q1, r6\n\t"                                            \
+    "vldrb.s32 q1, [r0], #4\n\t" "vmla.s32 q0, q1, r4\n\t"                                            \
+    "vldrb.s32 q1, [r1, #1]\n\t" "vmla.s32 q0, q1, r8\n\t"                                            \
+    "vldrb.s32 q1, [r1, #2]\n\t" "vmla.s32 q0, q1, r9\n\t"                                            \
+    "vldrb.s32 q1, [r1], #4\n\t" "vmla.s32 q0, q1, r7\n\t"                                            \
+    "vldrb.s32 q1, [r2, #1]\n\t" "vmla.s32 q0, q1, r11\n\t"                                           \
+    "vldrb.s32 q1, [r2, #2]\n\t" "vmla.s32 q0, q1, r12\n\t"                                           \
+    "vldrb.s32 q1, [r2], #4\n\t" "vmla.s32 q0, q1, r10\n\t"
+
 /* 3x3 taps of n vectors of 4 outputs: rows r0, r0 + ws, r0 + 2 ws (advancing by 4), sums -> acc (int32x4 each).
  * The taps live in r4-r12; per vector 9 VLDRB.S32 + 9 VMLA (GCC spills the taps: about 3x this). */
 static void __attribute__((noinline)) taps3x3(const int8_t *row0, int32_t ws, const int8_t *w, int32_t n,
@@ -60,36 +79,11 @@ static void __attribute__((noinline)) taps3x3(const int8_t *row0, int32_t ws, co
     register int32_t cnt __asm__("lr") = n;
     register const int8_t *wr __asm__("r12") = w; /* the last tap overwrites it */
     __asm__ volatile(
-        "ldrsb r4, [%[w], #0]\n\t"
-        "ldrsb r5, [%[w], #1]\n\t"
-        "ldrsb r6, [%[w], #2]\n\t"
-        "ldrsb r7, [%[w], #3]\n\t"
-        "ldrsb r8, [%[w], #4]\n\t"
-        "ldrsb r9, [%[w], #5]\n\t"
-        "ldrsb r10, [%[w], #6]\n\t"
-        "ldrsb r11, [%[w], #7]\n\t"
-        "ldrsb r12, [%[w], #8]\n\t"
+        TS_DW_LOAD_TAPS("%[w]")
         "dls lr, lr\n"
         "1:\n\t"
         "vmov.i32 q0, #0\n\t"
-        "vldrb.s32 q1, [r0, #1]\n\t"
-        "vmla.s32 q0, q1, r5\n\t"
-        "vldrb.s32 q1, [r0, #2]\n\t"
-        "vmla.s32 q0, q1, r6\n\t"
-        "vldrb.s32 q1, [r0], #4\n\t"
-        "vmla.s32 q0, q1, r4\n\t"
-        "vldrb.s32 q1, [r1, #1]\n\t"
-        "vmla.s32 q0, q1, r8\n\t"
-        "vldrb.s32 q1, [r1, #2]\n\t"
-        "vmla.s32 q0, q1, r9\n\t"
-        "vldrb.s32 q1, [r1], #4\n\t"
-        "vmla.s32 q0, q1, r7\n\t"
-        "vldrb.s32 q1, [r2, #1]\n\t"
-        "vmla.s32 q0, q1, r11\n\t"
-        "vldrb.s32 q1, [r2, #2]\n\t"
-        "vmla.s32 q0, q1, r12\n\t"
-        "vldrb.s32 q1, [r2], #4\n\t"
-        "vmla.s32 q0, q1, r10\n\t"
+        TS_DW_TAPS_3X3
         "vstrw.32 q0, [r3], #16\n\t"
         "le lr, 1b\n\t"
         : "+r"(a0), "+r"(a1), "+r"(a2), "+r"(out), "+r"(cnt), [w] "+r"(wr)
@@ -157,15 +151,7 @@ static void __attribute__((naked, noinline)) fused3x3(const fused_t *a)
         "vdup.32 q3, r3\n\t"           /* minus the right shift */
         "ldr r3, [r2, #20]\n\t"        /* multiplier */
         "str r3, [sp, #44]\n\t"
-        "ldrsb r4, [r2, #0]\n\t"
-        "ldrsb r5, [r2, #1]\n\t"
-        "ldrsb r6, [r2, #2]\n\t"
-        "ldrsb r7, [r2, #3]\n\t"
-        "ldrsb r8, [r2, #4]\n\t"
-        "ldrsb r9, [r2, #5]\n\t"
-        "ldrsb r10, [r2, #6]\n\t"
-        "ldrsb r11, [r2, #7]\n\t"
-        "ldrsb r12, [r2, #8]\n\t"
+        TS_DW_LOAD_TAPS("r2")
         "3:\n\t"                       /* ---- next output row */
         "ldr r0, [sp, #0]\n\t"
         "ldr r2, [sp, #12]\n\t"
@@ -187,24 +173,7 @@ static void __attribute__((naked, noinline)) fused3x3(const fused_t *a)
         "dlstp.32 lr, lr\n"
         "1:\n\t"
         "vmov q0, q5\n\t"
-        "vldrb.s32 q1, [r0, #1]\n\t"
-        "vmla.s32 q0, q1, r5\n\t"
-        "vldrb.s32 q1, [r0, #2]\n\t"
-        "vmla.s32 q0, q1, r6\n\t"
-        "vldrb.s32 q1, [r0], #4\n\t"
-        "vmla.s32 q0, q1, r4\n\t"
-        "vldrb.s32 q1, [r1, #1]\n\t"
-        "vmla.s32 q0, q1, r8\n\t"
-        "vldrb.s32 q1, [r1, #2]\n\t"
-        "vmla.s32 q0, q1, r9\n\t"
-        "vldrb.s32 q1, [r1], #4\n\t"
-        "vmla.s32 q0, q1, r7\n\t"
-        "vldrb.s32 q1, [r2, #1]\n\t"
-        "vmla.s32 q0, q1, r11\n\t"
-        "vldrb.s32 q1, [r2, #2]\n\t"
-        "vmla.s32 q0, q1, r12\n\t"
-        "vldrb.s32 q1, [r2], #4\n\t"
-        "vmla.s32 q0, q1, r10\n\t"
+        TS_DW_TAPS_3X3
         "vqrdmulh.s32 q0, q0, r3\n\t"
         "vshr.s32 q4, q0, #31\n\t"
         "vadd.i32 q0, q0, q4\n\t"
