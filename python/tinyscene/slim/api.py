@@ -286,6 +286,18 @@ def _check_args(run, out, ratio, budget_kb, finetune_epochs, min_channels) -> No
         raise TsError(f"slim: --out {out} is the source run; write the slimmed run elsewhere")
 
 
+def _open(run, out, data, workers: int, force: bool) -> tuple[Path, SlimData]:
+    """The output folder (refused if it exists without force) and the source run's data, its warnings
+    printed: what slim and slim-sweep do before any pruning."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise TsError(f"{out}: already exists (use --force to replace it)")
+    sd = load_slim_data(run, data, workers)
+    for w in source_warnings(sd.cfg, run):
+        warn(w)
+    return out, sd
+
+
 def slim_run(run, out, *, ratio: float | None = None, budget_kb: float | None = None, finetune_epochs: int = 5,
              min_channels: int | None = None, finetune_lr: float | None = None, data=None, force: bool = False,
              device: str = "cpu", workers: int = 2, verify_tflite: bool | None = None, command: str | None = None,
@@ -295,12 +307,7 @@ def slim_run(run, out, *, ratio: float | None = None, budget_kb: float | None = 
     from tinyscene.util.atomic import atomic_dir
 
     _check_args(run, out, ratio, budget_kb, finetune_epochs, min_channels)
-    out = Path(out)
-    if out.exists() and not force:
-        raise TsError(f"{out}: already exists (use --force to replace it)")
-    sd = load_slim_data(run, data, workers)
-    for w in source_warnings(sd.cfg, run):
-        warn(w)
+    out, sd = _open(run, out, data, workers, force)
     if verify_tflite is None:
         verify_tflite = budget_kb is not None
     with atomic_dir(out, force=force) as tmp:
@@ -338,12 +345,7 @@ def slim_sweep(run, out, ratios: list[float], *, finetune_epochs: int = 5, min_c
 
     for r in ratios:
         _check_args(run, out, r, None, finetune_epochs, min_channels)
-    out = Path(out)
-    if out.exists() and not force:
-        raise TsError(f"{out}: already exists (use --force to replace it)")
-    sd = load_slim_data(run, data, workers)
-    for w in source_warnings(sd.cfg, run):
-        warn(w)
+    out, sd = _open(run, out, data, workers, force)
     base = _evaluate(sd.model, sd)
     params0 = model_info(sd.model)["params"]
     points = []
