@@ -387,3 +387,17 @@ def tflm_outputs(model: Path, inputs: list[np.ndarray]) -> list[list[np.ndarray]
         it.invoke()
         res.append([it.get_output(j).copy() for j in range(n_out)])
     return res
+
+
+def assert_bit_exact(model, outs, inputs):
+    """Every output of every input equal to tflite_micro's (count, dtype, values; the first difference named)."""
+    ref = tflm_outputs(model, inputs)
+    for k, (got, want) in enumerate(zip(outs, ref)):
+        got = got if isinstance(got, list) else [got]
+        assert len(got) == len(want)
+        for j, (a, r) in enumerate(zip(got, want)):
+            a = a.reshape(r.shape)
+            assert a.dtype == r.dtype, f"{model.name} input {k} output {j}: dtype {a.dtype} vs {r.dtype}"
+            bad = np.argwhere(a != r)
+            assert not bad.size, (f"{model.name} input {k} output {j}: {len(bad)} of {r.size} values differ from "
+                                  f"tflite_micro, first at {bad[0].tolist()}: {a[tuple(bad[0])]} vs {r[tuple(bad[0])]}")

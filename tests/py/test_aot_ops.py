@@ -24,25 +24,12 @@ def model_dir(tmp_path_factory):
     return M.shared_dir(tmp_path_factory)
 
 
-def _assert_bit_exact(model, outs, inputs):
-    ref = M.tflm_outputs(model, inputs)
-    for k, (got, want) in enumerate(zip(outs, ref)):
-        got = got if isinstance(got, list) else [got]
-        assert len(got) == len(want)
-        for j, (a, r) in enumerate(zip(got, want)):
-            a = a.reshape(r.shape)
-            assert a.dtype == r.dtype, f"{model.name} input {k} output {j}: dtype {a.dtype} vs {r.dtype}"
-            bad = np.argwhere(a != r)
-            assert not bad.size, (f"{model.name} input {k} output {j}: {len(bad)} of {r.size} values differ from "
-                                  f"tflite_micro, first at {bad[0].tolist()}: {a[tuple(bad[0])]} vs {r[tuple(bad[0])]}")
-
-
 @pytest.mark.parametrize("name", M.OP_MODELS)
 def test_ops_bit_exact_host(name, model_dir, tmp_path):
     model = M.build(name, model_dir)
     inputs = M.random_inputs(model, 6, seed=1)
     outs, report = run(model, load_board("host"), inputs, workdir=tmp_path)
-    _assert_bit_exact(model, outs, inputs)
+    M.assert_bit_exact(model, outs, inputs)
     assert report.arena_bytes > 0 and report.instructions is None
 
 
@@ -54,7 +41,7 @@ def test_ops_bit_exact_qemu_an386(name, model_dir, tmp_path):
     inputs = M.random_inputs(model, 3, seed=2)
     outs, report = run(model, load_board("qemu-an386"), inputs, kernels="reference", workdir=tmp_path,
                        timeout=120)
-    _assert_bit_exact(model, outs, inputs)
+    M.assert_bit_exact(model, outs, inputs)
     assert report.instructions and report.stack_bytes
 
 
@@ -156,4 +143,4 @@ def test_conv_parameter_sweep(seed, tmp_path):
     model.write_bytes(M.convert(tf.keras.Model(x0, outs), seed=seed))
     inputs = M.random_inputs(model, 4, seed=seed)
     res, _ = run(model, load_board("host"), inputs, workdir=tmp_path / "w")
-    _assert_bit_exact(model, res, inputs)
+    M.assert_bit_exact(model, res, inputs)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 import aot_models as M
-from test_kernels_ops import assert_bit_exact
 from tinyscene.aot.runner import run
 from tinyscene.device.boards import load_board
 
@@ -27,7 +26,7 @@ def test_network_bit_exact(name, board, model_dir, tmp_path):
     model = M.build(name, model_dir)
     inputs = M.random_inputs(model, N_INPUTS, seed=9)
     outs, report = run(model, load_board(board), inputs, kernels="auto", workdir=tmp_path, timeout=600)
-    assert_bit_exact(model, outs, inputs)
+    M.assert_bit_exact(model, outs, inputs)
     counts = report.instructions_per_input
     # the convolutions' instructions do not depend on the data (only softmax's and a few branches do, a little)
     assert len(counts) == N_INPUTS and max(counts) - min(counts) <= 0.0005 * max(counts)
@@ -44,7 +43,7 @@ def test_optimized_families_beat_reference(name, model_dir, tmp_path):
     for board, kernels in (("qemu-an386", "reference"), ("qemu-an386", "auto"), ("qemu-an547", "auto")):
         outs, report = run(model, load_board(board), inputs, kernels=kernels, workdir=tmp_path / f"{board}-{kernels}",
                            timeout=600)
-        assert_bit_exact(model, outs, inputs)
+        M.assert_bit_exact(model, outs, inputs)
         counts[board, kernels] = report.instructions
     assert counts["qemu-an386", "reference"] >= 4 * counts["qemu-an386", "auto"], counts
     assert counts["qemu-an386", "auto"] >= 1.8 * counts["qemu-an547", "auto"], counts

@@ -5,7 +5,6 @@ in-place adds), on the Cortex-M4 (armv7em), the Cortex-M7 (armv7em, compiled for
 plus the Armv7E-M kernels' exact requantisation path, forced. Several random inputs per firmware run."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import aot_models as M
@@ -72,17 +71,6 @@ def model_dir(tmp_path_factory):
     return M.shared_dir(tmp_path_factory)
 
 
-def assert_bit_exact(model, outs, inputs):
-    ref = M.tflm_outputs(model, inputs)
-    for k, (got, want) in enumerate(zip(outs, ref)):
-        got = got if isinstance(got, list) else [got]
-        for j, (a, r) in enumerate(zip(got, want)):
-            a = a.reshape(r.shape)
-            bad = np.argwhere(a != r)
-            assert not bad.size, (f"{model.name} input {k} output {j}: {len(bad)} of {r.size} values differ, first "
-                                  f"at {bad[0].tolist()}: {a[tuple(bad[0])]} vs tflite_micro {r[tuple(bad[0])]}")
-
-
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("name", MODELS)
@@ -92,7 +80,7 @@ def test_optimized_ops_bit_exact(name, board, model_dir, tmp_path):
     outs, report = run(model, load_board(board), inputs, kernels="auto", workdir=tmp_path, timeout=300,
                        poison_arena=True)
     assert report.kernels == FAMILY[board]
-    assert_bit_exact(model, outs, inputs)
+    M.assert_bit_exact(model, outs, inputs)
 
 
 def test_edge_model_reaches_every_optimized_kernel(model_dir):
@@ -120,4 +108,4 @@ def test_exact_requantisation_path(name, model_dir, tmp_path, monkeypatch):
     model = M.build(name, model_dir)
     inputs = M.random_inputs(model, 3, seed=8)
     outs, _ = run(model, load_board("qemu-an386"), inputs, kernels="auto", workdir=tmp_path, timeout=300)
-    assert_bit_exact(model, outs, inputs)
+    M.assert_bit_exact(model, outs, inputs)
