@@ -2,7 +2,14 @@
 SHELL := /bin/bash
 PY      := .venv/bin/python
 TS      := .venv/bin/tinyscene
-APT_PKGS := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openocd
+# Debian packages, each for a reason:
+#   gcc                             host C compiler: the front-end shared library, host builds of the firmware
+#   gcc-arm-none-eabi               the Cortex-M cross compiler (C)
+#   libnewlib-arm-none-eabi         newlib for it: libc, rdimon.specs (semihosting), nano.specs
+#   libstdc++-arm-none-eabi-newlib  its C++ library and headers (<cstdarg>, <new>): TFLM is C++
+#   qemu-system-arm                 the emulated boards (mps2-an386, mps2-an500, mps3-an547)
+#   openocd                         programming real boards (`make flash`)
+APT_PKGS := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm openocd
 # Offline mirror of the pinned C dependencies (TFLM, CMSIS-NN, ...); empty = fetch from the source host.
 TS_THIRD_PARTY_MIRROR ?= $(wildcard ../shared/third_party)
 export TS_THIRD_PARTY_MIRROR
