@@ -1,4 +1,4 @@
-"""Runtime "aot" of tinyscene.device.modelrun: compile the model, build the `model` app for the board,
+"""Runtime "aot" of tinyscene.target.modelrun: compile the model, build the `model` app for the board,
 run every input in ONE firmware run (QEMU or host), read the outputs back."""
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
-from tinyscene.device.boards import Board
-from tinyscene.device.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.aot.compiler import compile_model
 from tinyscene.errors import TsError
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import Board
+from tinyscene.target.build import build_firmware
+from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.target.qemu import run_firmware
+from tinyscene.util.atomic import save_npy, write_json
 
 RESULT_LINE = re.compile(r"^ts-model: result invokes=(\d+) arena_bytes=(\d+) stack_bytes=(\d+) ticks=([\d,]*)\s*$",
                          re.MULTILINE)
@@ -65,9 +72,6 @@ def prepare_inputs(graph, inputs: list) -> list[list[np.ndarray]]:
 
 
 def _symbols_bytes(elf: Path, prefix: tuple[str, ...]) -> int:
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-
     total = 0
     with open(elf, "rb") as f:
         e = ELFFile(f)
@@ -80,8 +84,6 @@ def _symbols_bytes(elf: Path, prefix: tuple[str, ...]) -> int:
 
 
 def _host_image_bytes(elf: Path) -> int:
-    from elftools.elf.elffile import ELFFile
-
     total = 0
     with open(elf, "rb") as f:
         for s in ELFFile(f).iter_sections():
@@ -92,10 +94,6 @@ def _host_image_bytes(elf: Path) -> int:
 
 def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str,
                          poison_arena: bool = False):
-    from tinyscene.aot.compiler import compile_model
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.build import build_firmware
-
     gen = workdir / "gen"
     comp = compile_model(model, gen, board=board, kernels=kernels, command=command)
     elf = workdir / ("model" if board.is_host else "model.elf")
@@ -110,13 +108,11 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
         command: str | None = None, poison_arena: bool = False,
         profile_layers: bool = False) -> tuple[list, ModelRunReport]:
-    """See tinyscene.device.modelrun. Returns one output per input (an array, or a list of arrays for a
+    """See tinyscene.target.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
     stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
     arena byte that holds no live tensor before and after each layer. profile_layers: per-layer counts in
     report.per_layer (the layer hook adds a few instructions per layer to the invoke's count)."""
-    from tinyscene.device.qemu import run_firmware
-    from tinyscene.util.atomic import save_npy, write_json
 
     if runtime != "aot":
         raise TsError(f"tinyscene.aot.runner runs the 'aot' runtime, not '{runtime}'")

@@ -29,8 +29,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT, cache_dir
+from tinyscene.util.atomic import write_json
 from tinyscene.util.lock import file_lock
 
 LOCK_FILE = REPO_ROOT / "third_party.lock"
@@ -187,7 +190,6 @@ def _download(src: Source, url: str, dest: Path, progress: bool) -> None:
         total = done + int(length) if length and length.isdigit() else None
         bar = None
         if progress:
-            from tqdm import tqdm
 
             bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=f"download {src.name}",
                        leave=False, disable=None)
@@ -284,8 +286,6 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
 
 
 def _write_stamp(src: Source) -> None:
-    from tinyscene.util.atomic import write_json
-
     write_json(_stamp(src), {"repository": src.repository, "commit": src.commit, "tree_sha256": src.tree_sha256})
 
 

@@ -1,10 +1,10 @@
-"""The `tflm` and `tflm-ref` runtimes of tinyscene.device.modelrun: TensorFlow Lite Micro with
+"""The `tflm` and `tflm-ref` runtimes of tinyscene.target.modelrun: TensorFlow Lite Micro with
 CMSIS-NN kernels, or with TFLM's reference kernels, on any board.
 
 For a model and a board: the TFLM library of the board's CPU kind (tinyscene.tflm.build), the
 kernel objects of the model's operators for the variant, a generated op list (ts_tflm_ops.h), the
 model linked into flash (a generated .S that .incbin's it), and firmware/src/rt/app_tflm.cc, linked
-by tinyscene.device.build into one ELF (or host executable) and run once for all inputs. Counts are
+by tinyscene.target.build into one ELF (or host executable) and run once for all inputs. Counts are
 the board's tick counter read right before and after Invoke(), times board.yaml counter.per_tick,
 as every runtime measures them.
 """
@@ -16,16 +16,26 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from elftools.elf.elffile import ELFFile
 
-from tinyscene.device.apps import App
-from tinyscene.device.boards import Board
-from tinyscene.device.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.errors import TsError
 from tinyscene.paths import FIRMWARE_DIR
+from tinyscene.target.apps import App
+from tinyscene.target.boards import Board
+from tinyscene.target.build import build_firmware
+from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.target.qemu import run_firmware
+from tinyscene.tflite.arena import tflm_arena_bytes
+from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Tensor
+from tinyscene.tflite.reader import read_tflite
 from tinyscene.tflm import build as tb
-from tinyscene.tflm.model import (ModelInfo, arena_with_margin, interpreter_arena_bytes, ops_header, read_model,
-                                  resolver_entries)
-from tinyscene.util.atomic import write_text
+from tinyscene.tflm.model import (
+    arena_with_margin,
+    op_code,
+    ops_header,
+    resolver_entries,
+)
+from tinyscene.util.atomic import save_npy, write_json, write_text
 
 VARIANT = {"tflm": "cmsis-nn", "tflm-ref": "ref"}
 KERNELS_LABEL = {"cmsis-nn": "cmsis-nn", "ref": "tflm-reference"}
@@ -92,22 +102,21 @@ def _max_arena(board: Board) -> int:
 
 
 def build_app(model: Path, board: Board, *, runtime: str, workdir: Path, arena_bytes: int,
-              kernels: str = "auto", info: ModelInfo | None = None, progress: bool = True):
+              kernels: str = "auto", info: Graph | None = None, progress: bool = True):
     """Build the TFLM firmware for `model` on `board` into workdir.
 
     Returns (BuildResult, Library, {operator name: kernel family}) — `cmsis-nn` for an operator whose
     kernel is the kernels/cmsis_nn/ file, `tflm-reference` otherwise."""
-    from tinyscene.device.build import build_firmware
 
     if runtime not in VARIANT:
         raise TsError(f"--runtime {runtime}: the TFLM runner knows {', '.join(VARIANT)}")
-    info = info or read_model(model)
+    info = info or read_tflite(model)
     lib = tb.ensure_library(board, kernels=_kind_request(kernels), progress=progress)
     entries = resolver_entries(info, lib.tree.micro / "micro_mutable_op_resolver.h")
     variant = VARIANT[runtime]
     objects = lib.kernel_objects([e.registration for e in entries], variant, progress=progress)
     op_kernels = {}
-    for (name, _), e in zip(info.op_codes, entries):
+    for name, e in zip((op_code(k)[0] for k in info.op_codes), entries):
         [(_, store)] = lib.kernel_sources([e.registration], variant)
         op_kernels[name] = "cmsis-nn" if store == "cmsis-nn" else "tflm-reference"
     workdir = Path(workdir)
@@ -174,16 +183,20 @@ def _firmware_error(board: Board, result, facts: dict) -> TsError:
                    f"{detail if isinstance(detail, str) else detail[0]}")
 
 
-def _check_inputs(info: ModelInfo, inputs: list[np.ndarray]) -> list[np.ndarray]:
+def _np_dtype(t: Tensor) -> np.dtype:
+    return np.dtype(NUMPY_DTYPES.get(t.dtype, np.int8))
+
+
+def _check_inputs(info: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
     if len(info.inputs) != 1:
-        raise TsError(f"{info.path}: the model has {len(info.inputs)} input tensors; the TFLM runner feeds one")
+        raise TsError(f"{info.source}: the model has {len(info.inputs)} input tensors; the TFLM runner feeds one")
     if not inputs:
-        raise TsError(f"{info.path}: no input to run")
-    t = info.inputs[0]
+        raise TsError(f"{info.source}: no input to run")
+    t = info.t(info.inputs[0])
     out = []
     for k, x in enumerate(inputs):
         x = np.asarray(x)
-        if x.dtype != t.dtype:
+        if x.dtype != _np_dtype(t):
             raise TsError(f"input {k}: dtype {x.dtype}, the model's input '{t.name}' is {t.dtype}")
         if x.size * x.itemsize != t.nbytes:
             raise TsError(f"input {k}: shape {x.shape} ({x.size} values), the model's input '{t.name}' is "
@@ -192,11 +205,10 @@ def _check_inputs(info: ModelInfo, inputs: list[np.ndarray]) -> list[np.ndarray]
     return out
 
 
-def _probe_arena(model: Path, board: Board, runtime: str, workdir: Path, kernels: str, info: ModelInfo,
+def _probe_arena(model: Path, board: Board, runtime: str, workdir: Path, kernels: str, info: Graph,
                  timeout: float, progress: bool) -> tuple[int, object, object]:
     """Build with the largest arena the board holds and let TFLM say what it uses.
     Returns (arena_used_bytes, BuildResult, Library); a model that does not fit even then is a TsError."""
-    from tinyscene.device.qemu import run_firmware
 
     biggest = _max_arena(board)
     probe_dir = workdir / "arena-probe"
@@ -222,18 +234,17 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
     run of input 0 with a tick profiler on every operator (report.per_layer). `dump_layers`: a folder
     to receive every operator's output for input 0 (layer_<k>.npy + layers.json, as the aot runtime).
     """
-    from tinyscene.device.qemu import run_firmware
 
     model = Path(model)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    info = read_model(model)
+    info = read_tflite(model)
     xs = _check_inputs(info, inputs)
     tb.cpu_kind(board, _kind_request(kernels))  # a Helium build for a CPU without it: before any work
     resolver_entries(info, tb.source_tree().micro / "micro_mutable_op_resolver.h")  # an op TFLM lacks
     interp_arena = None
     if arena_bytes is None:
-        interp_arena = interpreter_arena_bytes(model)
+        interp_arena = tflm_arena_bytes(model.read_bytes())
         arena = arena_with_margin(interp_arena)
     else:
         arena = int(arena_bytes)
@@ -261,13 +272,13 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
     if not result.ok or len(facts["invoke"]) != len(xs):
         raise _firmware_error(board, result, facts)
 
-    out_t = info.outputs[0]
+    out_t = info.t(info.outputs[0])
     outputs = []
     for k in range(len(xs)):
         raw = (workdir / f"out_{k}.bin").read_bytes()
         if len(raw) != out_t.nbytes:
             raise TsError(f"{board.name}: output {k} has {len(raw)} bytes, the model's output is {out_t.nbytes}")
-        outputs.append(np.frombuffer(raw, dtype=out_t.dtype).reshape(out_t.shape).copy())
+        outputs.append(np.frombuffer(raw, dtype=_np_dtype(out_t)).reshape(out_t.shape).copy())
 
     flash = _host_image_bytes(fw.elf) if board.is_host else fw.flash_bytes
     counted = board.counter.unit != "none" and not board.is_host
@@ -277,8 +288,8 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
         instructions=max(per_input) if per_input else None,
         arena_bytes=int(facts.get("arena_used", 0)),
         flash_bytes=flash,
-        flash_model_bytes=info.size,
-        flash_runtime_bytes=max(flash - info.size, 0),
+        flash_model_bytes=info.file_bytes,
+        flash_runtime_bytes=max(flash - info.file_bytes, 0),
         stack_bytes=facts.get("stack") if counted else None,
         macs=info.macs,
         instructions_per_input=per_input,
@@ -293,11 +304,10 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
     return outputs, report
 
 
-def _profile_run(board: Board, elf: Path, workdir: Path, info: ModelInfo, timeout: float, counted: bool,
+def _profile_run(board: Board, elf: Path, workdir: Path, info: Graph, timeout: float, counted: bool,
                  op_kernels: dict[str, str]) -> list[dict]:
     """Input 0 again, with the tick profiler on every operator (its own run: the profiler's calls
     would otherwise count in the invoke's total)."""
-    from tinyscene.device.qemu import run_firmware
 
     r = run_firmware(board, elf, ["1", "--profile"], cwd=workdir, timeout=timeout)
     facts = _parse(r.output)
@@ -306,21 +316,18 @@ def _profile_run(board: Board, elf: Path, workdir: Path, info: ModelInfo, timeou
     rows = []
     for k, tag, ticks in facts["layers"]:
         op = info.ops[k] if k < len(info.ops) else None
-        name = op.name if op else tag
+        name = op_code(op.kind)[0] if op else tag
         rows.append({"index": k, "op": name,
                      "instructions": ticks_to_count(ticks, board.counter.per_tick) if counted else None,
                      "macs": op.macs if op else 0, "kernel": op_kernels.get(name, "tflm-reference")})
     return rows
 
 
-def _dump_run(model: Path, board: Board, runtime: str, workdir: Path, kernels: str, info: ModelInfo,
+def _dump_run(model: Path, board: Board, runtime: str, workdir: Path, kernels: str, info: Graph,
               x: np.ndarray, dump_dir: Path, timeout: float, progress: bool) -> None:
     """Every operator's first output for input 0, as the aot runtime writes its layers: dump_dir/
     layer_<k>.npy (a leading axis of 1 invoke) and layers.json. TFLM keeps every tensor for this run
     (preserve_all_tensors), so it has its own build, with the largest arena."""
-    from tinyscene.device.qemu import run_firmware
-    from tinyscene.tflm.model import read_tensors
-    from tinyscene.util.atomic import save_npy, write_json
 
     d = workdir / "dump"
     fw, _, op_kernels = build_app(model, board, runtime=runtime, workdir=d, arena_bytes=_max_arena(board),
@@ -330,29 +337,28 @@ def _dump_run(model: Path, board: Board, runtime: str, workdir: Path, kernels: s
     facts = _parse(r.output)
     if not r.ok:
         raise _firmware_error(board, r, facts)
-    tensors = read_tensors(model)
     dump_dir.mkdir(parents=True, exist_ok=True)
     index = []
     for op in info.ops:
         f = d / f"layer_{op.index}.bin"
         if not f.exists():
             continue
-        t = tensors[op.index]
+        t = info.t(op.outputs[0])
+        name = op_code(op.kind)[0]
         raw = f.read_bytes()
         if len(raw) != t.nbytes:
-            raise TsError(f"{board.name}: operator {op.index} ({op.name}) dumped {len(raw)} bytes, its output "
+            raise TsError(f"{board.name}: operator {op.index} ({name}) dumped {len(raw)} bytes, its output "
                           f"'{t.name}' has {t.nbytes}")
         fname = f"layer_{op.index:03d}.npy"
-        save_npy(dump_dir / fname, np.frombuffer(raw, dtype=t.dtype).reshape((1, *t.shape)))
-        index.append({"layer": op.index, "file": fname, "op": op.name, "op_index": op.index,
-                      "kernel": op_kernels.get(op.name, "tflm-reference"), "tensor": t.index, "name": t.name,
-                      "shape": list(t.shape), "dtype": np.dtype(t.dtype).name})
+        save_npy(dump_dir / fname, np.frombuffer(raw, dtype=_np_dtype(t)).reshape((1, *t.shape)))
+        index.append({"layer": op.index, "file": fname, "op": name, "op_index": op.index,
+                      "kernel": op_kernels.get(name, "tflm-reference"), "tensor": t.index, "name": t.name,
+                      "shape": list(t.shape), "dtype": _np_dtype(t).name})
     write_json(dump_dir / "layers.json", {"model": str(model), "runtime": runtime, "invokes": 1, "layers": index})
 
 
 def _host_image_bytes(elf: Path) -> int:
     """Code and constant bytes of a host executable (.text, .rodata, .data), as the aot runtime counts them."""
-    from elftools.elf.elffile import ELFFile
 
     total = 0
     with open(elf, "rb") as f:

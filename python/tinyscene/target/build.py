@@ -11,10 +11,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyscene.device.apps import App, group_sources
-from tinyscene.device.boards import Board
+from elftools.elf.elffile import ELFFile
+
 from tinyscene.errors import TsError
 from tinyscene.paths import BOARDS_DIR, FIRMWARE_DIR, cache_dir
+from tinyscene.target.apps import App, group_sources
+from tinyscene.target.boards import Board
 from tinyscene.util.atomic import atomic_path
 
 ARM_GCC = "arm-none-eabi-gcc"
@@ -157,8 +159,6 @@ def build_firmware(board: Board, app: App, out: Path, *, extra_sources=(), inclu
 
 
 def _measure(result: BuildResult, board: Board) -> None:
-    from elftools.elf.elffile import ELFFile
-
     with open(result.elf, "rb") as f:
         elf = ELFFile(f)
         for s in elf.iter_sections():
