@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,17 +28,18 @@ from tinyscene.target.apps import get_app
 from tinyscene.target.boards import Board, load_board
 from tinyscene.target.budget import EXTERNAL_SECTION, Part, place
 from tinyscene.target.build import build_firmware
+from tinyscene.target.cheader import defines
 from tinyscene.tflite.arena import tflm_arena_bytes
 from tinyscene.tflite.reader import read_tflite
 from tinyscene.tflm import build as tb
-from tinyscene.tflm.model import arena_with_margin, ops_header, resolver_entries
-from tinyscene.tflm.runner import model_asm
+from tinyscene.tflm.firmware_sources import write_model_asm, write_ops_header
+from tinyscene.tflm.model import arena_with_margin, resolver_entries
 from tinyscene.util.atomic import write_json, write_text
 from tinyscene.util.lock import file_lock
 
 RUNTIMES = ("aot", "tflm")
 RUNTIME_IDS = {"aot": 0, "tflm": 1}
-MAX_PAYLOAD = 4096  # TS_PROTO_MAX_PAYLOAD (firmware/include/ts/proto.h)
+MAX_PAYLOAD = defines("proto.h")["TS_PROTO_MAX_PAYLOAD"]
 
 
 @dataclass
@@ -350,12 +350,8 @@ def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: 
     lib = tb.ensure_library(board, kernels="auto", progress=False)
     entries = resolver_entries(info, lib.tree.micro / "micro_mutable_op_resolver.h")
     objects = lib.kernel_objects([e.registration for e in entries], "cmsis-nn", progress=False)
-    local = gen / "model.tflite"
-    if not local.exists() or local.read_bytes() != bundle.tflite.read_bytes():
-        shutil.copyfile(bundle.tflite, local)
-    digest = hashlib.sha256(local.read_bytes()).hexdigest()
-    write_text(gen / "ts_tflm_ops.h", ops_header(info, entries, command))
-    write_text(gen / "ts_tflm_model.S", model_asm(local, digest, command))
+    write_ops_header(gen, info, entries, command)
+    write_model_asm(gen, bundle.tflite, command)
     section = f'__attribute__((section("{EXTERNAL_SECTION}")))' if plan.arena_in_ext else ""
     return {"plan": plan, "model_bytes": info.file_bytes, "kernels": "cmsis-nn", "macs": info.macs,
             "sources": [gen / "ts_tflm_model.S", FIRMWARE_DIR / "src" / "rt" / "classifier_tflm.cc"],

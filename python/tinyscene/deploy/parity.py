@@ -9,41 +9,36 @@ parity.json: clips, features_bitexact, logits_bitexact (fractions of clips), agr
 """
 from __future__ import annotations
 
-from tinyscene.aot.compare import compare_with_tflm
-from tinyscene.data.audio import load_clip
-from tinyscene.data.tau import load_split
-from tinyscene.deploy.classifier import build_classifier, load_bundle
-from tinyscene.deploy.session import ClipRequest
-from tinyscene.deploy.session import StreamSession, check_info, run_batch
-from tinyscene.export.bundle import add_rung
-from tinyscene.export.ladder import rung
-from tinyscene.tflite.interpreters import run_tflm
-from tinyscene.frontend import FixedFrontend
-from tinyscene.paths import cache_dir
-from tinyscene.target.boards import load_board
-from tinyscene.target.flash import flash_image
-from tinyscene.target.serial import SerialTransport, default_port
-from tinyscene.target.transport import start_uart_device
-from tinyscene.util.atomic import write_json, write_text
-from tinyscene.util.lock import file_lock
-from tqdm import tqdm
-import shutil
-
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
-from tinyscene.target.protocol import ClipResult, ProtocolError
+from tinyscene.aot.compare import compare_with_tflm
+from tinyscene.data.audio import load_clip
+from tinyscene.data.tau import load_split
+from tinyscene.deploy.classifier import build_classifier, load_bundle
+from tinyscene.deploy.session import ClipRequest, StreamSession, check_info, run_batch
 from tinyscene.errors import TsError
-
-STATUS_TEXT = {0: "ok", 1: "bad argument", 2: "I/O failed", 3: "size does not match", 4: "buffer too small",
-               5: "configuration does not match", 6: "CRC mismatch", 7: "protocol error", 8: "unsupported",
-               9: "self-test failed", 10: "timeout"}
+from tinyscene.export.bundle import add_rung
+from tinyscene.export.ladder import rung
+from tinyscene.frontend import FixedFrontend
+from tinyscene.paths import cache_dir
+from tinyscene.target.boards import load_board
+from tinyscene.target.flash import flash_image
+from tinyscene.target.protocol import ClipResult, ProtocolError
+from tinyscene.target.serial import SerialTransport, default_port
+from tinyscene.target.status import status_text
+from tinyscene.target.transport import start_uart_device
+from tinyscene.tflite.interpreters import run_tflm
+from tinyscene.util.atomic import write_json, write_text
+from tinyscene.util.lock import file_lock
 
 
 @dataclass
@@ -251,7 +246,7 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     if failed:
         c, r = failed[0]
         raise TsError(f"{brd.name}: clip {c.name} failed on the device: {r.message} "
-                      f"(status {r.status}: {STATUS_TEXT.get(r.status, '?')})")
+                      f"(status {r.status}: {status_text(r.status)})")
 
     report = compare(b, brd, fw, clips, results, streaming=streaming, every=stream_every)
     report.update(transport=transport, runtime=runtime, protocol=stats,

@@ -10,6 +10,7 @@ import numpy as np
 from tinyscene.train.bn_gamma import GAMMA_FILE, bn_gammas, plot_gamma_histogram  # noqa: F401 (re-exported)
 from tinyscene.util.plots import pyplot, save_png
 
+
 def plot_channels(layers: list[dict], path: str | os.PathLike, title: str = "") -> Path:
     """Output channels of each conv/linear layer before and after slimming (bars)."""
     plt = pyplot()

@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
-from tinyscene.train.bn_gamma import GAMMA_FILE, plot_gamma_histogram
 from tinyscene.train import run as runfiles
+from tinyscene.train.bn_gamma import GAMMA_FILE, plot_gamma_histogram
 from tinyscene.train.config import TrainConfig
 from tinyscene.train.metrics import compute_metrics
 from tinyscene.train.mixup import mixup_batch, soft_cross_entropy
