@@ -140,7 +140,3 @@ def network_path(name: str) -> Path:
         tf.keras.utils.set_random_seed(0)
         write_bytes(path, convert(fn(tf)))
     return path
-
-
-def macs_note() -> str:
-    return "MACs: the multiply-accumulates of the convolution, depthwise and dense layers (as the compiler counts)"

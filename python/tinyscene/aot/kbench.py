@@ -168,9 +168,9 @@ def bench_one(model: Path, board_name: str, kernels: str, workdir: Path, x: np.n
         detail, cin, cout, khw = _layer_detail(L)
         layers.append(LayerCount(L.index, L.op.kind, L.function, L.macs, ticks_to_count(tk, per_tick), detail,
                                  cin, cout, khw, L.scratch_bytes))
-    from tinyscene.aot.runner import _symbols_bytes
+    from tinyscene.target.image import symbols_bytes
 
-    flash_model = _symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
+    flash_model = symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
     return BenchResult(model=str(model), board=board_name, kernels=kernels, family=comp.family, instructions=total,
                        macs=comp.macs, arena_bytes=comp.plan.arena_bytes, flash_model_bytes=flash_model,
                        flash_runtime_bytes=max(build.flash_bytes - flash_model, 0),

@@ -358,8 +358,3 @@ def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: 
             "objects": objects, "link_flags": lib.link_inputs(), "linker": lib.kind.cxx,
             "cflags": [*lib.app_cflags(), f"-DTS_TFLM_ARENA_BYTES={arena}u",
                        f"-DTS_CLF_ARENA_SECTION={section}" if section else "-DTS_CLF_ARENA_SECTION="]}
-
-
-def firmware_sources_digest() -> str:
-    """Digest of the classifier app's own sources (for cache keys in callers)."""
-    return _sources_digest(sorted((FIRMWARE_DIR / "src" / "rt").glob("*.c")))

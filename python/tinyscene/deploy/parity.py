@@ -100,16 +100,6 @@ def _as_clips(clips, cfg) -> list[ParityClip]:
 # ---------------------------------------------------------------------------------------------
 # Python side
 
-def python_reference(bundle, pcms: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """int8 features [n_mels, frames, channels] (host build of the C front-end) and int8 logits
-    (tflite_micro interpreter) of every clip."""
-
-    fe = FixedFrontend(bundle.config)
-    feats = [np.asarray(fe.quantize(fe.logmel(p), bundle.quant), dtype=np.int8) for p in pcms]
-    logits = run_tflm(bundle.tflite.read_bytes(), np.stack(feats)).astype(np.int8) if feats else np.zeros((0, 0))
-    return feats, logits
-
-
 def first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
     if a.shape != b.shape:
         return ()

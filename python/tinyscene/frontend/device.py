@@ -19,7 +19,8 @@ from tinyscene.frontend import codegen, native
 from tinyscene.paths import cache_dir
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import load_board
-from tinyscene.target.build import BuildResult, _measure, build_firmware
+from tinyscene.target.build import BuildResult, build_firmware
+from tinyscene.target.image import measure_sections
 from tinyscene.target.qemu import run_firmware
 
 _SUMMARY = re.compile(r"features: frames=(\d+) hops=(\d+) ticks_total=(\d+) ticks_hop_min=(\d+) ticks_hop_max=(\d+)")
@@ -124,7 +125,7 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
     sizes = BuildResult(elf=elf, board=board.name)
     code = 0
     if not board.is_host:
-        _measure(sizes, board)
+        measure_sections(sizes, board)
         code = fe_code_bytes(elf)
     return DeviceRun(int8=q8, logmel=logmel, frames=int(m.group(1)), hops=int(m.group(2)),
                      ticks_total=int(m.group(3)), ticks_hop_min=int(m.group(4)), ticks_hop_max=int(m.group(5)),

@@ -28,8 +28,6 @@ from tinyscene.target.boards import Board
 from tinyscene.target.protocol import ProtocolError
 from tinyscene.target.qemu import QEMU, qemu_command
 
-TRANSPORTS = ("semihosting", "uart")
-
 
 class SocketTransport:
     def __init__(self, sock: socket.socket, what: str = "the device"):

@@ -104,6 +104,3 @@ class Graph:
             if tid in op.outputs:
                 return op
         return None
-
-    def new_tensor_id(self) -> int:
-        return max(self.tensors, default=-1) + 1

@@ -45,7 +45,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import tempfile
 
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import Source, _extract, tree_digest
+    from tinyscene.tflm.fetch import Source, extract, tree_digest
 
     path = Path(args.archive)
     m = re.match(r"^(.+)-([0-9a-f]{40})\.tar\.gz$", path.name)
@@ -53,7 +53,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise TsError(f"{path}: expected a file named <repo>-<commit>.tar.gz")
     src = Source(m.group(1), f"unknown/{m.group(1)}", m.group(2), "0" * 64)
     with tempfile.TemporaryDirectory() as tmp:
-        print(tree_digest(_extract(src, path, Path(tmp))))
+        print(tree_digest(extract(src, path, Path(tmp))))
     return 0
 
 

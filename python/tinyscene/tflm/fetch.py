@@ -216,7 +216,7 @@ def _download(src: Source, url: str, dest: Path, progress: bool) -> None:
     os.replace(part, dest)
 
 
-def _extract(src: Source, archive: Path, into: Path) -> Path:
+def extract(src: Source, archive: Path, into: Path) -> Path:
     """Extract `archive` into the empty folder `into`; returns the top folder `<repo>-<commit>/`."""
     top = src.stem
     try:
@@ -266,7 +266,7 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
             downloaded = archive
         tmp = Path(tempfile.mkdtemp(prefix=f".{src.stem}.", suffix=".tmp", dir=base))
         try:
-            root = _extract(src, archive, tmp)
+            root = extract(src, archive, tmp)
             got = tree_digest(root)
             if got != src.tree_sha256:
                 raise TsError(f"{archive}: tree digest mismatch for {src.repository} at {src.commit[:12]}: "

@@ -15,13 +15,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-from elftools.elf.elffile import ELFFile
 
 from tinyscene.errors import TsError
 from tinyscene.paths import FIRMWARE_DIR
 from tinyscene.target.apps import App
 from tinyscene.target.boards import Board
 from tinyscene.target.build import build_firmware
+from tinyscene.target.image import host_image_bytes
 from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.target.qemu import run_firmware
 from tinyscene.tflite.arena import tflm_arena_bytes
@@ -235,7 +235,7 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
             raise TsError(f"{board.name}: output {k} has {len(raw)} bytes, the model's output is {out_t.nbytes}")
         outputs.append(np.frombuffer(raw, dtype=_np_dtype(out_t)).reshape(out_t.shape).copy())
 
-    flash = _host_image_bytes(fw.elf) if board.is_host else fw.flash_bytes
+    flash = host_image_bytes(fw.elf) if board.is_host else fw.flash_bytes
     counted = board.counter.unit != "none" and not board.is_host
     per_input = [ticks_to_count(facts["invoke"][k], board.counter.per_tick) for k in range(len(xs))] if counted else []
     report = ModelRunReport(
@@ -310,14 +310,3 @@ def _dump_run(model: Path, board: Board, runtime: str, workdir: Path, kernels: s
                       "kernel": op_kernels.get(name, "tflm-reference"), "tensor": t.index, "name": t.name,
                       "shape": list(t.shape), "dtype": _np_dtype(t).name})
     write_json(dump_dir / "layers.json", {"model": str(model), "runtime": runtime, "invokes": 1, "layers": index})
-
-
-def _host_image_bytes(elf: Path) -> int:
-    """Code and constant bytes of a host executable (.text, .rodata, .data), as the aot runtime counts them."""
-
-    total = 0
-    with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            if sec["sh_flags"] & 0x2 and sec["sh_type"] != "SHT_NOBITS" and sec.name in (".text", ".rodata", ".data"):
-                total += sec["sh_size"]
-    return total
