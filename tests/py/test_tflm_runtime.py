@@ -214,6 +214,16 @@ def test_bench_side_by_side_and_deterministic(model_dir, tmp_path, run_cli, tflm
     assert "| dscnn.tflite | qemu-an386 | tflm | cmsis-nn |" in stdout
 
 
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ["mobilenet", "autoencoder"])
+def test_more_networks_with_cmsis_nn_helium(name, model_dir, tmp_path, tflm_lib):
+    """Fast representative of the test below: two more networks (depthwise-separable, fully connected)
+    on the Cortex-M55 with CMSIS-NN's Helium kernels, bit-exact with tflite_micro."""
+    model = M.build(name, model_dir)
+    rep = _check(model, "qemu-an547", "tflm", M.random_inputs(model, 2, seed=4), tmp_path, tflm_lib)
+    assert rep.kernels == "cmsis-nn" and rep.instructions > 0
+
+
 @pytest.mark.slow
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", ["host", "qemu-an386", "qemu-an547"])
