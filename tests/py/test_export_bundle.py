@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import LEARNED_FE as FE, build_once
+from conftest import LEARNED_FE as FE
+from conftest import build_once
 
 FRAMES = 1 + int(FE["sample_rate"] * FE["clip_seconds"]) // FE["hop_length"]  # centred framing
 
@@ -320,7 +320,6 @@ def test_later_rung_keeps_manifest(exported, tmp_path):
 def test_tflm_sources_compile_against_tflm(exported, tmp_path):
     """tflm/ops.h and model_data.cc compile against the pinned TensorFlow Lite Micro headers."""
     import subprocess
-
 
     from tinyscene.tflm.build import source_tree
 

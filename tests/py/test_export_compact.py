@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-
 import torch  # noqa: F401 (the export path needs it)
 
 from tinyscene.errors import TsError  # noqa: E402

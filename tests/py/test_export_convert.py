@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import pytest
-
 import torch  # noqa: F401 (the export path needs it)
 
 from tinyscene.errors import TsError  # noqa: E402
@@ -183,10 +182,9 @@ def test_fail_on_parsing():
 def test_tflm_sources(converted, tmp_path):
     """model_data.cc holds exactly the .tflite bytes (compiled and read back by the host compiler's
     own output, not by re-parsing our text), ops.h names the resolver methods of every op."""
+    import dataclasses
     import shutil
     import subprocess
-
-    import dataclasses
 
     from tinyscene.tflite.reader import read_tflite_bytes
     from tinyscene.tflm import sources as tflm_src
@@ -242,7 +240,14 @@ def test_thresholds_at_the_split_resolution():
 
 
 def test_ladder_table_and_pending_rungs():
-    from tinyscene.export.ladder import format_table, pending, rung, set_rung, check, parse_fail_on
+    from tinyscene.export.ladder import (
+        check,
+        format_table,
+        parse_fail_on,
+        pending,
+        rung,
+        set_rung,
+    )
 
     th = parse_fail_on(None)
     rep: dict = {}

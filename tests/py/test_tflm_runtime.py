@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
-from tinyscene.target.boards import load_board
-from tinyscene.runtimes.dispatch import run_model
 from tinyscene.errors import TsError
+from tinyscene.runtimes.dispatch import run_model
+from tinyscene.target.boards import load_board
 from tinyscene.tflm import build as tb
 from tinyscene.tflm import runner
 

@@ -101,7 +101,12 @@ def test_evaluate_recomputes_metrics(run2, data, run_cli):
 
 def test_python_api(run2, data):
     from tinyscene.frontend import InputQuant
-    from tinyscene.train import evaluate_model, load_run, run_features, run_features_int8
+    from tinyscene.train import (
+        evaluate_model,
+        load_run,
+        run_features,
+        run_features_int8,
+    )
 
     _, d, _ = data
     model, cfg = load_run(run2)

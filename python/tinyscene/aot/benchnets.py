@@ -15,6 +15,7 @@ import numpy as np
 
 from tinyscene.errors import TsError
 from tinyscene.paths import cache_dir
+from tinyscene.tflite.keras_int8 import keras_to_int8
 from tinyscene.util.atomic import write_bytes
 
 
@@ -117,13 +118,7 @@ def convert(model, seed: int = 0) -> bytes:
         for _ in range(32):
             yield [rng.standard_normal((1, *shape)).astype(np.float32)]
 
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = tf.int8
-    c.inference_output_type = tf.int8
-    return c.convert()
+    return keras_to_int8(tf, model, rep)
 
 
 def network_path(name: str) -> Path:

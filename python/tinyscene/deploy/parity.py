@@ -125,6 +125,18 @@ def _layer_divergence(bundle, board, runtime: str, features: np.ndarray, workdir
 # ---------------------------------------------------------------------------------------------
 # Device side
 
+def _session_clips(s, fw, reqs, info, progress):
+    """The clips through a started session whose device announced `info`: (info, results, link stats)."""
+    check_info(info, fw.bundle.bundle_id, s.what)
+    results = []
+    for r in reqs:
+        results.append(s.run_clip(r))
+        if progress:
+            progress.update(1)
+    s.bye()
+    return info, results, {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
+
+
 def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout: float = 300.0,
                   workdir: Path, progress=None):
     """(DeviceInfo, [ClipResult], protocol stats) of the clips on the board of `fw`."""
@@ -142,21 +154,13 @@ def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout:
         with start_uart_device(board, fw.elf, ["--uart"], cwd=workdir) as dev:
             s = StreamSession(dev.transport, what=f"{board.name} firmware", clip_timeout=timeout)
             try:
-                info = s.wait_info(60)
-                check_info(info, fw.bundle.bundle_id, f"{board.name} firmware")
-                results = []
-                for r in reqs:
-                    results.append(s.run_clip(r))
-                    if progress:
-                        progress.update(1)
-                s.bye()
+                info, results, stats = _session_clips(s, fw, reqs, s.wait_info(60), progress)
                 rc = dev.wait(30)
             except ProtocolError as e:
                 tail = dev.console_tail()
                 raise ProtocolError(f"{board.name} (UART): {e}" + (f" [console: {tail}]" if tail else "")) from None
             if rc not in (0, None):
                 raise ProtocolError(f"{board.name}: classifier firmware exited with code {rc}: {dev.console_tail()}")
-            stats = {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
             return info, results, stats
     # a real board on its serial port
 
@@ -164,16 +168,7 @@ def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout:
     try:
         s = StreamSession(t, what=f"{board.name} on {t.name}", clip_timeout=timeout)
         s.link.drain()
-        info = s.wait_info(15, ping=True)
-        check_info(info, fw.bundle.bundle_id, f"{board.name} on {t.name}")
-        results = []
-        for r in reqs:
-            results.append(s.run_clip(r))
-            if progress:
-                progress.update(1)
-        s.bye()
-        stats = {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
-        return info, results, stats
+        return _session_clips(s, fw, reqs, s.wait_info(15, ping=True), progress)
     finally:
         t.close()
 
