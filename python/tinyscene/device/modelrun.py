@@ -24,6 +24,7 @@ from tinyscene.errors import TsError
 
 RUNTIMES = {
     "aot": "tinyscene.aot.runner",
+    "aot-stream": "tinyscene.aot.streamrunner",
     "tflm": "tinyscene.tflm.runner",
     "tflm-ref": "tinyscene.tflm.runner",
 }
