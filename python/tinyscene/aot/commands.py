@@ -17,7 +17,18 @@ def _compile(args: argparse.Namespace) -> int:
     cmd = "tinyscene compile " + " ".join(shlex.quote(str(a)) for a in
                                           [args.model, "--out", args.out]
                                           + (["--board", args.board] if args.board else [])
-                                          + (["--kernels", args.kernels] if args.kernels != "auto" else []))
+                                          + (["--kernels", args.kernels] if args.kernels != "auto" else [])
+                                          + (["--stream", args.stream, "--stream-axis", args.stream_axis]
+                                             if args.stream else []))
+    if args.stream:
+        from tinyscene.aot.stream import StreamSpec
+        from tinyscene.aot.streamcompile import MODEL_C, MODEL_H, compile_stream_model
+
+        comp = compile_stream_model(Path(args.model), Path(args.out), StreamSpec(args.stream_axis), board=board,
+                                    kernels=args.kernels, command=cmd)
+        print(comp.summary())
+        print(f"wrote {comp.out_dir}/{MODEL_C}, {MODEL_H}, compile_report.json")
+        return 0
     comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd)
     print(comp.summary())
     print(f"wrote {comp.out_dir}/model.c, model.h, compile_report.json")
@@ -82,9 +93,16 @@ def _run(args: argparse.Namespace) -> int:
     with _workdir(args.workdir) as wd:
         try:
             dump = Path(args.dump_layers) if args.dump_layers else None
-            if args.profile_layers:  # an option of the aot runtime only: straight to its runner
+            if args.runtime == "aot-stream":  # its own options: the streamed axis
+                from tinyscene.aot.streamrunner import run as stream_run
+                from tinyscene.device.boards import load_board
+
+                outs, report = stream_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
+                                          dump_layers=dump, timeout=args.timeout, stream_axis=args.stream_axis,
+                                          profile_layers=args.profile_layers)
+            elif args.profile_layers:  # an option of the aot runtimes only: straight to its runner
                 if args.runtime != "aot":
-                    raise TsError("--profile-layers: only with --runtime aot")
+                    raise TsError("--profile-layers: only with --runtime aot or aot-stream")
                 from tinyscene.aot.runner import run as aot_run
                 from tinyscene.device.boards import load_board
 
@@ -129,6 +147,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--board", help="target board (budgets, kernel family); default: generic reference kernels")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel family: auto = the board's (armv7em, mve), or reference")
+    p.add_argument("--stream", choices=("time",),
+                   help="streamed execution along the input's time axis: model_stream.c (rings of rows, running "
+                        "sums) instead of model.c")
+    p.add_argument("--stream-axis", default="W", choices=("H", "W"),
+                   help="the input's time axis for --stream (NHWC; W for tinyscene's features, default)")
     p.set_defaults(func=_compile)
 
     p = sub.add_parser("run", help="run an int8 .tflite on a board (host or QEMU) and report counts")
@@ -138,7 +161,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help=".npy for the outputs (stacked like the input); .npz for "
                                                 "several outputs")
     p.add_argument("--json", help="write the report (instructions, arena_bytes, flash_bytes, stack_bytes, ...)")
-    p.add_argument("--runtime", default="aot", choices=("aot", "tflm", "tflm-ref"))
+    p.add_argument("--runtime", default="aot", choices=("aot", "aot-stream", "tflm", "tflm-ref"),
+                   help="aot-stream: tinyscene's compiler, streamed (the input fed row by row along --stream-axis)")
+    p.add_argument("--stream-axis", default="W", choices=("H", "W"), help="the streamed axis of --runtime aot-stream")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
     p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
     p.add_argument("--profile-layers", action="store_true",

@@ -17,8 +17,9 @@ from tinyscene.aot.kernels import Layer, check_supported
 from tinyscene.aot.passes import run_passes
 from tinyscene.aot.reader import read_tflite
 from tinyscene.aot.stream import StreamSpec, analyse, transpose_to_rows
-from tinyscene.aot.streamlower import SLayer, StreamPlan, check_plan, lower_post, lower_streamed, plan
-from tinyscene.aot.streamsched import Schedule, build, replay, simulate
+from tinyscene.aot.streamlower import (SLayer, StreamPlan, check_plan, choose_rows_per_call, lower_post,
+                                       lower_streamed, plan)
+from tinyscene.aot.streamsched import Schedule, build, choose_phases, mark_lazy, replay, simulate
 from tinyscene.aot.streamwriter import write_stream_c
 from tinyscene.errors import TsError
 from tinyscene.util.atomic import write_text
@@ -133,8 +134,12 @@ def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", 
     info = analyse(g, spec)
     transpose_to_rows(g, info)
     sched = build(g, info)
-    slayers = [lower_streamed(g, sched, s, family) for s in sched.sops]
+    for s in sched.sops:
+        choose_rows_per_call(g, s, family)
+    mark_lazy(sched)
+    choose_phases(sched)
     simulate(sched)
+    slayers = [lower_streamed(g, sched, s, family) for s in sched.sops]
     if slack:
         for r in sched.rings.values():
             if r.persistent and r.cap > 1:

@@ -174,18 +174,23 @@ def _call_shapes(sop: SOp) -> dict[tuple, list[int]]:
     return shapes
 
 
+def choose_rows_per_call(g: Graph, sop: SOp, family: str) -> None:
+    """sop.n: the rows per call of the kernel its interior calls get (ROWS_PER_CALL), 1 for most."""
+    if sop.kind != "window":
+        return
+    sop.n, sop.phase = 1, 0
+    probe = _window_call(lower_op(g, sop.op, sop.pos), sop, sop.calls // 2)
+    apply_variant(probe, choose_kernel(probe, family), family)
+    sop.n = ROWS_PER_CALL.get(probe.function, 1)
+
+
 def lower_streamed(g: Graph, sched: Schedule, sop: SOp, family: str) -> SLayer:
-    """The kernel calls of one streamed op (sop.n may be raised for kernels with a block of rows)."""
+    """The kernel calls of one streamed op (its rows per call and phase chosen)."""
     k = sop.pos
     if sop.kind == "reduce":
         return _lower_reduce(g, sched, sop, k)
     if sop.kind == "window":
         full = lower_op(g, sop.op, k)
-        probe = _window_call(full, sop, sop.calls // 2)
-        apply_variant(probe, choose_kernel(probe, family), family)
-        want = ROWS_PER_CALL.get(probe.function, 1)
-        if want != sop.n:
-            sop.n = want
         shapes = _call_shapes(sop)
         interior = max(shapes, key=lambda s: len(shapes[s]))
         layers = {s: _window_call(full, sop, cs[0]) for s, cs in shapes.items()}

@@ -8,8 +8,12 @@ Writing rows [r, r + n) that would pass the end first moves the rows that a read
 oldest row any reader's next call reads) to the start of the buffer (base = that row): every window a kernel
 reads is contiguous. `cap` is the most rows alive at any write (simulated exactly as the device does it);
 `slack` extra rows make the moves rarer (one every slack + 1 writes) at the cost of RAM. A ring none of
-whose rows outlives the pass that wrote it is *transient*: it only needs memory from its writer to its last
-reader within a pass and shares it with other transient rings and the kernels' scratch."""
+whose rows outlives the sweep that wrote it is *transient*: it only needs memory from its writer to its last
+reader within a sweep and shares it with other transient rings and the kernels' scratch.
+
+A pass is a series of sweeps over the ops in graph order until a sweep makes no call; in a sweep a window op
+makes at most one call and the ops that read one row per output row every call they can: rows flow to their
+readers as soon as possible, so few are in flight at once."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,22 +56,33 @@ class SOp:
     t_in: int
     t_out: int  # output rows (reductions: input rows consumed)
     n: int = 1  # output rows per call
+    lazy: bool = False  # computed only when a reader wants its rows (mark_lazy)
+
+    @property
+    def greedy(self) -> bool:
+        """Makes every call it can in a sweep (reads each row once: holds no more rows by running ahead)."""
+        return self.window.extent == 1 and self.window.stride == 1
+    phase: int = 0  # call c makes output rows [c n - phase, (c + 1) n - phase) (clipped): aligns blocks of rows
 
     @property
     def calls(self) -> int:
-        return (self.t_out + self.n - 1) // self.n
+        return (self.t_out + self.phase + self.n - 1) // self.n
+
+    def call_index(self, o: int) -> int:
+        """The call that makes output row o."""
+        return (o + self.phase) // self.n
 
     def call_rows(self, c: int) -> tuple[int, int, int, int]:
         """Call c -> (first output row, output rows, first input row read, input rows read)."""
-        o = c * self.n
-        n = min(self.n, self.t_out - o)
+        o = max(0, c * self.n - self.phase)
+        n = min(self.t_out, (c + 1) * self.n - self.phase) - o
         first = self.window.first(o)
         last = self.window.last(o, n, self.t_in)
         return o, n, first, last - first + 1
 
     def call_pad(self, c: int) -> int:
         """Padding rows above the window of call c (the clip's start)."""
-        return max(0, -self.window.start(c * self.n))
+        return max(0, -self.window.start(self.call_rows(c)[0]))
 
 
 @dataclass
@@ -172,9 +187,47 @@ def _first_needed(sched: Schedule, ring: Ring, done: list[int]) -> int | None:
     return m
 
 
+def ready(sched: Schedule, s: SOp, done: list[int], produced: dict[int, int]) -> bool:
+    """Every input row of s's next call has been produced."""
+    _, _, first, count = s.call_rows(s.call_index(done[s.pos]))
+    return all(produced[r] >= first + count for r in s.rings_in)
+
+
+def wanted(sched: Schedule, s: SOp, done: list[int], produced: dict[int, int]) -> bool:
+    """A lazy op's next row is wanted: a reader that still reads rows has every other input's row there."""
+    o = done[s.pos]
+    for pos, _ in sched.rings[s.ring_out].readers:
+        r = sched.sops[pos]
+        if done[pos] < r.t_out and all(produced[x] > o for x in r.rings_in if x != s.ring_out):
+            return True
+    return False
+
+
+def mark_lazy(sched: Schedule) -> None:
+    """Ops computed only when a reader wants their rows (instead of as soon as their inputs exist): a row op or
+    1-row window op whose output rows are larger than its input rows and are read only by row ops (e.g. the 1x1
+    projection on a residual shortcut, which would otherwise wait, wider, for the other branch). At most one
+    lazy input per reader (two would wait for each other)."""
+    lazy_readers: set[int] = set()
+    for s in sched.sops:
+        s.lazy = False
+        if s.ring_out is None or s.window.extent != 1 or s.window.stride != 1 or s.n != 1 or len(s.rings_in) != 1:
+            continue
+        out = sched.rings[s.ring_out]
+        if out.row_bytes <= sched.rings[s.rings_in[0]].row_bytes or not out.readers:
+            continue
+        readers = [sched.sops[pos] for pos, _ in out.readers]
+        if any(r.kind != "row" or r.n != 1 or r.pos in lazy_readers for r in readers):
+            continue
+        s.lazy = True
+        lazy_readers.update(r.pos for r in readers)
+
+
 def simulate(sched: Schedule) -> Schedule:
-    """Replay the device's passes: every call, every ring write (capacity: the most rows alive at a write,
-    moves with the rings' slack as set), which rings hold rows across passes."""
+    """Replay the device's passes: per input row, sweeps over the ops in graph order until a sweep makes no
+    call; in a sweep a window op makes at most one call, the others (row ops, 1x1 windows, reductions) every
+    call they can, when the call's input rows exist and, for a lazy op, a reader wants its rows. Records every call, every ring's capacity (the most rows alive at a write) and which rings hold rows
+    past the sweep that wrote them (persistent); the others are transient."""
     sops, rings = sched.sops, sched.rings
     done = [0] * len(sops)
     produced = {t: 0 for t in rings}
@@ -187,30 +240,57 @@ def simulate(sched: Schedule) -> Schedule:
         ring.cap = max(ring.cap, row + n - keep)
         produced[ring.tensor] = row + n
 
-    sched.passes = []
-    for p in range(sched.info.rows):
-        write(sched.input_ring, p, 1)
-        calls = []
-        for s in sops:
-            while done[s.pos] < s.t_out:
-                c = done[s.pos] // s.n
-                o, n, first, count = s.call_rows(c)
-                if any(produced[r] < first + count for r in s.rings_in):
-                    break
-                if s.ring_out is not None:
-                    write(rings[s.ring_out], o, n)
-                done[s.pos] = o + n
-                calls.append((s.pos, o, n))
-        sched.passes.append(calls)
+    def end_of_sweep() -> None:
         for r in rings.values():
             f = _first_needed(sched, r, done)
             if f is not None and f < produced[r.tensor]:
                 r.persistent = True
+
+    sched.passes = []
+    for p in range(sched.info.rows):
+        write(sched.input_ring, p, 1)
+        calls = []
+        progress = True
+        while progress:
+            progress = False
+            for s in sops:
+                while done[s.pos] < s.t_out and ready(sched, s, done, produced) \
+                        and (not s.lazy or wanted(sched, s, done, produced)):
+                    o, n, _, _ = s.call_rows(s.call_index(done[s.pos]))
+                    if s.ring_out is not None:
+                        write(rings[s.ring_out], o, n)
+                    done[s.pos] = o + n
+                    calls.append((s.pos, o, n))
+                    progress = True
+                    if not s.greedy:
+                        break
+            end_of_sweep()
+        sched.passes.append(calls)
     for s in sops:
         if done[s.pos] != s.t_out:
             raise TsError(f"{s.op.where()}: the schedule stops at row {done[s.pos]} of {s.t_out} (internal)")
     replay(sched)
     return sched
+
+
+def ring_bytes(sched: Schedule) -> int:
+    return sum(r.bytes for r in sched.rings.values())
+
+
+def choose_phases(sched: Schedule) -> None:
+    """For each op making blocks of rows (n > 1), the phase whose simulated rings take the fewest bytes (a block
+    aligned with its input's blocks reads one row fewer: e.g. two Winograd 3x3 layers in a row)."""
+    for s in sched.sops:
+        if s.n < 2:
+            continue
+        best = None
+        for phase in range(s.n):
+            s.phase = phase
+            simulate(sched)
+            total = ring_bytes(sched)
+            if best is None or total < best[0]:
+                best = (total, phase)
+        s.phase = best[1]
 
 
 def replay(sched: Schedule) -> None:
@@ -238,7 +318,7 @@ def replay(sched: Schedule) -> None:
         write(sched.input_ring, p, 1)
         for pos, o, n in calls:
             s = sops[pos]
-            _, _, first, count = s.call_rows(o // s.n)
+            _, _, first, count = s.call_rows(s.call_index(o))
             for r in s.rings_in:
                 assert base[r] <= first and first + count <= produced[r], (s.op.where(), r, first, count)
             if s.ring_out is not None:

@@ -5,8 +5,9 @@ _finish) and the common model interface (tensor tables, ts_model_check, layer ho
 TS_ERR_UNSUPPORTED). Constants and parameter blocks are written as model.c's (the same helpers of
 cwriter.py); each streamed layer has one parameter block for its interior calls and one per edge call.
 
-Per input row (push_row), ts_stream_run() makes, layer by layer in graph order, every call whose input rows
-exist: `while (the next call's last input row has been produced) { call; }`. Rings are written through
+Per input row (push_row), ts_stream_run() sweeps over the layers in graph order, each making at most one call
+per sweep when the next call's input rows have been produced (a lazy layer: also when a reader wants its
+rows), until a sweep makes none (streamsched.simulate replays exactly this at compile time). Rings are written through
 tsm_ring<N>_write(row, n), which moves the rows still needed to the start of the ring when the rows would
 pass its end. Built with -DTS_MODEL_POISON (tests), every ring row no reader needs any more, every slot
 past the rows written and every byte of the shared region that holds nothing live after a layer is
@@ -243,39 +244,55 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
                 f" * {r.row_bytes}u)")
 
     # ---- the pass
-    c += ["/* One pass: every call whose input rows exist, layer by layer. */", "static void ts_stream_run(void)", "{",
-          "    uint8_t *const A = ts_model_arena;", "    (void)A;"]
+    c += ["/* One pass: sweeps over the layers, each making at most one call per sweep when its input rows exist",
+          " * (a lazy layer: and a reader wants its rows), until a sweep makes none. */",
+          "static void ts_stream_run(void)", "{",
+          "    uint8_t *const A = ts_model_arena;", "    (void)A;", "    int32_t progress;", "    do {",
+          "        progress = 0;"]
     for sl in slayers:
         L, s = sl.layer, sl.sop
         k = s.pos
         w = s.window
-        c.append(f"    /* layer {k}: {s.op.kind} -> {L.function} */")
-        c.append(f"    while (ts_st.done[{k}] < {s.t_out}) {{")
-        c.append(f"        const int32_t o = ts_st.done[{k}];")
+        ind = " " * 12
+        c.append(f"        /* layer {k}: {s.op.kind} -> {L.function}{', lazy' if s.lazy else ''}"
+                 f"{', every call it can' if s.greedy else ', one call per sweep'} */")
+        c.append(f"        while (ts_st.done[{k}] < {s.t_out}) {{")
+        c.append(f"{ind}const int32_t o = ts_st.done[{k}];")
         if s.n > 1:
-            c.append(f"        const int32_t n = {s.t_out} - o < {s.n} ? {s.t_out} - o : {s.n};")
+            c.append(f"{ind}const int32_t call = (o + {s.phase}) / {s.n};")
+            c.append(f"{ind}const int32_t end = (call + 1) * {s.n} - {s.phase};")
+            c.append(f"{ind}const int32_t n = (end < {s.t_out} ? end : {s.t_out}) - o;")
         else:
-            c.append("        const int32_t n = 1;")
+            c.append(f"{ind}const int32_t call = o;")
+            c.append(f"{ind}const int32_t n = 1;")
         if w.stride == 1 and w.pad == 0:
-            c.append("        const int32_t first = o;")
+            c.append(f"{ind}const int32_t first = o;")
         else:
-            c.append(f"        const int32_t first = o * {w.stride} - {w.pad} < 0 ? 0 : o * {w.stride} - {w.pad};")
-        c.append(f"        int32_t last = (o + n - 1) * {w.stride} - {w.pad} + {w.extent - 1};")
-        c.append(f"        if (last > {s.t_in - 1}) last = {s.t_in - 1};")
-        cond = " || ".join(f"{produced(r)} <= last" for r in dict.fromkeys(s.rings_in))
-        c.append(f"        if ({cond}) break;")
-        c.append("        (void)first;")
+            c.append(f"{ind}const int32_t first = o * {w.stride} - {w.pad} < 0 ? 0 : o * {w.stride} - {w.pad};")
+        c.append(f"{ind}int32_t last = (o + n - 1) * {w.stride} - {w.pad} + {w.extent - 1};")
+        c.append(f"{ind}if (last > {s.t_in - 1}) last = {s.t_in - 1};")
+        conds = [f"{produced(r)} > last" for r in dict.fromkeys(s.rings_in)]
+        if s.lazy:
+            wants = []
+            for pos, _ in sched.rings[s.ring_out].readers:
+                rd = sched.sops[pos]
+                others = [f"{produced(x)} > o" for x in dict.fromkeys(rd.rings_in) if x != s.ring_out]
+                wants.append("(" + " && ".join([f"ts_st.done[{pos}] < {rd.t_out}", *others]) + ")")
+            conds.append("(" + " || ".join(wants) + ")")
+        c.append(f"{ind}if (!({' && '.join(conds)})) break;")
+        ind2 = ind
+        c.append(f"{ind2}(void)first;")
+        c.append(f"{ind2}(void)call;")
         if sl.edges:
             top, bottom = sl.top, sl.bottom
-            c.append(f"        const int32_t call = o / {s.n};")
             sel = f"&{L.name}"
             if bottom < s.calls:
                 sel = f"call >= {bottom} ? &{L.name}_e[{top} + call - {bottom}] : {sel}"
             if top > 0:
                 sel = f"call < {top} ? &{L.name}_e[call] : {sel}"
-            c.append(f"        const {L.params_type} *const p = {sel};")
+            c.append(f"{ind2}const {L.params_type} *const p = {sel};")
         else:
-            c.append(f"        const {L.params_type} *const p = &{L.name};")
+            c.append(f"{ind2}const {L.params_type} *const p = &{L.name};")
         args = []
         sliced = dict(sl.row_consts)
         for pos, tid in enumerate(L.inputs):
@@ -286,22 +303,25 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
             else:
                 args.append("NULL")
         if s.kind == "reduce":
-            c.append(f"        ts_mean_accumulate_s8(p, {args[0]}, (int32_t *)(A + {plan.acc_offset[k]}));")
+            c.append(f"{ind2}ts_mean_accumulate_s8(p, {args[0]}, (int32_t *)(A + {plan.acc_offset[k]}));")
         else:
             out = f"tsm_ring{rids[s.ring_out]}_write(o, n)"
             if L.signature == "nary":
-                c.append(f"        const int8_t *const in[{len(args)}] = {{{', '.join(args)}}};")
-                c.append(f"        {L.function}(p, in, {out});")
+                c.append(f"{ind2}const int8_t *const in[{len(args)}] = {{{', '.join(args)}}};")
+                c.append(f"{ind2}{L.function}(p, in, {out});")
             else:
                 call = ["p", *args, out]
                 if L.variant and L.variant.buffer_size_function:
                     call.append(f"A + {plan.scratch_offset[k]}" if k in plan.scratch_offset else "NULL")
-                c.append(f"        {L.function}({', '.join(call)});")
-        c.append(f"        ts_st.done[{k}] = o + n;")
-        c.append(f"        TSM_HOOK({k});")
-        c.append("    }")
-        c.append(f"    TS_MODEL_POISON_AFTER({k});")
-    c += ["}", ""]
+                c.append(f"{ind2}{L.function}({', '.join(call)});")
+        c.append(f"{ind2}ts_st.done[{k}] = o + n;")
+        c.append(f"{ind2}progress = 1;")
+        c.append(f"{ind2}TSM_HOOK({k});")
+        if not s.greedy:
+            c.append(f"{ind2}break;")
+        c.append("        }")
+        c.append(f"        TS_MODEL_POISON_AFTER({k});")
+    c += ["    } while (progress);", "}", ""]
 
     # ---- API
     rin = rids[sched.alias[info.input]]
