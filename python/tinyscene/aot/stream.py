@@ -63,7 +63,8 @@ class StreamInfo:
 
 
 def _refuse(op: Op, why: str) -> TsError:
-    return TsError(f"{op.where()}: {why}: the model cannot be streamed")
+    kind = op.options.get("original", op.kind) if op.kind == "VIEW" else op.kind  # a view: the op of the model
+    return TsError(f"op {op.index} {kind}: {why}: the model cannot be streamed")
 
 
 def _prod(xs) -> int:
@@ -177,8 +178,8 @@ def _classify(g: Graph, op: Op, info: StreamInfo, s_in: list[int], reduced: dict
         for b in range(len(y.shape)):
             if int(y.shape[b]) == T and _layout(y, b) == (pre, T, post) and (b == 0 or int(y.shape[0]) == 1):
                 return "view", b
-        raise _refuse(op, f"{op.options.get('original', 'RESHAPE')} of {x.describe()} into {list(y.shape)} mixes the "
-                          f"streamed axis ({T} rows) with the others before any reduction over it")
+        raise _refuse(op, f"reshapes {x.describe()} into {list(y.shape)}, which mixes the streamed axis ({T} rows) "
+                          "with the others before any reduction over it")
     if k == "MEAN":
         axes = _mean_axes(g, op, x)
         if a in axes:
