@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 import device_bundle as DB
-from tinyscene.device.apps import get_app
-from tinyscene.device.boards import load_board
-from tinyscene.device.build import build_firmware
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import load_board
+from tinyscene.target.build import build_firmware
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_f411re_selftest_image(tmp_path):
 
 
 def test_f411re_classifier_fits_and_flash_dry_run(bundle, run_cli):
-    from tinyscene.device.classifier import build_classifier
+    from tinyscene.deploy.classifier import build_classifier
 
     fw = build_classifier(bundle, "nucleo-f411re")
     assert fw.kernels == "armv7em" and fw.flash_bytes <= 512 * 1024 and fw.ram_bytes <= 128 * 1024
@@ -68,7 +68,7 @@ def test_f411re_classifier_fits_and_flash_dry_run(bundle, run_cli):
 
 @pytest.mark.qemu
 def test_qemu_an386_128k_runs(tmp_path):
-    from tinyscene.device.qemu import run_firmware
+    from tinyscene.target.qemu import run_firmware
 
     board = load_board("qemu-an386-128k")
     res = build_firmware(board, get_app("selftest"), tmp_path / "st.elf")

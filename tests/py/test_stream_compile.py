@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyscene.aot.ir import Graph, Op, Quant, Tensor
+from tinyscene.tflite.graph import Graph, Op, Quant, Tensor
 from tinyscene.aot.stream import StreamSpec
 from tinyscene.aot.streamcompile import compile_stream_graph
 from tinyscene.aot.streamlower import check_plan
@@ -238,7 +238,7 @@ def test_missing_short_or_unreduced_axis_is_refused():
 
 def test_board_without_enough_ram_even_streamed():
     from tinyscene.aot.streamcompile import _check_board
-    from tinyscene.device.boards import load_board
+    from tinyscene.target.boards import load_board
 
     n = Net((1, 40, 64, 16))
     a = n.conv(n.conv(n.x, 64, 3, 3), 64, 3, 3)
@@ -247,6 +247,6 @@ def test_board_without_enough_ram_even_streamed():
     import dataclasses
 
     small = dataclasses.replace(board, ram=dataclasses.replace(board.ram, size=24 * 1024))
-    with pytest.raises(TsError, match=r"streamed arena of [\d,]+ B \(rings [\d,]+ B, sums [\d,]+ B, shared [\d,]+ B\) "
-                                      r"does not fit board 'nucleo-f411re' RAM"):
+    with pytest.raises(TsError, match=r"streamed does not fit board 'nucleo-f411re' RAM: needs streamed model arena "
+                                      r"\(rings [\d,]+ B \+ sums [\d,]+ B \+ shared [\d,]+ B\) [\d,]+ B"):
         _check_board(small, comp)

@@ -13,7 +13,7 @@ import aot_models as M
 import stream_models as SM
 from tinyscene.aot.runner import run as run_whole
 from tinyscene.aot.streamrunner import run as run_stream
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 FAST_RANDOM = [1, 2, 3, 4]
 SLOW_RANDOM = list(range(5, 41))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyscene.aot.ir import Graph, Op, Tensor
+from tinyscene.tflite.graph import Graph, Op, Tensor
 from tinyscene.errors import TsError
 
 AXES = {"H": 1, "W": 2}
@@ -325,7 +325,7 @@ def _perm(r: int, a: int) -> list[int]:
 def _replace_const(g: Graph, op: Op, pos: int, value: np.ndarray) -> None:
     """Give op's input `pos` a new constant tensor (constants may be shared between ops)."""
     old = g.t(op.inputs[pos])
-    tid = g.new_tensor_id()
+    tid = max(g.tensors, default=-1) + 1
     g.tensors[tid] = Tensor(tid, old.name, tuple(value.shape), old.dtype, old.quant, value)
     op.inputs = list(op.inputs)
     op.inputs[pos] = tid

@@ -10,19 +10,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyscene.aot.compiler import RAM_RESERVE, RUNTIME_FLASH_RESERVE
+from tinyscene.aot.compiler import WEIGHTS_PART
 from tinyscene.aot.cwriter import PARAM_BLOCK_BYTES, _ctype_bytes
-from tinyscene.aot.ir import Graph
+from tinyscene.tflite.graph import Graph
 from tinyscene.aot.kernels import Layer, check_supported
 from tinyscene.aot.passes import run_passes
-from tinyscene.aot.reader import read_tflite
+from tinyscene.tflite.reader import read_tflite
 from tinyscene.aot.stream import StreamSpec, analyse, transpose_to_rows
 from tinyscene.aot.streamlower import (SLayer, StreamPlan, check_plan, choose_rows_per_call, lower_post,
                                        lower_streamed, plan)
 from tinyscene.aot.streamsched import Schedule, build, choose_phases, mark_lazy, replay, simulate
 from tinyscene.aot.streamwriter import write_stream_c
-from tinyscene.errors import TsError
-from tinyscene.util.atomic import write_text
+from tinyscene.target.budget import Part, place
+from tinyscene.util.atomic import write_files
 
 MODEL_C = "model_stream.c"
 MODEL_H = "model_stream.h"
@@ -167,23 +167,18 @@ def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", 
     return comp
 
 
-def _check_board(board, comp: StreamCompiled) -> str | None:
-    if board.is_host:
-        return None
-    flash = board.flash.size - RUNTIME_FLASH_RESERVE
-    if comp.model_bytes > flash:
-        raise TsError(f"model needs {comp.model_bytes:,} B of flash for weights and tables; board '{board.name}' has "
-                      f"{board.flash.size:,} B of flash ({flash:,} B after the runtime)")
-    ram = board.ram.size - board.stack_size - board.heap_size - RAM_RESERVE
-    arena = comp.plan.arena_bytes
-    if arena <= ram:
-        return None
-    if board.ext_ram is not None and arena <= board.ext_ram.size:
-        return ".ext_bss"
+def stream_parts(comp: StreamCompiled) -> tuple[Part, Part]:
+    """The streamed model's RAM (one arena: rings, sums, the shared region) and flash, for the board budget."""
     m = comp.memory()
-    raise TsError(f"streamed arena of {arena:,} B (rings {m['rings_persistent']:,} B, sums {m['accumulators']:,} B, "
-                  f"shared {m['shared']:,} B) does not fit board '{board.name}' RAM ({max(ram, 0):,} B available "
-                  "for the arena)")
+    arena = Part(f"streamed model arena (rings {m['rings_persistent']:,} B + sums {m['accumulators']:,} B + shared "
+                 f"{m['shared']:,} B)", comp.plan.arena_bytes, movable=True)
+    return arena, Part(WEIGHTS_PART, comp.model_bytes)
+
+
+def _check_board(board, comp: StreamCompiled) -> str | None:
+    """The model alone on the board (tinyscene.target.budget); -> the arena's section."""
+    arena, weights = stream_parts(comp)
+    return place(board, [arena], [weights], f"model {comp.graph.source} streamed").section(arena.name)
 
 
 def compile_stream_model(model: str | Path, out_dir: str | Path | None, spec: StreamSpec, *, board=None,
@@ -195,13 +190,23 @@ def compile_stream_model(model: str | Path, out_dir: str | Path | None, spec: St
     g = read_tflite(model)
     comp = compile_stream_graph(g, spec, family, board=board, slack=slack)
     if out_dir is not None:
-        out = Path(out_dir)
-        c, h = write_stream_c(g, comp.sched, comp.slayers, comp.post, comp.plan, command, comp.arena_section)
-        write_text(out / MODEL_H, h)
-        write_text(out / MODEL_C, c)
-        write_text(out / "compile_report.json", json.dumps(comp.report(), indent=1, default=_jsonable) + "\n")
-        comp.out_dir = out
+        emit_stream(comp, out_dir, command)
     return comp
+
+
+def emit_stream(comp: StreamCompiled, out_dir: str | Path, command: str, *, arena_section: str | None = None,
+                report: bool = True) -> None:
+    """The single writer of a streamed model's files: model_stream.c, model_stream.h (and compile_report.json)
+    into out_dir, all or none. `arena_section` overrides the compiler's own placement of the arena."""
+    if arena_section is not None:
+        comp.arena_section = arena_section or None
+    out = Path(out_dir)
+    c, h = write_stream_c(comp.graph, comp.sched, comp.slayers, comp.post, comp.plan, command, comp.arena_section)
+    files = {out / MODEL_H: h, out / MODEL_C: c}
+    if report:
+        files[out / "compile_report.json"] = json.dumps(comp.report(), indent=1, default=_jsonable) + "\n"
+    write_files(files)
+    comp.out_dir = out
 
 
 def _jsonable(v):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyscene.aot import quant as Q
-from tinyscene.aot.ir import Graph, Op, Tensor
+from tinyscene.tflite.graph import Graph, Op, Tensor
 from tinyscene.aot.kernels import VARIANTS, Layer, apply_variant, choose_kernel, lower_op, optimized_variants
 from tinyscene.aot.streamsched import Schedule, SOp
 from tinyscene.errors import TsError

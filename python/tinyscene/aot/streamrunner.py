@@ -1,4 +1,4 @@
-"""Runtime "aot-stream" of tinyscene.device.modelrun: compile the model for streamed execution, build the
+"""Runtime "aot-stream" (tinyscene.runtimes.dispatch): compile the model for streamed execution, build the
 `model_stream` app for the board, feed every input row by row in ONE firmware run (QEMU or host), read the
 outputs back. The report's `instructions` are per clip (every push and the finish); `extra` adds the worst
 row (`instructions_per_row_max`: one hop's model work), the finish alone and the RAM of the stream by part."""
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyscene.aot.runner import (ERROR_LINE, LAYER_TICKS_LINE, RESULT_LINE, _host_image_bytes, _np_dtype,
-                                  _symbols_bytes, prepare_inputs)
+from tinyscene.aot.runner import ERROR_LINE, LAYER_TICKS_LINE, RESULT_LINE, _np_dtype, prepare_inputs
 from tinyscene.aot.stream import AXES, StreamSpec
-from tinyscene.device.boards import Board
-from tinyscene.device.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.target.boards import Board
+from tinyscene.target.image import host_image_bytes, symbols_bytes
+from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.errors import TsError
 
 STREAM_LINE = re.compile(r"^ts-model: stream rows=(\d+) row-ticks-max=([\d,]*) finish-ticks=([\d,]*)\s*$",
@@ -24,8 +24,8 @@ MAX_CLIPS_PER_RUN = 256  # app_model_stream.c TS_MODEL_MAX_INVOKES
 def build_stream_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str, spec: StreamSpec,
                           poison_arena: bool = False, slack: int = 0):
     from tinyscene.aot.streamcompile import compile_stream_model
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.build import build_firmware
+    from tinyscene.target.apps import get_app
+    from tinyscene.target.build import build_firmware
 
     gen = workdir / "gen-stream"
     comp = compile_stream_model(model, gen, spec, board=board, kernels=kernels, command=command, slack=slack)
@@ -44,8 +44,8 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0, command: str | None = None,
         poison_arena: bool = False, profile_layers: bool = False, stream_axis: str = "W",
         slack: int = 0) -> tuple[list, ModelRunReport]:
-    """See tinyscene.device.modelrun; stream_axis: H or W of the NHWC input."""
-    from tinyscene.device.qemu import run_firmware
+    """See tinyscene.target.modelrun; stream_axis: H or W of the NHWC input."""
+    from tinyscene.target.qemu import run_firmware
 
     if runtime != "aot-stream":
         raise TsError(f"tinyscene.aot.streamrunner runs the 'aot-stream' runtime, not '{runtime}'")
@@ -60,7 +60,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
                       f"--stream-axis {spec.axis} --kernels {kernels}")
     comp, build = build_stream_firmware(Path(model), board, kernels, workdir, cmd, spec, poison_arena, slack)
     g = comp.graph
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.tflite.reader import read_tflite
 
     rows = prepare_inputs(read_tflite(model), inputs)  # comp.graph is transposed: the inputs keep the model's shape
     axis = AXES[spec.axis]
@@ -113,9 +113,9 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
     counted = board.counter.unit != "none"
     instr = [ticks_to_count(t, per_tick) for t in ticks] if counted else []
     if board.is_host:
-        flash_model, flash_total = comp.model_bytes, _host_image_bytes(build.elf)
+        flash_model, flash_total = comp.model_bytes, host_image_bytes(build.elf)
     else:
-        flash_model = _symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
+        flash_model = symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
         flash_total = build.flash_bytes
     names = ([(s.layer.index, s.sop.op, s.layer.function, s.macs) for s in comp.slayers]
              + [(s.finish.index, s.sop.op, s.finish.function, 0) for s in comp.slayers if s.finish is not None]

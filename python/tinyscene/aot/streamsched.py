@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyscene.aot.ir import DTYPE_BYTES, Graph, Op
+from tinyscene.tflite.graph import DTYPE_BYTES, Graph, Op
 from tinyscene.aot.stream import StreamInfo
 from tinyscene.errors import TsError
 

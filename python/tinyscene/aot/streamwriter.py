@@ -15,7 +15,7 @@ overwritten with a pattern."""
 from __future__ import annotations
 
 from tinyscene.aot.cwriter import CTYPE, _array, _banner, _tensor_desc, _value
-from tinyscene.aot.ir import Graph
+from tinyscene.tflite.graph import Graph
 from tinyscene.aot.kernels import CArray, Layer
 from tinyscene.aot.streamlower import SLayer, StreamPlan
 from tinyscene.aot.streamsched import Ring, Schedule
