@@ -5,9 +5,8 @@
  * APB1 50 MHz (its maximum; USART2's clock), APB2 100 MHz. */
 #include <stdint.h>
 
+#include "stm32_board.h"
 #include "ts/board.h"
-
-#define REG(addr) (*(volatile uint32_t *)(addr))
 
 #define RCC_BASE 0x40023800u
 #define RCC_CR REG(RCC_BASE + 0x00u)
@@ -32,43 +31,31 @@
 #define TS_UART_CLOCK_HZ (TS_BOARD_CLOCK_HZ / 2u)
 #endif
 
-void ts_dwt_counter_start(void);
-void ts_stm32f4_usart_init(uint32_t brr);
-
-/* Bounded wait: a clock that never becomes ready must not hang the start-up silently. */
-static int wait_set(volatile uint32_t *reg, uint32_t mask, uint32_t value, uint32_t loops)
-{
-    while (loops--) {
-        if ((*reg & mask) == value) return 1;
-    }
-    return 0;
-}
-
 static void clock_init(void)
 {
     RCC_APB1ENR |= 1u << 28; /* PWREN */
     (void)RCC_APB1ENR;
     PWR_CR = (PWR_CR & ~(3u << 14)) | (3u << 14); /* VOS = scale 1 (up to 100 MHz) */
     RCC_CR |= 1u;                                   /* HSION (on at reset) */
-    wait_set(&RCC_CR, 1u << 1, 1u << 1, 100000u);
+    ts_stm32_wait(&RCC_CR, 1u << 1, 1u << 1, 100000u);
 
     /* 3 wait states (2.7-3.6 V, 90-100 MHz), prefetch, instruction and data caches */
     FLASH_ACR = (FLASH_ACR & ~0xFu) | 3u | (1u << 8) | (1u << 9) | (1u << 10);
-    wait_set(&FLASH_ACR, 0xFu, 3u, 1000u);
+    ts_stm32_wait(&FLASH_ACR, 0xFu, 3u, 1000u);
 
     /* PLL: HSI / 8 = 2 MHz, * 100 = 200 MHz VCO, / 2 = 100 MHz (P), / 4 = 50 MHz (Q, unused) */
     RCC_CR &= ~(1u << 24);
-    wait_set(&RCC_CR, 1u << 25, 0u, 100000u);
+    ts_stm32_wait(&RCC_CR, 1u << 25, 0u, 100000u);
     RCC_PLLCFGR = (8u << 0)      /* PLLM */
                   | (100u << 6)  /* PLLN */
                   | (0u << 16)   /* PLLP = /2 */
                   | (0u << 22)   /* PLLSRC = HSI */
                   | (4u << 24);  /* PLLQ */
     RCC_CR |= 1u << 24;
-    if (!wait_set(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on HSI 16 MHz */
+    if (!ts_stm32_wait(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on HSI 16 MHz */
     RCC_CFGR = (RCC_CFGR & ~((0xFu << 4) | (7u << 10) | (7u << 13))) | (4u << 10); /* AHB /1, APB1 /2, APB2 /1 */
     RCC_CFGR = (RCC_CFGR & ~3u) | 2u; /* SW = PLL */
-    wait_set(&RCC_CFGR, 3u << 2, 2u << 2, 100000u);
+    ts_stm32_wait(&RCC_CFGR, 3u << 2, 2u << 2, 100000u);
 }
 
 static void uart_init(void)

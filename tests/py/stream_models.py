@@ -12,8 +12,6 @@ workers, keyed by this file's content, like aot_models):
 """
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +31,12 @@ def paperlike_tflite(work: Path) -> bytes:
 
     torch.manual_seed(0)
     m = build_model("paper", {"stem": 6, "widths": [6, 8, 8], "kernels": [[3, 1], [3, 3], [3, 3]]}, PAPER_SHAPE)
+    ranges = {"running_mean": (-0.3, 0.3), "running_var": (0.5, 2.0), "weight": (0.5, 1.5), "bias": (-0.2, 0.2)}
+    bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
     with torch.no_grad():  # BN statistics that are not the identity, so folding is exercised
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.3, 0.3)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.2, 0.2)
+        for bn in bns:
+            for field, (lo, hi) in ranges.items():
+                getattr(bn, field).uniform_(lo, hi)
     m.eval()
     work.mkdir(parents=True, exist_ok=True)
     export_onnx(m, PAPER_SHAPE, work / "model.onnx")
@@ -128,35 +125,15 @@ def mlp_tflite() -> bytes:
 
 
 def shared_dir(tmp_path_factory) -> Path:
-    key = hashlib.sha256(Path(__file__).read_bytes() + Path(M.__file__).read_bytes()).hexdigest()[:12]
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    return base / f"stream-models-{key}"
+    return M.shared_dir(tmp_path_factory, "stream-models", (Path(__file__),))
 
 
 def build(name: str, out: Path) -> Path:
-    """Convert model `name` into out/<name>.tflite once (other processes wait on a lock)."""
-    from filelock import FileLock
-
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.tflite"
-    with FileLock(str(path) + ".lock"):
-        if not path.exists():
-            if name == "paperlike":
-                blob = paperlike_tflite(out / "paperlike-work")
-            elif name == "dscnn":
-                blob = dscnn_tflite()
-            elif name == "mlp":
-                blob = mlp_tflite()
-            elif name.startswith("random_"):
-                blob = M.convert(random_keras(int(name.split("_")[1]))[0])
-            else:
-                raise KeyError(name)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(path)
-    return path
+    """Convert model `name` into out/<name>.tflite once."""
+    makers = {"paperlike": lambda: paperlike_tflite(out / "paperlike-work"), "dscnn": dscnn_tflite, "mlp": mlp_tflite}
+    if name.startswith("random_"):
+        return M.build(name, out, lambda: M.convert(random_keras(int(name.split("_")[1]))[0]))
+    return M.build(name, out, makers[name])
 
 
 def random_axis(name: str) -> str:

@@ -95,7 +95,7 @@ def test_cli_compile_run_and_refusal(model_dir, tmp_path, run_cli):
     rc, out, err = run_cli("compile", model, "--out", tmp_path / "gen", "--stream", "time", "--stream-axis", "H")
     assert rc == 0, err
     assert {p.name for p in (tmp_path / "gen").iterdir()} == {"model_stream.c", "model_stream.h",
-                                                              "compile_report.json"}
+                                                              "stream_report.json"}
     assert "streamed along H" in out and "RAM: rings" in out
     x = M.random_inputs(model, 2, seed=1)
     np.save(tmp_path / "x.npy", np.stack(x))

@@ -21,6 +21,7 @@
 #include "ts/board.h"
 #include "ts/model.h"
 #include "ts/rt.h"
+#include "ts/rt_model.h"
 
 #define TS_MODEL_MAX_INVOKES 256
 #define TS_MODEL_MAX_PROFILED_LAYERS 512
@@ -29,55 +30,22 @@ static uint32_t ticks[TS_MODEL_MAX_INVOKES];
 static uint32_t row_max[TS_MODEL_MAX_INVOKES];
 static uint32_t finish_ticks[TS_MODEL_MAX_INVOKES];
 static uint64_t layer_ticks[TS_MODEL_MAX_PROFILED_LAYERS];
-static uint64_t layer_start;
-
-static void profile_layer(int32_t layer, const ts_layer_t *info, void *user)
-{
-    (void)info;
-    (void)user;
-    const uint64_t now = ts_board_counter();
-    if (layer < TS_MODEL_MAX_PROFILED_LAYERS) layer_ticks[layer] += now - layer_start;
-    layer_start = ts_board_counter();
-}
-
-static const char *arg_value(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    return NULL;
-}
+static ts_rt_profile_t prof = {layer_ticks, TS_MODEL_MAX_PROFILED_LAYERS, 0};
 
 static int fail(const char *what, const char *detail)
 {
-    printf("ts-model: error: %s%s%s\n", what, detail ? " " : "", detail ? detail : "");
-    return 1;
-}
-
-static void print_list(const char *name, const uint32_t *v, long n)
-{
-    printf(" %s=", name);
-    for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)v[k]);
+    return ts_rt_fail("ts-model", what, detail);
 }
 
 int ts_app_main(int argc, char **argv)
 {
-    const char *in_path = arg_value(argc, argv, "--in");
-    const char *out_path = arg_value(argc, argv, "--out");
-    const char *n_arg = arg_value(argc, argv, "--n");
-    int profile = 0;
-    for (int i = 1; i < argc; i++) profile |= strcmp(argv[i], "--profile") == 0;
-    if (!in_path || !out_path || !n_arg) return fail("usage: model_stream --in IN --out OUT --n N [--profile]", NULL);
-    const long n = strtol(n_arg, NULL, 10);
-    if (n < 1 || n > TS_MODEL_MAX_INVOKES) return fail("--n out of range", n_arg);
-
+    const int profile = ts_rt_flag(argc, argv, "--profile");
+    FILE *fin, *fout;
+    long n;
+    if (ts_rt_model_files(argc, argv, "usage: model_stream --in IN --out OUT --n N [--profile]", TS_MODEL_MAX_INVOKES, &fin, &fout, &n)) return 1;
     ts_status_t st = ts_model_check();
     if (st != TS_OK) return fail("a kernel needs more scratch than planned:", ts_status_str(st));
-    FILE *fin = fopen(in_path, "rb");
-    if (!fin) return fail("cannot open", in_path);
-    FILE *fout = fopen(out_path, "wb");
-    if (!fout) return fail("cannot create", out_path);
-    if (profile) ts_model_set_layer_hook(profile_layer, NULL);
+    if (profile) ts_model_set_layer_hook(ts_rt_profile_hook, &prof);
 
     const ts_stream_info_t *si = &ts_model_stream_info;
     size_t stack_bytes = 0;
@@ -90,9 +58,9 @@ int ts_app_main(int argc, char **argv)
             int8_t *row = ts_model_stream_row_buffer();
             uint64_t t1 = ts_board_counter();
             if (fread(row, 1, (size_t)si->row_bytes, fin) != (size_t)si->row_bytes)
-                return fail("short input file", in_path);
+                return fail("short input file", ts_rt_arg(argc, argv, "--in"));
             const uint64_t t2 = ts_board_counter();
-            layer_start = t2;
+            prof.start = t2;
             st = ts_model_stream_push_row(row);
             const uint64_t t3 = ts_board_counter();
             if (st != TS_OK) return fail("push_row failed:", ts_status_str(st));
@@ -101,7 +69,7 @@ int ts_app_main(int argc, char **argv)
             if (dt > worst) worst = dt;
         }
         const uint64_t f0 = ts_board_counter();
-        layer_start = f0;
+        prof.start = f0;
         st = ts_model_stream_finish();
         const uint64_t f1 = ts_board_counter();
         if (st != TS_OK) return fail("finish failed:", ts_status_str(st));
@@ -110,27 +78,18 @@ int ts_app_main(int argc, char **argv)
         ticks[k] = (uint32_t)(total + (f1 - f0));
         row_max[k] = (uint32_t)worst;
         finish_ticks[k] = (uint32_t)(f1 - f0);
-        for (int32_t i = 0; i < ts_model_num_outputs; i++) {
-            const ts_tensor_t *t = &ts_model_outputs[i];
-            if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
-        }
+        if (ts_rt_write_tensors(fout, ts_model_outputs, ts_model_num_outputs)) return fail("cannot write", ts_rt_arg(argc, argv, "--out"));
     }
     fclose(fin);
-    if (fclose(fout) != 0) return fail("cannot write", out_path);
+    if (fclose(fout) != 0) return fail("cannot write", ts_rt_arg(argc, argv, "--out"));
 
-    printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu ticks=", n,
-           (unsigned long)ts_model_arena_bytes, (unsigned long)stack_bytes);
-    for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)ticks[k]);
+    printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu", n, (unsigned long)ts_model_arena_bytes,
+           (unsigned long)stack_bytes);
+    ts_rt_print_counts("ticks", ticks, n);
     printf("\nts-model: stream rows=%ld", (long)si->rows);
-    print_list("row-ticks-max", row_max, n);
-    print_list("finish-ticks", finish_ticks, n);
+    ts_rt_print_counts("row-ticks-max", row_max, n);
+    ts_rt_print_counts("finish-ticks", finish_ticks, n);
     printf("\n");
-    if (profile) {
-        printf("ts-model: layer-ticks ");
-        for (int32_t l = 0; l < ts_model_num_layers && l < TS_MODEL_MAX_PROFILED_LAYERS; l++) {
-            printf("%s%lu", l ? "," : "", (unsigned long)layer_ticks[l]);
-        }
-        printf("\n");
-    }
+    if (profile) ts_rt_print_profile(&prof, ts_model_num_layers);
     return 0;
 }

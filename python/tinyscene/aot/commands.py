@@ -21,12 +21,12 @@ def _compile(args: argparse.Namespace) -> int:
                                              if args.stream else []))
     if args.stream:
         from tinyscene.aot.stream import StreamSpec
-        from tinyscene.aot.streamcompile import MODEL_C, MODEL_H, compile_stream_model
+        from tinyscene.aot.streamcompile import MODEL_C, MODEL_H, REPORT, compile_stream_model
 
         comp = compile_stream_model(Path(args.model), Path(args.out), StreamSpec(args.stream_axis), board=board,
                                     kernels=args.kernels, command=cmd)
         print(comp.summary())
-        print(f"wrote {comp.out_dir}/{MODEL_C}, {MODEL_H}, compile_report.json")
+        print(f"wrote {comp.out_dir}/{MODEL_C}, {MODEL_H}, {REPORT}")
         return 0
     comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd)
     print(comp.summary())

@@ -1,4 +1,4 @@
-"""The streamed compiler pipeline: .tflite -> model_stream.c / model_stream.h / compile_report.json.
+"""The streamed compiler pipeline: .tflite -> model_stream.c / model_stream.h / stream_report.json.
 
     passes (as the whole-tensor compiler) -> stream.analyse (refuses what cannot stream) ->
     stream.transpose_to_rows -> streamsched.build -> streamlower.lower_streamed (kernels, rows per call) ->
@@ -26,6 +26,7 @@ from tinyscene.util.atomic import write_files
 
 MODEL_C = "model_stream.c"
 MODEL_H = "model_stream.h"
+REPORT = "stream_report.json"
 
 
 @dataclass
@@ -184,7 +185,7 @@ def _check_board(board, comp: StreamCompiled) -> str | None:
 def compile_stream_model(model: str | Path, out_dir: str | Path | None, spec: StreamSpec, *, board=None,
                          kernels: str = "auto", command: str = "tinyscene compile --stream time",
                          slack: int = 0) -> StreamCompiled:
-    """Compile `model` for streamed execution and write model_stream.c/.h and compile_report.json."""
+    """Compile `model` for streamed execution and write model_stream.c/.h and stream_report.json."""
     family = board.kernel_family(kernels) if board is not None else ("reference" if kernels in ("auto", "reference")
                                                                       else kernels)
     g = read_tflite(model)
@@ -196,7 +197,7 @@ def compile_stream_model(model: str | Path, out_dir: str | Path | None, spec: St
 
 def emit_stream(comp: StreamCompiled, out_dir: str | Path, command: str, *, arena_section: str | None = None,
                 report: bool = True) -> None:
-    """The single writer of a streamed model's files: model_stream.c, model_stream.h (and compile_report.json)
+    """The single writer of a streamed model's files: model_stream.c, model_stream.h (and stream_report.json)
     into out_dir, all or none. `arena_section` overrides the compiler's own placement of the arena."""
     if arena_section is not None:
         comp.arena_section = arena_section or None
@@ -204,7 +205,7 @@ def emit_stream(comp: StreamCompiled, out_dir: str | Path, command: str, *, aren
     c, h = write_stream_c(comp.graph, comp.sched, comp.slayers, comp.post, comp.plan, command, comp.arena_section)
     files = {out / MODEL_H: h, out / MODEL_C: c}
     if report:
-        files[out / "compile_report.json"] = json.dumps(comp.report(), indent=1, default=_jsonable) + "\n"
+        files[out / REPORT] = json.dumps(comp.report(), indent=1, default=_jsonable) + "\n"
     write_files(files)
     comp.out_dir = out
 

@@ -23,6 +23,7 @@ import numpy as np
 from tinyscene.aot import quant as Q
 from tinyscene.tflite.graph import Graph, Op, Tensor
 from tinyscene.aot.kernels import VARIANTS, Layer, apply_variant, choose_kernel, lower_op, optimized_variants
+from tinyscene.aot.planner import _place as place_greedy
 from tinyscene.aot.streamsched import Schedule, SOp
 from tinyscene.errors import TsError
 
@@ -65,9 +66,12 @@ class SLayer:
 class Buf:
     label: str
     size: int
-    first: int
+    first: int  # positions (streamed layers, then the layers at the end) where it is live
     last: int
     offset: int = -1
+
+    def overlaps_in_time(self, o: "Buf") -> bool:
+        return not (self.last < o.first or o.last < self.first)
 
 
 @dataclass
@@ -276,21 +280,12 @@ def lower_post(g: Graph, op: Op, k: int, family: str) -> Layer:
 # ---- memory ---------------------------------------------------------------------------------------------
 
 def _place(bufs: list[Buf]) -> int:
+    """Offsets for buffers that live in intervals of positions (the whole-tensor planner's greedy placement,
+    several orders, the smallest kept)."""
     best, best_offsets = None, None
-    orders = [sorted(bufs, key=lambda b: (-b.size, b.first)), sorted(bufs, key=lambda b: (b.first, -b.size)),
-              sorted(bufs, key=lambda b: (-(b.last - b.first), -b.size))]
-    for order in orders:
-        placed: list[Buf] = []
-        for b in order:
-            busy = sorted((p.offset, p.offset + p.size) for p in placed if not (p.last < b.first or b.last < p.first))
-            off = 0
-            for start, end in busy:
-                if off + b.size <= start:
-                    break
-                off = max(off, _align(end))
-            b.offset = off
-            placed.append(b)
-        total = max((b.offset + b.size for b in bufs), default=0)
+    for order in (sorted(bufs, key=lambda b: (-b.size, b.first)), sorted(bufs, key=lambda b: (b.first, -b.size)),
+                  sorted(bufs, key=lambda b: (-(b.last - b.first), -b.size))):
+        total = place_greedy(bufs, order)
         if best is None or total < best:
             best, best_offsets = total, [b.offset for b in bufs]
     for b, off in zip(bufs, best_offsets or []):

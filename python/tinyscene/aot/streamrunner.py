@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyscene.aot.runner import ERROR_LINE, LAYER_TICKS_LINE, RESULT_LINE, _np_dtype, prepare_inputs
+from tinyscene.aot.runner import LAYER_TICKS_LINE, prepare_inputs, read_outputs, run_for_result, split_outputs
 from tinyscene.aot.stream import AXES, StreamSpec
 from tinyscene.target.boards import Board
 from tinyscene.target.image import host_image_bytes, symbols_bytes
@@ -45,8 +45,6 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
         poison_arena: bool = False, profile_layers: bool = False, stream_axis: str = "W",
         slack: int = 0) -> tuple[list, ModelRunReport]:
     """See tinyscene.target.modelrun; stream_axis: H or W of the NHWC input."""
-    from tinyscene.target.qemu import run_firmware
-
     if runtime != "aot-stream":
         raise TsError(f"tinyscene.aot.streamrunner runs the 'aot-stream' runtime, not '{runtime}'")
     if dump_layers is not None:
@@ -78,17 +76,10 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
         (workdir / "in.bin").write_bytes(b"".join(rows_of(row[0], axis) for row in chunk))
         (workdir / "out.bin").unlink(missing_ok=True)
         args = ["--in", "in.bin", "--out", "out.bin", "--n", str(len(chunk))] + (["--profile"] if profile_layers else [])
-        res = run_firmware(board, build.elf, args, cwd=workdir, timeout=timeout)
-        err = ERROR_LINE.search(res.output)
-        if res.fault:
-            raise TsError(f"{board.name}: model_stream firmware fault: {res.fault}")
-        if err:
-            raise TsError(f"{board.name}: model_stream firmware: {err.group(1).strip()}")
-        m, s = RESULT_LINE.search(res.output), STREAM_LINE.search(res.output)
-        if res.exit_code != 0 or not m or not s:
-            tail = res.output.strip()[-400:]
-            raise TsError(f"{board.name}: model_stream firmware exited with code {res.exit_code} without a result"
-                          + (f" (output: {tail})" if tail else ""))
+        res, m = run_for_result(board, build.elf, args, workdir, timeout, "model_stream")
+        s = STREAM_LINE.search(res.output)
+        if not s:
+            raise TsError(f"{board.name}: model_stream firmware printed no stream line")
         ticks += [int(x) for x in m.group(4).split(",") if x]
         row_max += [int(x) for x in s.group(2).split(",") if x]
         finish += [int(x) for x in s.group(3).split(",") if x]
@@ -96,18 +87,8 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot-stream",
         if lt:
             layer_ticks = [a + int(b) for a, b in zip(layer_ticks, lt.group(1).split(","))]
         stack = max(stack, int(m.group(3)))
-        raw = (workdir / "out.bin").read_bytes()
-        if len(raw) != out_bytes * len(chunk):
-            raise TsError(f"{board.name}: output file has {len(raw)} bytes, expected {out_bytes * len(chunk)}")
-        outputs_raw += [raw[k * out_bytes:(k + 1) * out_bytes] for k in range(len(chunk))]
-
-    outputs = []
-    for raw in outputs_raw:
-        arrs, pos = [], 0
-        for t in out_specs:
-            arrs.append(np.frombuffer(raw[pos:pos + t.nbytes], dtype=_np_dtype(t.dtype)).reshape(t.shape).copy())
-            pos += t.nbytes
-        outputs.append(arrs[0] if len(arrs) == 1 else arrs)
+        outputs_raw += read_outputs(workdir / "out.bin", out_bytes, len(chunk), board)
+    outputs = split_outputs(outputs_raw, out_specs)
 
     per_tick = board.counter.per_tick
     counted = board.counter.unit != "none"

@@ -14,7 +14,7 @@ past the rows written and every byte of the shared region that holds nothing liv
 overwritten with a pattern."""
 from __future__ import annotations
 
-from tinyscene.aot.cwriter import CTYPE, _array, _banner, _tensor_desc, _value
+from tinyscene.aot.cwriter import CTYPE, _array, _banner, _tensor_desc, _value, arena_code, poison_code
 from tinyscene.tflite.graph import Graph
 from tinyscene.aot.kernels import CArray, Layer
 from tinyscene.aot.streamlower import SLayer, StreamPlan
@@ -106,12 +106,7 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
          f"{ {'H': 1, 'W': 2}[info.axis_name] }, {calls}}};", ""]
     c.append(f"/* The arena: persistent rings and sums ({plan.persistent_bytes} B), then the region shared by the "
              f"transient rings, the scratch and the layers after the reductions ({plan.shared_bytes} B). */")
-    arena = f"static uint8_t ts_model_arena[{max(plan.arena_bytes, 16)}]"
-    if arena_section:
-        c += ["#if defined(__arm__)", f'{arena} __attribute__((aligned(16), section("{arena_section}")));', "#else",
-              f"{arena} __attribute__((aligned(16)));", "#endif", ""]
-    else:
-        c += [f"{arena} __attribute__((aligned(16)));", ""]
+    c += arena_code(plan.arena_bytes, arena_section)
     c += ["/* Stream state: input rows pushed, next output row (rows consumed) of each streamed layer, the row at "
           "slot 0 of each ring. */",
           "static struct {", "    int32_t pushed;", f"    int32_t done[{max(S, 1)}];",
@@ -208,27 +203,8 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
     c += ["    return TS_OK;", "}", ""]
 
     # ---- poisoning of the shared region (test builds)
-    c += ["#if defined(TS_MODEL_POISON)",
-          "/* {after layer, offset, bytes}: shared-region ranges without a live buffer after that layer */",
-          "static const int32_t ts_model_poison_ranges[][3] = {"]
-    shared = [b for b in plan.buffers if b.offset >= plan.persistent_bytes]
-    n_ranges = 0
-    for k in range(-1, S):
-        live = sorted((b.offset, b.offset + b.size) for b in shared if b.first <= k < b.last)
-        pos = plan.persistent_bytes
-        for start, end in live + [(plan.arena_bytes, plan.arena_bytes)]:
-            if start > pos:
-                c.append(f"    {{{k}, {pos}, {start - pos}}},")
-                n_ranges += 1
-            pos = max(pos, end)
-    if not n_ranges:
-        c.append("    {-2, 0, 0},")
-    c += ["};", "static void ts_model_poison(int32_t after_layer)", "{",
-          "    for (size_t i = 0; i < sizeof ts_model_poison_ranges / sizeof ts_model_poison_ranges[0]; i++) {",
-          "        if (ts_model_poison_ranges[i][0] == after_layer)",
-          "            memset(ts_model_arena + ts_model_poison_ranges[i][1], 0xA5, (size_t)ts_model_poison_ranges[i][2]);",
-          "    }", "}", "#define TS_MODEL_POISON_AFTER(k) ts_model_poison(k)", "#else",
-          "#define TS_MODEL_POISON_AFTER(k) ((void)0)", "#endif", ""]
+    shared = [(b.first, b.last, b.offset, b.size) for b in plan.buffers if b.offset >= plan.persistent_bytes]
+    c += poison_code(shared, range(-1, S), plan.persistent_bytes, plan.arena_bytes, "a live buffer")
 
     # ---- rings
     for root, ring in sched.rings.items():
