@@ -82,5 +82,9 @@ ts_status_t ts_model_stream_push_row(const int8_t *row);
 /* After the last row: runs the reductions' requantisation and the layers after them; the outputs are then
  * in ts_model_outputs[]. TS_ERR_SIZE when the clip is not complete (nothing is computed: no partial result). */
 ts_status_t ts_model_stream_finish(void);
+/* The arena bytes that hold nothing between two pushes (8-byte aligned; *bytes gets their size): the caller
+ * may use them between ts_model_stream_push_row calls, e.g. as the front-end's scratch (the compiler sizes
+ * them to at least what it was asked for). The next input row (ts_model_stream_row_buffer) is elsewhere. */
+void *ts_model_stream_shared(int32_t *bytes);
 
 #endif /* TS_MODEL_IFACE_H */

@@ -28,5 +28,7 @@ int ts_rt_fail(const char *app, const char *what, const char *detail);
 void ts_rt_stack_paint(void);
 size_t ts_rt_stack_high_water(void);
 size_t ts_rt_stack_size(void);
+/* The most bytes the C library's malloc ever took from the heap section (0 on the host). */
+size_t ts_rt_heap_high_water(void);
 
 #endif /* TS_RT_H */

@@ -45,19 +45,22 @@
 
 /* ---- memory plan ---------------------------------------------------------------------------- */
 static int16_t fe_state[(TS_CLF_FE_STATE_BYTES + 1) / 2] TS_CLF_FE_SECTION;
+#if !TS_CLF_FE_SCRATCH_IN_MODEL
 static uint64_t fe_scratch[(TS_CLF_FE_SCRATCH_BYTES + 7) / 8] TS_CLF_FE_SECTION;
+#endif
 #if TS_CLF_STREAMING
 static int8_t feature_ring[FEATURE_BYTES] __attribute__((aligned(8))) TS_CLF_RING_SECTION;
 #endif
 static int16_t hop_pcm[HOP * CHANNELS] __attribute__((aligned(8)));
 static uint8_t rx_buf[TS_PROTO_MAX_PAYLOAD] __attribute__((aligned(8)));
-static uint8_t tx_buf[TS_PROTO_MAX_PAYLOAD] __attribute__((aligned(8)));
+static uint8_t tx_buf[TS_CLF_TX_BYTES] __attribute__((aligned(8))); /* INFO and COUNTS (the rest is sent in place) */
 
 /* COUNTS stage ids (tinyscene.target.protocol.STAGES) */
 enum {
     ST_FE = 1, ST_FE_MAX = 2, ST_MODEL = 3, ST_MODEL_MAX = 4, ST_HOPS = 5, ST_INVOKES = 6, ST_CLIP = 7,
     ST_HOP_MAX = 8,   /* the most ticks one hop took: front-end + the model's work on that frame */
     ST_FINISH = 9,    /* streamed execution: the model's work after the last frame */
+    ST_HEAP = 10,     /* the heap's high-water mark (bytes; newlib's malloc) */
 };
 
 typedef struct {
@@ -299,9 +302,10 @@ static ts_status_t clip_end(void)
     } counts[] = {{ST_FE, clip.fe_ticks},       {ST_FE_MAX, clip.fe_max}, {ST_MODEL, clip.model_ticks},
                   {ST_MODEL_MAX, clip.model_max}, {ST_HOPS, clip.hops},   {ST_INVOKES, clip.invokes},
                   {ST_CLIP, ts_board_counter() - clip.t_begin}, {ST_HOP_MAX, clip.hop_max},
-                  {ST_FINISH, clip.finish}};
+                  {ST_FINISH, clip.finish}, {ST_HEAP, ts_rt_heap_high_water()}};
     uint8_t *p = tx_buf;
     const uint16_t k = (uint16_t)(sizeof counts / sizeof counts[0]);
+    if (6u + 9u * k > sizeof tx_buf) return TS_ERR_NOMEM;
     ts_put_u32(p, clip.id);
     ts_put_u16(p + 4, k);
     for (uint16_t i = 0; i < k; i++) {
@@ -367,9 +371,17 @@ int ts_app_main(int argc, char **argv)
     }
     ts_proto_init(&proto, &io, rx_buf, sizeof rx_buf);
     const char *failed = "front-end initialisation (ts_fe_init) failed";
+#if TS_CLF_FE_SCRATCH_IN_MODEL
+    /* the front-end's scratch is the streamed model's shared region: it holds nothing between two pushes,
+     * and the front-end runs between two pushes */
+    int32_t scratch_bytes = 0;
+    void *fe_scratch = ts_model_stream_shared(&scratch_bytes);
+#else
+    const int32_t scratch_bytes = (int32_t)sizeof fe_scratch;
+#endif
     ts_status_t st = ts_fe_init(&fe, ts_clf_fe_config(), ts_clf_fe_quant(), fe_state, fe_scratch);
     if (st == TS_OK && (ts_fe_get_state_size(ts_clf_fe_config()) > (int32_t)sizeof fe_state ||
-                        ts_fe_get_buffer_size(ts_clf_fe_config()) > (int32_t)sizeof fe_scratch))
+                        ts_fe_get_buffer_size(ts_clf_fe_config()) > scratch_bytes))
         st = TS_ERR_NOMEM;
     if (st == TS_OK) {
         failed = "model initialisation (check of the generated model / runtime) failed";

@@ -129,7 +129,8 @@ def _const_bytes(g: Graph, slayers: list[SLayer], post: list[Layer]) -> int:
 
 
 def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", *, board=None,
-                         slack: int = 0) -> StreamCompiled:
+                         slack: int = 0, min_shared: int = 0) -> StreamCompiled:
+    """min_shared: bytes the caller will use between pushes (ts_model_stream_shared), e.g. a front-end's scratch."""
     check_supported(g)
     run_passes(g)
     info = analyse(g, spec)
@@ -158,7 +159,7 @@ def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", 
     for op in post_ops:
         if op.kind != "VIEW":
             post.append(lower_post(g, op, S + len(finish_pos) + len(post), family))
-    p = plan(g, sched, slayers, post, finish_pos, views)
+    p = plan(g, sched, slayers, post, finish_pos, views, min_shared)
     check_plan(p)
     model_bytes = _const_bytes(g, slayers, post)
     macs = sum(sl.macs for sl in slayers) + sum(L.macs for L in post)

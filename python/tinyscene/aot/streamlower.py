@@ -294,12 +294,16 @@ def _place(bufs: list[Buf]) -> int:
 
 
 def plan(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[Layer], finish_pos: dict[int, int],
-         views: dict[int, int]) -> StreamPlan:
+         views: dict[int, int], min_shared: int = 0) -> StreamPlan:
     """The arena (see the module docstring). finish_pos: streamed layer position -> layer index of its finish;
-    views: tensor -> the tensor whose bytes it shares (ops after the reductions)."""
+    views: tensor -> the tensor whose bytes it shares (ops after the reductions); min_shared: bytes the shared
+    region must have at least (what the caller uses between two pushes: ts_model_stream_shared). The input's
+    ring is always persistent (the caller writes the next row while it may use the shared region), and the
+    shared region starts 8-byte aligned."""
     bufs: list[Buf] = []
     ring_offset, acc_offset, scratch_offset, tensor_offset = {}, {}, {}, {}
     off = 0
+    sched.input_ring.persistent = True
     for root, r in sched.rings.items():
         if r.persistent:
             ring_offset[root] = off
@@ -310,7 +314,7 @@ def plan(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[Layer], fi
             acc_offset[sl.sop.pos] = off
             bufs.append(Buf(f"sums of layer {sl.sop.pos} ({sl.sop.op.kind})", sl.acc_bytes, -1, 10**9, off))
             off = _align(off + sl.acc_bytes)
-    persistent = off
+    persistent = (off + 7) // 8 * 8
     shared: list[tuple[Buf, str, int]] = []
     for root, r in sched.rings.items():
         if not r.persistent:
@@ -349,7 +353,7 @@ def plan(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[Layer], fi
     for t, (lo, hi) in life.items():
         size = max(g.t(u).nbytes for u in [t, *(v for v in views if root(v) == t)])
         shared.append((Buf(f"tensor {t}", size, lo, hi), "tensor", t))
-    total_shared = _place([b for b, _, _ in shared])
+    total_shared = max(_place([b for b, _, _ in shared]), _align(min_shared))
     for b, what, key in shared:
         b.offset += persistent
         if what == "ring":

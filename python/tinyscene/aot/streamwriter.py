@@ -346,5 +346,8 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
         c.append(f"    TSM_HOOK({L.index});")
     c += ["    return TS_OK;", "}", "",
           "ts_status_t ts_model_invoke(void)", "{", "    return TS_ERR_UNSUPPORTED; /* a streamed model: "
-          "ts_model_stream_push_row() */", "}", ""]
+          "ts_model_stream_push_row() */", "}", "",
+          "void *ts_model_stream_shared(int32_t *bytes)", "{",
+          f"    *bytes = {plan.shared_bytes};",
+          f"    return ts_model_arena + {plan.persistent_bytes};", "}", ""]
     return "\n".join(c), "\n".join(h)

@@ -50,6 +50,21 @@ EXECS = ("stream", "tensor")
 STREAM_SPEC = StreamSpec("W")  # tinyscene's features: [1, n_mels, frames, channels], time on W
 RUNTIME_IDS = {"aot": 0, "tflm": 1}
 MAX_PAYLOAD = defines("proto.h")["TS_PROTO_MAX_PAYLOAD"]
+TX_BYTES = 128  # app_classifier.c tx_buf: INFO (52 B) and COUNTS (6 + 9 per stage); the rest is sent in place
+# Stack and heap of the streamed classifier, from what it was measured to use (parity's stack_high_water and
+# COUNTS heap_high_water, the paper preset and the tiny test bundle on qemu-an386 and qemu-an386-128k): stack
+# 1,120 B at most -> 2,560 B reserved (2x, in 512 B steps); heap 4,416 B with semihosting file I/O (the C
+# library's FILE buffers) -> 4,608 B, 0 B over the UART -> 512 B. tests/py/test_stream_classifier.py measures
+# them again on every run. A whole-tensor build keeps board.yaml's stack_size / heap_size.
+STREAM_STACK_BYTES = 2560
+STREAM_HEAP_BYTES = {"semihosting": 4608, "uart": 512, "stdio": 512}
+
+
+def stream_reserves(board: Board) -> Board:
+    """The board with the streamed classifier's stack and heap reservations (the host keeps its own)."""
+    if board.is_host:
+        return board
+    return replace(board, stack_size=STREAM_STACK_BYTES, heap_size=STREAM_HEAP_BYTES.get(board.console, 4608))
 
 
 @dataclass
@@ -146,16 +161,18 @@ class MemoryPlan:
 
 
 def plan_memory(board: Board, bundle: Bundle, arena_bytes: int, model_flash: int, *,
-                streaming: bool = True, arena_part: Part | None = None) -> MemoryPlan:
+                streaming: bool = True, arena_part: Part | None = None,
+                fe_scratch_in_model: bool = False) -> MemoryPlan:
     """The static memory plan on `board`; TsError with the numbers when it does not fit. arena_part: the
-    model arena's part when it is not the whole-tensor one (a streamed model's)."""
+    model arena's part when it is not the whole-tensor one (a streamed model's); fe_scratch_in_model: the
+    front-end's scratch is inside it (the streamed model's shared region)."""
 
     cfg = bundle.config
     tables = make_tables(cfg)
-    fe_state, fe_scratch = tables.state_bytes, tables.scratch_bytes
+    fe_state, fe_scratch = tables.state_bytes, 0 if fe_scratch_in_model else tables.scratch_bytes
     feat = int(np.prod(bundle.feature_shape))
     ring = feat if streaming else 0
-    io = cfg.hop_length * cfg.channels * 2 + 2 * MAX_PAYLOAD + feat // max(bundle.n_frames, 1)
+    io = cfg.hop_length * cfg.channels * 2 + MAX_PAYLOAD + TX_BYTES + (feat // max(bundle.n_frames, 1) if streaming else 0)
     plan = MemoryPlan(fe_state, fe_scratch, ring, io, arena_bytes, False, False, model_flash,
                       tables.flash_bytes, board.stack_size, board.heap_size)
     arena = arena_part or Part(ARENA_PART, arena_bytes, movable=True)
@@ -198,6 +215,8 @@ def clf_header(bundle: Bundle, board: Board, runtime: str, plan: MemoryPlan, com
         f"#define TS_CLF_ARENA_BYTES {plan.arena}u",
         f"#define TS_CLF_STREAMING {1 if streaming else 0}",
         f"#define TS_CLF_EXEC_STREAM {1 if exec_stream else 0} /* the model runs row by row (model_stream.c) */",
+        f"#define TS_CLF_FE_SCRATCH_IN_MODEL {1 if exec_stream else 0} /* in ts_model_stream_shared() */",
+        f"#define TS_CLF_TX_BYTES {TX_BYTES}",
         f"#define TS_CLF_PERSISTENT {persistent} /* a real board keeps serving after BYE */",
         "#define TS_CLF_FE_SECTION __attribute__((aligned(8)))",
         f"#define TS_CLF_RING_SECTION {ext if plan.ring_in_ext else ''}", "",
@@ -351,6 +370,8 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
         b = load_bundle(bundle)  # checks the bundle's manifest (export.bundle.check_bundle)
     brd = board if isinstance(board, Board) else load_board(board)
     ex = resolve_exec(b, runtime, exec_mode)
+    if ex == "stream":
+        brd = stream_reserves(brd)
     streaming = streaming and ex == "tensor"  # the sliding mode's feature ring: whole-tensor execution only
     cmd = command or (f"tinyscene.deploy.classifier.build_classifier({b.path.name!r}, {brd.name!r}, "
                       f"runtime={runtime!r}, exec_mode={ex!r})")
@@ -367,13 +388,18 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
                   gen: Path, ex: str) -> ClassifierFirmware:
     if ex == "stream":
         _check_model_io(b, read_tflite(b.tflite))
-        comp = compile_stream_graph(read_tflite(b.tflite), STREAM_SPEC, brd.kernel_family(kernels))
+        fe_scratch = make_tables(b.config).scratch_bytes  # the front-end's scratch: the model's shared region
+        comp = compile_stream_graph(read_tflite(b.tflite), STREAM_SPEC, brd.kernel_family(kernels),
+                                    min_shared=fe_scratch)
         arena_part, _ = stream_parts(comp)
+        arena_part = replace(arena_part, name=arena_part.name.replace("shared", "shared with the front-end's scratch"))
         model_flash, family, macs = comp.model_bytes, comp.family, comp.macs
-        plan = plan_memory(brd, b, arena_part.bytes, model_flash, streaming=False, arena_part=arena_part)
+        plan = plan_memory(brd, b, arena_part.bytes, model_flash, streaming=False, arena_part=arena_part,
+                           fe_scratch_in_model=True)
         plan.exec = "stream"
         m = comp.memory()
-        plan.arena_parts = {"rings": m["rings_persistent"], "sums": m["accumulators"], "shared": m["shared"]}
+        plan.arena_parts = {"rings": m["rings_persistent"], "sums": m["accumulators"],
+                            "shared (transient rings, scratch, front-end scratch)": m["shared"]}
         emit_stream(comp, gen, cmd, arena_section=EXTERNAL_SECTION if plan.arena_in_ext else "")
         glue = STREAM_GLUE.format(command=cmd)
         extra_sources = [gen / STREAM_MODEL_C]
