@@ -96,3 +96,13 @@ def test_paper_shape_builds_for_f411re(paper, run_cli):
     assert "exec stream" in out and "openocd" in out.strip().splitlines()[-1]
     with pytest.raises(TsError, match="does not fit board 'nucleo-f411re' RAM"):
         build_classifier(paper, "nucleo-f411re", exec_mode="tensor")
+
+
+def test_sliding_decision_refused_with_the_padding_op(tiny, run_cli, tmp_path):
+    rc, out, err = run_cli("parity", "--bundle", tiny.path, "--board", "host", "--decide-every", "8", "--out",
+                           tmp_path / "p")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "--decide-every: op 0 CONV_2D pads the time axis" in err and "--exec tensor --decide-every N" in err
+    rc, out, err = run_cli("parity", "--bundle", tiny.path, "--board", "host", "--exec", "tensor", "--decide-every",
+                           "8", "--out", tmp_path / "p", "--n", "1")
+    assert rc == 0, err

@@ -276,6 +276,34 @@ def streamable(bundle: Bundle) -> tuple[bool, str]:
     return True, ""
 
 
+def sliding_refusal(bundle: Bundle) -> str:
+    """Why a streamed model gives no sliding decision (--decide-every): a window's logits equal the whole-tensor
+    model's on that window only if no layer pads the time axis (the rows near a window's edges would see the
+    zero point instead of the neighbouring frames the stream has) and the window starts on every layer's
+    stride; tinyscene's networks pad (SAME / PyTorch padding)."""
+    from tinyscene.aot.kernels import check_supported
+    from tinyscene.aot.passes import run_passes
+    from tinyscene.aot.stream import analyse, transpose_to_rows
+    from tinyscene.aot.streamsched import build
+
+    g = read_tflite(bundle.tflite)
+    check_supported(g)
+    run_passes(g)
+    info = analyse(g, STREAM_SPEC)
+    transpose_to_rows(g, info)
+    for s in build(g, info).sops:
+        last = s.window.start(s.t_out - 1) + s.window.extent
+        if s.kind == "window" and (s.window.pad > 0 or last > s.t_in):
+            return (f"--decide-every: op {s.op.index} {s.op.kind} pads the time axis ({s.window.pad} row(s) before the "
+                    f"clip, {max(last - s.t_in, 0)} after): the rows at a sliding window's edges would not be the "
+                    "whole-tensor model's on that window, so a streamed model decides once per clip; a sliding "
+                    "decision runs whole tensors (--exec tensor --decide-every N: the feature ring of "
+                    f"{bundle.config.n_mels * bundle.n_frames * bundle.config.channels:,} B and one whole-tensor "
+                    "invoke per decision)")
+    return ("--decide-every: a streamed model without padding along time could slide by keeping its reduction's "
+            "per-row sums; not implemented: use --exec tensor --decide-every N")
+
+
 def resolve_exec(bundle: Bundle, runtime: str, exec_mode: str | None) -> str:
     """--exec: stream or tensor; None: stream whenever the runtime is aot and the model can be streamed."""
     if exec_mode is not None and exec_mode not in EXECS:

@@ -50,9 +50,18 @@ def _parity(args: argparse.Namespace) -> int:
         clips = _bundle_clips(bundle)
         if args.n:
             clips = clips[:args.n]
+    every = args.stream_every
+    if args.decide_every:
+        from tinyscene.deploy.classifier import resolve_exec, sliding_refusal
+
+        if every and every != args.decide_every:
+            raise TsError("give --decide-every or --stream-every, not both")
+        if resolve_exec(bundle, args.runtime, args.exec) == "stream":
+            raise TsError(sliding_refusal(bundle))
+        every = args.decide_every
     report = parity_run(bundle, args.board, clips, transport=args.transport, runtime=args.runtime,
                         out_dir=Path(args.out), port=args.port, flash=not args.no_flash, tool=args.tool,
-                        timeout=args.timeout, stream_every=args.stream_every, exec_mode=args.exec)
+                        timeout=args.timeout, stream_every=every, exec_mode=args.exec)
     print(markdown(report), end="")
     print(f"wrote {Path(args.out) / 'parity.json'} and parity.md ({report['seconds']} s)")
     if report["features_bitexact"] < 1 or report["logits_bitexact"] < 1:
@@ -135,8 +144,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", choices=["aot", "tflm"], default="aot", help="model runtime (default aot)")
     p.add_argument("--out", required=True, help="folder for parity.json and parity.md")
     p.add_argument("--exec", choices=["stream", "tensor"], help=EXEC_HELP)
-    p.add_argument("--stream-every", type=int, default=0, metavar="HOPS",
-                   help="sliding mode (--exec tensor): a classification every HOPS hops once the feature ring is full")
+    p.add_argument("--decide-every", type=int, default=0, metavar="HOPS",
+                   help="a sliding decision: a classification every HOPS hops over the last clip length of audio "
+                        "(--exec tensor: the feature ring; a streamed model refuses it where its rows at a window's "
+                        "edges would differ, i.e. any padding along time)")
+    p.add_argument("--stream-every", type=int, default=0, metavar="HOPS", help="the same as --decide-every (--exec tensor)")
     p.add_argument("--no-flash", action="store_true", help="real boards: use the firmware already on the board")
     p.add_argument("--tool", choices=["pyocd", "openocd"], help="real boards: programmer (default: board.yaml)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a clip may take on the device (default 300)")
