@@ -54,8 +54,8 @@ class StreamCompiled:
 
     def memory(self) -> dict:
         """The RAM of the stream by part (bytes)."""
-        rings = sum(r.bytes for r in self.sched.rings.values() if r.persistent)
         acc = sum(s.acc_bytes for s in self.slayers)
+        rings = self.plan.persistent_bytes - acc  # the persistent rings (and the shared region's 8-byte alignment)
         return {"rings_persistent": rings, "accumulators": acc, "shared": self.plan.shared_bytes,
                 "transient_rings": sum(r.bytes for r in self.sched.rings.values() if not r.persistent),
                 "scratch_max": max([s.scratch_bytes for s in self.slayers] + [L.scratch_bytes for L in self.post]
