@@ -26,3 +26,8 @@ def run_cli():
         return rc, out.getvalue(), err.getvalue()
 
     return run
+
+
+def pytest_addoption(parser):
+    parser.addoption("--randnet-seed", type=int, default=None,
+                     help="test_aot_randnet.py: check the random network of this seed (tinyscene randnet --seed N)")

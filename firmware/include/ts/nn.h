@@ -259,6 +259,35 @@ typedef struct {
 /* CONCATENATION of inputs with equal quantisation (TFLM's int8 requirement): a byte copy. */
 void ts_concat_s8(const ts_concat_params_t *p, const int8_t *const *inputs, int8_t *output);
 
+typedef struct {
+    ts_dims_t input;  /* NHWC; a 3-D NHC tensor as w = 1 */
+    ts_dims_t output; /* its batch as the tensor's static shape says (TFLM's) */
+    int32_t block_h, block_w;
+    int32_t pad_top, pad_left;
+    int32_t pad_value;
+} ts_space_to_batch_params_t;
+
+/* SPACE_TO_BATCH_ND as TFLM computes it (only the output batches its static shape holds). */
+void ts_space_to_batch_s8(const ts_space_to_batch_params_t *p, const int8_t *input, int8_t *output);
+
+/* Bytes [dst, dst + length) of an output copied from bytes [src_offset, ...) of inputs[src], or zeroed
+ * (src = 0). */
+typedef struct {
+    int32_t dst, length, src, src_offset;
+} ts_fill_t;
+
+typedef struct {
+    ts_dims_t input;
+    ts_dims_t output;
+    int32_t block_h, block_w;
+    int32_t crop_top, crop_left;
+    int32_t num_fills;
+    const ts_fill_t *fills; /* the output bytes TFLM leaves unwritten: what its arena held there */
+} ts_batch_to_space_params_t;
+
+/* BATCH_TO_SPACE_ND as TFLM computes it: inputs[0] is the input, inputs[1..] the fills' sources. */
+void ts_batch_to_space_s8(const ts_batch_to_space_params_t *p, const int8_t *const *inputs, int8_t *output);
+
 /* Shape-specialised kernels of the optimized families (ts_conv_1x1_s8, ...). */
 #include "ts/nn_fast.h"
 

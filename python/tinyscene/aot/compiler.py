@@ -53,7 +53,19 @@ class Compiled:
                 "params": {k: v for k, v in L.info.items() if k != "variant_key"},
             } for L in self.layers],
             "plan": self.plan.to_dict(),
+            "warnings": self.warnings(),
         }
+
+    def warnings(self) -> list[str]:
+        """What the model leaves undefined in TFLM (the generated C writes zeros there)."""
+        out = []
+        for L in self.layers:
+            n = L.info.get("undefined_bytes", 0)
+            if n:
+                out.append(f"layer {L.index} ({L.op.where()}): {n} of its output bytes are never written by TFLM, "
+                           "which leaves its memory planner's working data there (the converter's dilated "
+                           "convolution with an unknown batch); written as 0")
+        return out
 
     def summary(self) -> str:
         lines = [f"{self.graph.source}: {len(self.layers)} layers, {self.macs:,} MACs, "
@@ -64,6 +76,7 @@ class Compiled:
             lines.append(f"  {L.index:3d} {L.op.kind:18s} op {L.op.index:<3d} {L.function:24s} "
                          f"-> {list(t.shape)} @{self.plan.tensor_offset.get(t.index)}"
                          + (f"  {L.macs:,} MACs" if L.macs else ""))
+        lines += [f"warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
 
 
@@ -79,6 +92,7 @@ def _tdesc(g: Graph, tid: int) -> dict:
 
 def compile_graph(g: Graph, family: str = "reference", *, board=None) -> Compiled:
     check_supported(g)
+    mark_tflm_fills(g)
     run_passes(g)
     layers = lower_graph(g, family)
     plan = plan_memory(g, layers)
@@ -87,6 +101,18 @@ def compile_graph(g: Graph, family: str = "reference", *, board=None) -> Compile
     macs = sum(L.macs for L in layers)
     section = _check_board(board, model_bytes, plan.arena_bytes) if board is not None else None
     return Compiled(g, layers, plan, family, model_bytes, macs, None, section)
+
+
+def mark_tflm_fills(g: Graph) -> None:
+    """BATCH_TO_SPACE_ND ops that TFLM writes only in part (aot/tflm_arena.py) get the bytes its arena held in
+    the rest as options["tflm_fills"]; the tensors those bytes come from become extra inputs of the op, so that
+    the passes keep them and the memory plan keeps them alive until then."""
+    from tinyscene.aot.tflm_arena import stale_fills
+
+    for pos, fills in stale_fills(g).items():
+        op = g.ops[pos]
+        op.options["tflm_fills"] = fills
+        op.inputs = op.inputs[:3] + list(dict.fromkeys(f.src for f in fills if f.src >= 0))
 
 
 def _check_board(board, model_bytes: int, arena_bytes: int) -> str | None:

@@ -34,7 +34,8 @@ from tinyscene.errors import TsError
 MAX_DIMS = 6
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
                  "AVERAGE_POOL_2D", "MEAN", "SOFTMAX", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "PADV2",
-                 "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6")
+                 "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "SPACE_TO_BATCH_ND",
+                 "BATCH_TO_SPACE_ND")
 
 
 # ---- values of a C parameter block ----------------------------------------------------------------
@@ -124,6 +125,8 @@ VARIANTS: dict[str, list[KernelVariant]] = {
     "RELU6": [KernelVariant("RELU6", "ts_clamp_s8")],
     "PAD": [KernelVariant("PAD", "ts_pad_s8")],
     "CONCATENATION": [KernelVariant("CONCATENATION", "ts_concat_s8")],
+    "SPACE_TO_BATCH_ND": [KernelVariant("SPACE_TO_BATCH_ND", "ts_space_to_batch_s8")],
+    "BATCH_TO_SPACE_ND": [KernelVariant("BATCH_TO_SPACE_ND", "ts_batch_to_space_s8")],
 }
 
 
@@ -629,12 +632,84 @@ def _lower_concat(g: Graph, op: Op, k: int) -> Layer:
                  [x.index for x in xs], [y.index], "nary", info={"axis": axis, "inputs": len(xs)})
 
 
+def _block_op(g: Graph, op: Op) -> tuple[Tensor, Tensor, list[int], list[int], bool]:
+    """Input, output, block shape, paddings or crops (4 values) of SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND."""
+    x = _int8(op, _tensor(g, op, 0, "input"), "input")
+    y = _int8(op, g.t(op.outputs[0]), "output")
+    if len(x.shape) not in (3, 4) or len(y.shape) != len(x.shape):
+        raise TsError(f"{op.where()}: input {list(x.shape)} / output {list(y.shape)} must be 3-D or 4-D (as TFLM)")
+    vals = []
+    for pos, role in ((1, "block shape"), (2, "paddings" if op.kind == "SPACE_TO_BATCH_ND" else "crops")):
+        t = _tensor(g, op, pos, role)
+        if t.data is None:
+            raise TsError(f"{op.where()}: the {role} are not constant")
+        vals.append([int(v) for v in t.data.reshape(-1)])
+    block, pads = vals
+    four = len(x.shape) == 4
+    if len(block) != (2 if four else 1) or len(pads) != 2 * len(block) or min(block) < 1 or min(pads) < 0:
+        raise TsError(f"{op.where()}: block shape {block} / {pads} do not fit a {len(x.shape)}-D tensor")
+    if not four:
+        block, pads = [block[0], 1], [pads[0], pads[1], 0, 0]
+    return x, y, block, pads, four
+
+
+def _nhwc(shape) -> tuple[int, int, int, int]:
+    s = [int(d) for d in shape]
+    return (s[0], s[1], 1, s[2]) if len(s) == 3 else tuple(s)  # type: ignore[return-value]
+
+
+def _lower_space_to_batch(g: Graph, op: Op, k: int) -> Layer:
+    x, y, block, pads, _ = _block_op(g, op)
+    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
+        raise TsError(f"{op.where()}: input and output are quantised differently")
+    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
+    if ys[3] != xs[3]:
+        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    # TFLM never sets the pad value of its SPACE_TO_BATCH_ND (an uninitialised persistent buffer: 0 in a fresh
+    # arena); TFLite pads with the zero point. tflite_micro is the oracle here.
+    params = {"input": xs, "output": ys, "block_h": block[0], "block_w": block[1], "pad_top": pads[0],
+              "pad_left": pads[2], "pad_value": 0}
+    return Layer(k, op, "ts_space_to_batch_params_t", params, [], [x.index], [y.index], "unary",
+                 info={"block": block, "paddings": pads, "pad_value": 0,
+                       "phases_written": ys[0] // xs[0] if xs[0] else 0})
+
+
+def _lower_batch_to_space(g: Graph, op: Op, k: int) -> Layer:
+    x, y, block, crops, _ = _block_op(g, op)
+    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
+        raise TsError(f"{op.where()}: input and output are quantised differently")
+    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
+    if ys[3] != xs[3]:
+        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    fills = op.options.get("tflm_fills", [])
+    sources: list[int] = []
+    table = []
+    for f in fills:
+        if f.src >= 0:
+            if f.src not in sources:
+                sources.append(f.src)
+            table.append((f.dst, f.length, 1 + sources.index(f.src), f.src_offset))
+        else:
+            table.append((f.dst, f.length, 0, 0))
+    name = f"tsm_l{k}"
+    arrays = [CArray(f"{name}_fills", "int32_t", np.array(table, dtype=np.int32).reshape(-1), "table")] \
+        if table else []
+    params = {"input": xs, "output": ys, "block_h": block[0], "block_w": block[1], "crop_top": crops[0],
+              "crop_left": crops[2], "num_fills": len(table),
+              "fills": Ref(f"(const ts_fill_t *){name}_fills") if table else 0}
+    return Layer(k, op, "ts_batch_to_space_params_t", params, arrays, [x.index] + sources, [y.index], "nary",
+                 info={"block": block, "crops": crops, "tflm_fills": len(table),
+                       "unwritten_bytes": sum(f.length for f in fills),
+                       "undefined_bytes": sum(f.length for f in fills if f.src < 0)})
+
+
 LOWER: dict[str, Callable[[Graph, Op, int], Layer]] = {
     "CONV_2D": _lower_conv, "DEPTHWISE_CONV_2D": _lower_depthwise, "FULLY_CONNECTED": _lower_fc,
     "ADD": _lower_binary, "MUL": _lower_binary, "MAX_POOL_2D": _lower_pool, "AVERAGE_POOL_2D": _lower_pool,
     "MEAN": _lower_mean, "SOFTMAX": _lower_softmax, "LOGISTIC": _lower_sigmoid, "TANH": _lower_sigmoid,
     "QUANTIZE": _lower_quantize, "DEQUANTIZE": _lower_dequantize, "RELU": _lower_relu, "RELU6": _lower_relu,
     "PAD": _lower_pad, "PADV2": _lower_pad, "CONCATENATION": _lower_concat,
+    "SPACE_TO_BATCH_ND": _lower_space_to_batch, "BATCH_TO_SPACE_ND": _lower_batch_to_space,
 }
 
 

@@ -75,12 +75,12 @@ def bench_input(model: Path, seed: int) -> np.ndarray:
 
 def reference_output(model: Path, x: np.ndarray) -> np.ndarray | None:
     """The tflite_micro Python interpreter's output for x (None if it cannot run the model)."""
-    from tinyscene.tflm.model import _quiet_fds
+    from tinyscene.util.quiet import quiet_fds
 
     try:
         from tflite_micro.python.tflite_micro import runtime as tflm_rt
 
-        with _quiet_fds():  # an arena as large as any model here needs (the default is 10x the file)
+        with quiet_fds():  # an arena as large as any model here needs (the default is 10x the file)
             it = tflm_rt.Interpreter.from_file(str(model), arena_size=max(64 << 20, 16 * Path(model).stat().st_size))
             it.set_input(x, 0)
             it.invoke()
@@ -110,6 +110,8 @@ def _run_one(model: Path, board: str, runtime: str, x: np.ndarray, ref: np.ndarr
     params = inspect.signature(module.run).parameters
     if per_layer and "per_layer" in params:
         kwargs["per_layer"] = True
+    elif per_layer and "profile_layers" in params:  # the aot runtime's name for it
+        kwargs["profile_layers"] = True
     if "progress" in params:
         kwargs["progress"] = False
     try:
