@@ -75,7 +75,7 @@ def _keras_int8(cfg, feats_float: list[np.ndarray], n_classes: int, seed: int) -
 
 def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors: int = 3) -> Path:
     from tinyscene.export.bundle import write_manifest
-    from tinyscene.export.ladder import run_tflm
+    from tinyscene.tflite.interpreters import run_tflm
     from tinyscene.frontend import FixedFrontend, InputQuant
     from tinyscene.util.atomic import save_npy, write_json
 
@@ -86,7 +86,7 @@ def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors:
     q = [np.asarray(fe.quantize(L, quant)) for L in Ls]
     tfl = _keras_int8(cfg, [(a.astype(np.float32) - quant.zero_point) * quant.scale for a in q], n_classes, seed)
 
-    from tinyscene.export.ladder import tflm_interpreter
+    from tinyscene.tflite.interpreters import tflm_interpreter
 
     det = tflm_interpreter(tfl).get_input_details(0)
     scale, zp = float(det["quantization_parameters"]["scales"][0]), int(det["quantization_parameters"]["zero_points"][0])

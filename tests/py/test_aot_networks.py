@@ -10,9 +10,9 @@ import aot_models as M
 from tinyscene.aot import compiler as aot_compiler
 from tinyscene.aot.compiler import compile_graph
 from tinyscene.aot.planner import check_plan
-from tinyscene.aot.reader import read_tflite
+from tinyscene.tflite.reader import read_tflite
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 N_INPUTS = 20
 

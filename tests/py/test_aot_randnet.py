@@ -50,7 +50,7 @@ def test_random_networks_bit_exact(chunk, randnet_dir, tmp_path):
 def test_fast_seeds_compare_at_least_20_networks(randnet_dir):
     """The fast seeds really give >= 20 comparable networks, and they cover what the generator promises."""
     from tinyscene.aot.compiler import compile_graph
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.tflite.reader import read_tflite
 
     kinds, comparable, options = set(), 0, set()
     for s in FAST_SEEDS:

@@ -8,7 +8,7 @@ import pytest
 
 import aot_models as M
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 N_INPUTS = 5
 

@@ -10,7 +10,7 @@ import pytest
 import aot_models as M
 from tinyscene.aot import fastkernels as FK
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 BOARDS = ("qemu-an386", "qemu-an547", "qemu-an500")
 FAMILY = {"qemu-an386": "armv7em", "qemu-an500": "armv7em", "qemu-an547": "mve"}

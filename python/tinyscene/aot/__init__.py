@@ -8,6 +8,6 @@ static memory plan -> C (model.c/.h) that calls the int8 kernels of firmware/src
     planner.py   static arena from tensor lifetimes (greedy by size, in-place reuse)
     cwriter.py   model.c / model.h (the only writer of C in this package)
     compiler.py  the pipeline: compile_model()
-    runner.py    runtime "aot" of tinyscene.device.modelrun (build, run on a board, read results)
+    runner.py    runtime "aot" of tinyscene.target.modelrun (build, run on a board, read results)
     commands.py  `tinyscene compile`, `tinyscene run`, `tinyscene compare`
 """

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.paths import cache_dir
+from tinyscene.util.atomic import write_bytes
 
 
 def _keras():
@@ -126,8 +128,6 @@ def convert(model, seed: int = 0) -> bytes:
 
 def network_path(name: str) -> Path:
     """The converted .tflite of a named network (built on first use, cached by the source of its builder)."""
-    from tinyscene.paths import cache_dir
-    from tinyscene.util.atomic import write_bytes
 
     if name not in NETWORKS:
         raise TsError(f"unknown network '{name}' (known: {', '.join(NETWORKS)}; or give a .tflite path)")
@@ -140,7 +140,3 @@ def network_path(name: str) -> Path:
         tf.keras.utils.set_random_seed(0)
         write_bytes(path, convert(fn(tf)))
     return path
-
-
-def macs_note() -> str:
-    return "MACs: the multiply-accumulates of the convolution, depthwise and dense layers (as the compiler counts)"

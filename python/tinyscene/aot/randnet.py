@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
+from tinyscene.aot.compare import compare_with_tflm
+from tinyscene.aot.compiler import compile_graph
+from tinyscene.aot.runner import run
 from tinyscene.errors import TsError
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.interpreters import tflm_interpreter
+from tinyscene.tflite.reader import read_tflite
+from tinyscene.util.atomic import save_npy
+from tinyscene.util.quiet import quiet, tf_env
 
 MAX_MACS = 1_500_000  # per network: QEMU runs of a few million instructions
 # converted models are cached under this module's digest (read once: an edit during a run starts a new key)
@@ -200,8 +208,8 @@ def network(seed: int) -> NetSpec:
 # ---- Keras -------------------------------------------------------------------------------------------------
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf_env()
+    import tensorflow as tf  # heavy: imported when a network is built
 
     tf.get_logger().setLevel("ERROR")
     return tf
@@ -285,16 +293,12 @@ def convert(spec: NetSpec) -> bytes:
     if not spec.float_io:
         c.inference_input_type = tf.int8
         c.inference_output_type = tf.int8
-    from tinyscene.util.quiet import quiet_fds
-
-    with quiet_fds():  # the converter prints its saved-model summary
+    with quiet():  # the converter prints its saved-model summary
         return c.convert()
 
 
 def model_path(seed: int, folder: Path) -> Path:
     """The converted .tflite of `seed` in `folder` (converted once, keyed by this module's source)."""
-    from filelock import FileLock
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"randnet-{seed}-{SOURCE_KEY}.tflite"
@@ -310,8 +314,6 @@ def model_path(seed: int, folder: Path) -> Path:
 # ---- the differential check --------------------------------------------------------------------------------
 
 def inputs_for(model: Path, n: int, seed: int) -> list[np.ndarray]:
-    from tinyscene.aot.reader import read_tflite
-
     g = read_tflite(model)
     t = g.t(g.inputs[0])
     rng = np.random.default_rng(seed)
@@ -324,14 +326,11 @@ def tflm_reference(model: Path, inputs: list[np.ndarray]) -> list[list[np.ndarra
     """tflite_micro's outputs, a new interpreter per input (on a model whose BATCH_TO_SPACE_ND TFLM writes only in
     part, the outputs depend on what the previous invoke left in the arena) with an arena large enough to be freshly
     mapped, zeroed memory."""
-    from tflite_micro.python.tflite_micro import runtime as tflm
-
-    from tinyscene.aot.reader import read_tflite
-
     n_out = len(read_tflite(model).outputs)
+    data = Path(model).read_bytes()
     res = []
     for x in inputs:
-        it = tflm.Interpreter.from_file(str(model), arena_size=64 << 20)
+        it = tflm_interpreter(data, 64 << 20)
         it.set_input(x, 0)
         it.invoke()
         res.append([np.asarray(it.get_output(j)).copy() for j in range(n_out)])
@@ -356,11 +355,6 @@ def check(seed: int, folder: Path, workdir: Path, *, boards: tuple[str, ...] | N
           kernels: str = "auto") -> list[CheckResult]:
     """Run network `seed` on each board and compare with tflite_micro; on a difference the message holds the seed,
     the network and `tinyscene compare`'s first difference."""
-    from tinyscene.aot.runner import run
-    from tinyscene.device.boards import load_board
-
-    from tinyscene.aot.compiler import compile_graph
-    from tinyscene.aot.reader import read_tflite
 
     spec = network(seed)
     model = model_path(seed, folder)
@@ -408,9 +402,6 @@ def _first_mismatch(outs: list, ref: list) -> tuple[int, int, str] | None:
 
 
 def _compare_detail(model: Path, board: str, x: np.ndarray, workdir: Path, kernels: str) -> str:
-    from tinyscene.aot.compare import compare_with_tflm
-    from tinyscene.util.atomic import save_npy
-
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         save_npy(workdir / "x.npy", x)

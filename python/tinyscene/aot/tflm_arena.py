@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyscene.aot.ir import DTYPE_BYTES, Graph, Op
+from tinyscene.tflite.graph import DTYPE_BYTES, Graph, Op
 
 ALIGN = 16  # MicroArenaBufferAlignment()
 UNWRITTEN = -1  # provenance: no tensor written there yet (TFLM's planner working data, or zeros)

@@ -16,7 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
+from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_path
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -49,8 +51,6 @@ def save_model(path: str | os.PathLike, model, model_name: str, **extra) -> Path
     """Write a model checkpoint (atomically) that `load_model` / `load_run` rebuild."""
     import torch
 
-    from tinyscene.data.tau import CLASSES
-    from tinyscene.util.atomic import atomic_path
 
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     obj = {"format": MODEL_FORMAT, "state_dict": sd, "model_name": model_name, "arch": model.arch,
