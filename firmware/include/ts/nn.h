@@ -7,7 +7,9 @@
  *   the file overrides both together). The compiler plans the scratch in the arena from its own table of
  *   sizes; the generated ts_model_check() compares it with these functions at start-up.
  * - Reference kernels are plain C; optimized versions live in src/nn/armv7em/ and src/nn/mve/ under the
- *   same file and function names, with the same numerics (bit-exact with the reference).
+ *   same file and function names, with the same numerics (bit-exact with the reference). This header declares
+ *   what every build defines; the kernels only an optimized family has are declared in its private header
+ *   (src/nn/armv7em/ts_armv7em_kernels.h, src/nn/mve/ts_mve_kernels.h).
  * - Every kernel takes a const parameter block (in flash, written by the compiler), its input and output
  *   tensors (arena pointers) and, if it needs one, a scratch pointer. Kernels cannot fail: shapes and
  *   options were checked by the compiler.
@@ -287,8 +289,5 @@ typedef struct {
 
 /* BATCH_TO_SPACE_ND as TFLM computes it: inputs[0] is the input, inputs[1..] the fills' sources. */
 void ts_batch_to_space_s8(const ts_batch_to_space_params_t *p, const int8_t *const *inputs, int8_t *output);
-
-/* Shape-specialised kernels of the optimized families (ts_conv_1x1_s8, ...). */
-#include "ts/nn_fast.h"
 
 #endif /* TS_NN_H */

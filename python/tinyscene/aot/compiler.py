@@ -129,7 +129,7 @@ def emit(comp: Compiled, out_dir: str | Path, command: str, *, arena_section: st
     if arena_section is not None:
         comp.arena_section = arena_section or None
     out = Path(out_dir)
-    src = write_c(comp.graph, comp.layers, comp.plan, command, comp.arena_section)
+    src = write_c(comp.graph, comp.layers, comp.plan, command, comp.arena_section, comp.family)
     files = {out / "model.h": src.model_h, out / "model.c": src.model_c}
     if report:
         files[out / "compile_report.json"] = json.dumps(comp.report(), indent=1) + "\n"

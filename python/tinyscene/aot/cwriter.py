@@ -2,8 +2,9 @@
 
 model.c: const aligned weights and parameter blocks, the arena, the tensor descriptors (with scale and
 zero point) of the inputs, outputs and each layer's output, ts_model_invoke() calling the kernels in order
-with a per-layer hook (for --dump-layers), ts_model_check() (scratch sizes). It includes only the public
-ts/model.h, so that apps and kernels compile once for every model. model.h: the same interface plus
+with a per-layer hook (for --dump-layers), ts_model_check() (scratch sizes). It includes the public ts/model.h
+and, for an optimized kernel family, that family's private kernel header (firmware/src/nn/<family>/), so that
+apps and kernels compile once for every model. model.h: the same interface plus
 compile-time constants (arena size, counts) and comments describing the inputs and outputs.
 
 Built with -DTS_MODEL_POISON (tests), ts_model_invoke() fills every arena byte that holds no live tensor
@@ -118,7 +119,12 @@ def const_bytes(g: Graph, layers: list[Layer]) -> int:
     return sum(a.values.size * _ctype_bytes(a.ctype) for a in arrays) + PARAM_BLOCK_BYTES * len(layers)
 
 
-def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_section: str | None) -> CSources:
+# The private header declaring an optimized family's own kernels (firmware/src/nn is on the include path).
+FAMILY_HEADERS = {"armv7em": "armv7em/ts_armv7em_kernels.h", "mve": "mve/ts_mve_kernels.h"}
+
+
+def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_section: str | None,
+            family: str = "reference") -> CSources:
     banner = _banner(command, g)
     const_tensors = _const_tensors(g, layers)
 
@@ -141,7 +147,10 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
     h += ["", "#endif /* TS_MODEL_H */", ""]
 
     # ---- model.c
-    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "ts/model.h"', "",
+    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "ts/model.h"']
+    if family in FAMILY_HEADERS:
+        c.append(f'#include "{FAMILY_HEADERS[family]}"')
+    c += ["",
          f"const uint32_t ts_model_arena_bytes = {plan.arena_bytes}u;",
          f"const int32_t ts_model_num_inputs = {len(g.inputs)};",
          f"const int32_t ts_model_num_outputs = {len(g.outputs)};",

@@ -126,7 +126,7 @@ def _words(pairs16: np.ndarray) -> np.ndarray:
 
 
 def _prepare_conv_a7(L: Layer, family: str) -> None:
-    """Stream "s16 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, ts/nn_armv7em.h): per channel pair
+    """Stream "s16 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, armv7em/ts_armv7em.h): per channel pair
     the bias pair, the int16 weight groups of both channels interleaved, the two requantisation records."""
     arr = _arrays(L)
     groups, pg, k, n4 = _conv_geometry(L)
@@ -169,7 +169,7 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         "scratch_bytes": L.scratch_bytes}
 
 
-CONV_RING_MAX = 16384  # armv7em/ts_conv_s8.c TS_A7_CONV_RING_MAX
+CONV_RING_MAX = 16384  # armv7em/ts_conv_s8.c TS_ARMV7EM_CONV_RING_MAX
 
 
 def _conv_ring_bytes(L: Layer) -> int:
@@ -239,7 +239,7 @@ def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
         "requant": "fast", "scratch_bytes": L.scratch_bytes}
 
 
-CONV_FIELD_MAX = 16384  # armv7em/ts_conv_s8.c TS_A7_CONV_FIELD_MAX
+CONV_FIELD_MAX = 16384  # armv7em/ts_conv_s8.c TS_ARMV7EM_CONV_FIELD_MAX
 
 
 def _conv_field_bytes(L: Layer) -> int:
@@ -307,7 +307,7 @@ def _dw_plane(L: Layer) -> int:
     return w + 2 + (w & 1)  # even: rows of whole words
 
 
-DW_SCRATCH = 8192  # armv7em/ts_depthwise_conv_3x3_s8.c TS_A7_DW_SCRATCH
+DW_SCRATCH = 8192  # armv7em/ts_depthwise_conv_3x3_s8.c TS_ARMV7EM_DW_SCRATCH
 
 
 def _dw_block_rows(L: Layer) -> int:
@@ -448,7 +448,7 @@ def _prepare_add_lut(L: Layer, family: str) -> None:
 # ---- mve: convolutions, fully connected, depthwise -------------------------------------------------------
 
 def _mve_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """[C] -> [C, 4] int32: bias, multiplier, left shift, minus the right shift (ts/nn_mve.h)."""
+    """[C] -> [C, 4] int32: bias, multiplier, left shift, minus the right shift (mve/ts_mve.h)."""
     return np.stack([bias, mult, np.maximum(shift, 0), np.minimum(shift, 0)], -1).astype(np.int64)
 
 

@@ -4,7 +4,7 @@
  * between window rows, or every 254 pixels when the window spans whole input rows: one contiguous run);
  * then TFLite's rounded division. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 int32_t ts_avg_pool_s8_get_buffer_size(const ts_pool_params_t *p)
 {
@@ -44,19 +44,19 @@ void ts_avg_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *outp
                             uint32_t h02 = 0, h13 = 0, h46 = 0, h57 = 0;
                             const int8_t *const end = r + (size_t)(n & ~1) * depth;
                             for (; r != end; r += 2 * depth) { /* two pixels per pass */
-                                const uint32_t v = ts_a7_read32(r), u = ts_a7_read32(r + 4);
-                                const uint32_t v2 = ts_a7_read32(r + depth), u2 = ts_a7_read32(r + depth + 4);
+                                const uint32_t v = ts_armv7em_read32(r), u = ts_armv7em_read32(r + 4);
+                                const uint32_t v2 = ts_armv7em_read32(r + depth), u2 = ts_armv7em_read32(r + depth + 4);
                                 h02 = __sxtab16(__sxtab16(h02, v), v2);
-                                h13 = ts_a7_sxtab16_ror8(ts_a7_sxtab16_ror8(h13, v), v2);
+                                h13 = ts_armv7em_sxtab16_ror8(ts_armv7em_sxtab16_ror8(h13, v), v2);
                                 h46 = __sxtab16(__sxtab16(h46, u), u2);
-                                h57 = ts_a7_sxtab16_ror8(ts_a7_sxtab16_ror8(h57, u), u2);
+                                h57 = ts_armv7em_sxtab16_ror8(ts_armv7em_sxtab16_ror8(h57, u), u2);
                             }
                             if (n & 1) {
-                                const uint32_t v = ts_a7_read32(r), u = ts_a7_read32(r + 4);
+                                const uint32_t v = ts_armv7em_read32(r), u = ts_armv7em_read32(r + 4);
                                 h02 = __sxtab16(h02, v);
-                                h13 = ts_a7_sxtab16_ror8(h13, v);
+                                h13 = ts_armv7em_sxtab16_ror8(h13, v);
                                 h46 = __sxtab16(h46, u);
-                                h57 = ts_a7_sxtab16_ror8(h57, u);
+                                h57 = ts_armv7em_sxtab16_ror8(h57, u);
                                 r += depth;
                             }
                             flush8(s, h02, h13, h46, h57);
@@ -78,11 +78,11 @@ void ts_avg_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *outp
                             const int8_t *r = win + (size_t)fy * in_w * depth + c;
                             const int8_t *const end = r + (size_t)nx * depth;
                             for (; r != end; r += depth) {
-                                const uint32_t v = ts_a7_read32(r), u = ts_a7_read32(r + 4);
+                                const uint32_t v = ts_armv7em_read32(r), u = ts_armv7em_read32(r + 4);
                                 h02 = __sxtab16(h02, v);
-                                h13 = ts_a7_sxtab16_ror8(h13, v);
+                                h13 = ts_armv7em_sxtab16_ror8(h13, v);
                                 h46 = __sxtab16(h46, u);
-                                h57 = ts_a7_sxtab16_ror8(h57, u);
+                                h57 = ts_armv7em_sxtab16_ror8(h57, u);
                             }
                             n += nx;
                         }
@@ -97,9 +97,9 @@ void ts_avg_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *outp
                     for (int32_t fy = 0; fy < ny; fy++) {
                         const int8_t *r = win + (size_t)fy * in_w * depth + c;
                         for (int32_t fx = 0; fx < nx; fx++, r += depth) {
-                            const uint32_t v = ts_a7_read32(r);
+                            const uint32_t v = ts_armv7em_read32(r);
                             h02 = __sxtab16(h02, v);
-                            h13 = ts_a7_sxtab16_ror8(h13, v);
+                            h13 = ts_armv7em_sxtab16_ror8(h13, v);
                             if (++n == 255) {
                                 s0 += (int16_t)h02, s2 += (int16_t)(h02 >> 16), s1 += (int16_t)h13,
                                     s3 += (int16_t)(h13 >> 16);

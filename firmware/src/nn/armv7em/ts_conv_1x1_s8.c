@@ -5,14 +5,14 @@
  * requantisation of its four results (see ts_conv_s8 for the weight layout, which is the same with k =
  * in_c). Scratch: the 2-pixel column, 16 ceil(in_c / 4) bytes. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     return 16 * ((p->input.c + 3) >> 2);
 }
 
-TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+TS_ARMV7EM_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                                   const int mode)
 {
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
@@ -46,17 +46,17 @@ TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input
             }
         }
         int8_t *out_a = output + (size_t)pix * out_c;
-        ts_a7_widen2(a, bb, in_c, col);
-        ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, pix + 1 < npix ? out_a + out_c : out_a,
+        ts_armv7em_widen2(a, bb, in_c, col);
+        ts_armv7em_conv_channels(mode, col, n4, w, out_c, out_a, pix + 1 < npix ? out_a + out_c : out_a,
                             p->output_zero_point, p->act_min, p->act_max);
     }
 }
 
 void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_A7_RQ_FAST: conv_1x1(p, input, output, scratch, TS_A7_RQ_FAST); break;
-    case TS_A7_RQ_FAST_CLAMP: conv_1x1(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
-    default: conv_1x1(p, input, output, scratch, TS_A7_RQ_EXACT); break;
+    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
+    case TS_ARMV7EM_RQ_FAST: conv_1x1(p, input, output, scratch, TS_ARMV7EM_RQ_FAST); break;
+    case TS_ARMV7EM_RQ_FAST_CLAMP: conv_1x1(p, input, output, scratch, TS_ARMV7EM_RQ_FAST_CLAMP); break;
+    default: conv_1x1(p, input, output, scratch, TS_ARMV7EM_RQ_EXACT); break;
     }
 }

@@ -3,7 +3,7 @@
  * Output pixels are taken two at a time: their receptive fields are gathered (im2col) and widened to int16
  * into one interleaved 2-pixel column of the scratch; then every pair of output channels is one 2x2 SMLAD
  * block (16 multiply-accumulates per 10 instructions) followed by the requantisation of its four results
- * (ts_a7_mat_mult_2x2, or ts_a7_conv_channels for the clamped and exact modes). When the filter's channels
+ * (ts_armv7em_mat_mult_2x2, or ts_armv7em_conv_channels for the clamped and exact modes). When the filter's channels
  * are whole groups of 4 (kc % 4 == 0) the fields are widened straight from the input, taps in the padding
  * getting the input zero point (cancelled by the folded bias); otherwise each field is first gathered as
  * int8 and widened as a whole.
@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 /* Short copies and fills inline: GCC would turn these loops into memcpy/memset calls, which cost more than
  * the few words a receptive-field row has. */
 #define NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
-#define TS_A7_CONV_RING_MAX 16384 /* bytes the pair rows may take */
+#define TS_ARMV7EM_CONV_RING_MAX 16384 /* bytes the pair rows may take */
 
 /* Pair rows: when the filter reads whole groups of the input's channels without dilation, each input row is
  * widened once into its "pair row": for every column u of the padded row, [A(k0,k2) A(k1,k3) B(k0,k2)
@@ -37,7 +37,7 @@ static inline int32_t ring_bytes(const ts_conv_params_t *p) { return p->filter.h
 static inline int use_ring(const ts_conv_params_t *p)
 {
     return p->filter.c == p->input.c && (p->input.c & 3) == 0 && p->dilation_h == 1 && p->dilation_w == 1
-           && p->filter.h <= 16 && ring_bytes(p) <= TS_A7_CONV_RING_MAX;
+           && p->filter.h <= 16 && ring_bytes(p) <= TS_ARMV7EM_CONV_RING_MAX;
 }
 
 /* Field rows: otherwise, when the filter reads all the input's channels without dilation and a filter row is
@@ -45,7 +45,7 @@ static inline int use_ring(const ts_conv_params_t *p)
  * pixels, into a table of out_w columns per padded input row: the ng = kw in_c / 4 groups of the filter row
  * that output column ox reads, (k0, k2) (k1, k3) per group, the zero point outside the input. The lane of
  * a pixel on filter row ky is then one entry of the table (row oy stride_h + ky): a copy of 2 ng words. */
-#define TS_A7_CONV_FIELD_MAX 16384 /* bytes the field rows may take */
+#define TS_ARMV7EM_CONV_FIELD_MAX 16384 /* bytes the field rows may take */
 
 static inline int32_t field_rows(const ts_conv_params_t *p) { return (p->output.h - 1) * p->stride_h + p->filter.h; }
 
@@ -63,7 +63,7 @@ static inline int32_t field_bytes(const ts_conv_params_t *p)
 static inline int use_field(const ts_conv_params_t *p)
 {
     return !use_ring(p) && p->filter.c == p->input.c && ((p->filter.w * p->input.c) & 3) == 0
-           && p->dilation_h == 1 && p->dilation_w == 1 && field_table_bytes(p) <= TS_A7_CONV_FIELD_MAX;
+           && p->dilation_h == 1 && p->dilation_w == 1 && field_table_bytes(p) <= TS_ARMV7EM_CONV_FIELD_MAX;
 }
 
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
@@ -101,32 +101,32 @@ static inline void next_pixel(pixel_t *q, const geo_t *g)
     }
 }
 
-TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_words(int32_t *dst, int32_t v, int32_t n)
+TS_ARMV7EM_ALWAYS_INLINE NO_LIBCALL void fill_words(int32_t *dst, int32_t v, int32_t n)
 {
     for (int32_t i = 0; i < n; i++) dst[i] = v;
 }
 
 /* n words of the zero-point pair into one lane (2 words every 4). */
-TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_lane(int32_t *lane, int32_t v, int32_t groups)
+TS_ARMV7EM_ALWAYS_INLINE NO_LIBCALL void fill_lane(int32_t *lane, int32_t v, int32_t groups)
 {
     for (int32_t i = 0; i < groups; i++, lane += 4) lane[0] = lane[1] = v;
 }
 
-TS_A7_ALWAYS_INLINE NO_LIBCALL void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+TS_ARMV7EM_ALWAYS_INLINE NO_LIBCALL void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
     if (n >= 4) { /* whole words, the last one overlapping */
         int32_t i = 0;
-        for (; i + 4 <= n; i += 4) ts_a7_write32(dst + i, ts_a7_read32(src + i));
-        if (i < n) ts_a7_write32(dst + n - 4, ts_a7_read32(src + n - 4));
+        for (; i + 4 <= n; i += 4) ts_armv7em_write32(dst + i, ts_armv7em_read32(src + i));
+        if (i < n) ts_armv7em_write32(dst + n - 4, ts_armv7em_read32(src + n - 4));
         return;
     }
     for (int32_t i = 0; i < n; i++) dst[i] = src[i];
 }
 
-TS_A7_ALWAYS_INLINE NO_LIBCALL void fill_bytes(int8_t *dst, int8_t v, int32_t n)
+TS_ARMV7EM_ALWAYS_INLINE NO_LIBCALL void fill_bytes(int8_t *dst, int8_t v, int32_t n)
 {
     const uint32_t v4 = 0x01010101u * (uint8_t)v;
-    for (; n >= 4; n -= 4, dst += 4) ts_a7_write32(dst, v4);
+    for (; n >= 4; n -= 4, dst += 4) ts_armv7em_write32(dst, v4);
     for (; n > 0; n--) *dst++ = v;
 }
 
@@ -159,11 +159,11 @@ static NO_LIBCALL void lane_direct(const geo_t *g, const pixel_t *q, int32_t c0,
         fill_lane(lane, g->zp2, kx0 * tap);
         lane += 4 * kx0 * tap;
         if (g->dw == 1 && g->kc == g->in_c) {
-            ts_a7_widen_lane(row + (ix0 + kx0) * g->in_c, (kx1 - kx0) * tap, lane);
+            ts_armv7em_widen_lane(row + (ix0 + kx0) * g->in_c, (kx1 - kx0) * tap, lane);
             lane += 4 * (kx1 - kx0) * tap;
         } else {
             for (int32_t kx = kx0; kx < kx1; kx++, lane += 4 * tap)
-                ts_a7_widen_lane(row + (ix0 + kx * g->dw) * g->in_c, tap, lane);
+                ts_armv7em_widen_lane(row + (ix0 + kx * g->dw) * g->in_c, tap, lane);
         }
         fill_lane(lane, g->zp2, (g->kw - kx1) * tap);
         lane += 4 * (g->kw - kx1) * tap;
@@ -222,11 +222,11 @@ static NO_LIBCALL void lane_rows(const geo_t *g, const pixel_t *q, int32_t *lane
             src = tmp;
         }
         if (ng == 1) { /* e.g. one channel, 4 taps: one word */
-            const uint32_t v = ts_a7_read32(src);
+            const uint32_t v = ts_armv7em_read32(src);
             lane[0] = (int32_t)__sxtb16(v);
-            lane[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+            lane[1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
         } else {
-            ts_a7_widen_lane(src, ng, lane);
+            ts_armv7em_widen_lane(src, ng, lane);
         }
     }
 }
@@ -248,11 +248,11 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
             const int32_t ng = row >> 2;
             for (int32_t ky = 0; ky < kh; ky++, iy += g->dh, ra += step, rb += step, col += 4 * ng) {
                 if ((uint32_t)iy < (uint32_t)in_h && ng == 1) {
-                    const uint32_t va = ts_a7_read32(ra), vb = ts_a7_read32(rb);
-                    col[0] = (int32_t)__sxtb16(va), col[1] = (int32_t)ts_a7_sxtb16_ror8(va);
-                    col[2] = (int32_t)__sxtb16(vb), col[3] = (int32_t)ts_a7_sxtb16_ror8(vb);
+                    const uint32_t va = ts_armv7em_read32(ra), vb = ts_armv7em_read32(rb);
+                    col[0] = (int32_t)__sxtb16(va), col[1] = (int32_t)ts_armv7em_sxtb16_ror8(va);
+                    col[2] = (int32_t)__sxtb16(vb), col[3] = (int32_t)ts_armv7em_sxtb16_ror8(vb);
                 } else if ((uint32_t)iy < (uint32_t)in_h) {
-                    ts_a7_widen_pair(ra, rb, ng, col);
+                    ts_armv7em_widen_pair(ra, rb, ng, col);
                 } else {
                     fill_words(col, g->zp2, 4 * ng);
                 }
@@ -271,7 +271,7 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
         }
         fill_bytes(da, 0, 4 * g->n4 - kh * row); /* k padding: zero weights there */
         fill_bytes(db, 0, 4 * g->n4 - kh * row);
-        ts_a7_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
+        ts_armv7em_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
         return;
     }
     if ((g->row & 3) == 0 && g->dw == 1 && g->kc == g->in_c) {
@@ -282,7 +282,7 @@ static NO_LIBCALL void fill_pair(const geo_t *g, const pixel_t *qa, const pixel_
     if (g->kc & 3) {
         gather(g, qa, c0, col8);
         gather(g, qb, c0, col8 + 4 * g->n4);
-        ts_a7_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
+        ts_armv7em_widen_pair(col8, col8 + 4 * g->n4, g->n4, col);
         return;
     }
     lane_direct(g, qa, c0, col);
@@ -300,19 +300,19 @@ static NO_LIBCALL void build_pair_row(const geo_t *g, const int8_t *row, int32_t
     for (int32_t u = 0; u < wr; u++) {
         if (u == u0 && u1 > u0) { /* the inside run: one widening of two byte streams sw pixels apart */
             const int8_t *a = row + (size_t)(u0 - pl) * C;
-            ts_a7_widen_pair(a, a + sw * C, (u1 - u0) * ng, dst + (size_t)u0 * C);
+            ts_armv7em_widen_pair(a, a + sw * C, (u1 - u0) * ng, dst + (size_t)u0 * C);
             u = u1 - 1;
             continue;
         }
         const int32_t ca = u - pl, cb = ca + sw;
         int32_t *d = dst + (size_t)u * C;
         for (int32_t q = 0; q < ng; q++, d += 4) {
-            const uint32_t va = (ca >= 0 && ca < W) ? ts_a7_read32(row + (size_t)ca * C + 4 * q) : zp4;
-            const uint32_t vb = (cb >= 0 && cb < W) ? ts_a7_read32(row + (size_t)cb * C + 4 * q) : zp4;
+            const uint32_t va = (ca >= 0 && ca < W) ? ts_armv7em_read32(row + (size_t)ca * C + 4 * q) : zp4;
+            const uint32_t vb = (cb >= 0 && cb < W) ? ts_armv7em_read32(row + (size_t)cb * C + 4 * q) : zp4;
             d[0] = (int32_t)__sxtb16(va);
-            d[1] = (int32_t)ts_a7_sxtb16_ror8(va);
+            d[1] = (int32_t)ts_armv7em_sxtb16_ror8(va);
             d[2] = (int32_t)__sxtb16(vb);
-            d[3] = (int32_t)ts_a7_sxtb16_ror8(vb);
+            d[3] = (int32_t)ts_armv7em_sxtb16_ror8(vb);
         }
     }
 }
@@ -339,17 +339,17 @@ static NO_LIBCALL void build_field(const geo_t *g, int32_t b, int32_t nrows, int
         const int8_t *src = pad;
         if (ng == 1) {
             for (int32_t ox = 0; ox < g->out_w; ox++, dst += 2, src += step) {
-                const uint32_t v = ts_a7_read32(src);
+                const uint32_t v = ts_armv7em_read32(src);
                 dst[0] = (int32_t)__sxtb16(v);
-                dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+                dst[1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
             }
             continue;
         }
         for (int32_t ox = 0; ox < g->out_w; ox++, dst += 2 * ng, src += step)
             for (int32_t j = 0; j < ng; j++) {
-                const uint32_t v = ts_a7_read32(src + 4 * j);
+                const uint32_t v = ts_armv7em_read32(src + 4 * j);
                 dst[2 * j] = (int32_t)__sxtb16(v);
-                dst[2 * j + 1] = (int32_t)ts_a7_sxtb16_ror8(v);
+                dst[2 * j + 1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
             }
     }
 }
@@ -386,7 +386,7 @@ static NO_LIBCALL void field_pair(const int32_t *fa, const int32_t *fb, int32_t 
         }
 }
 
-TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+TS_ARMV7EM_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                               const int mode)
 {
     geo_t g;
@@ -421,7 +421,7 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
     const int32_t row_words = g.ring_w * g.in_c; /* words of a pair row; seg: of one filter row's taps */
     const int32_t seg = g.kw * g.in_c;
     for (int32_t grp = 0; grp < groups; grp++) {
-        const int32_t *wg = (const int32_t *)(const void *)p->weights + (size_t)grp * (pg2 >> 1) * TS_A7_PAIR_WORDS(g.n4);
+        const int32_t *wg = (const int32_t *)(const void *)p->weights + (size_t)grp * (pg2 >> 1) * TS_ARMV7EM_PAIR_WORDS(g.n4);
         pixel_t qa = {0, 0, 0};
         for (int32_t pix = 0; pix < npix; pix += 2) {
             pixel_t qb = qa;
@@ -448,7 +448,7 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
                 int32_t *c = col;
                 for (int32_t ky = 0; ky < g.kh; ky++, c += seg) {
                     if (src[ky]) {
-                        ts_a7_copy_words(c, src[ky] + off, seg);
+                        ts_armv7em_copy_words(c, src[ky] + off, seg);
                     } else {
                         fill_words(c, g.zp2, seg);
                     }
@@ -466,7 +466,7 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
             }
             int8_t *out_a = output + (size_t)pix * out_c + grp * per_group;
             int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
-            ts_a7_conv_channels(mode, col, g.n4, wg, per_group, out_a, out_b, out_zp, act_min, act_max);
+            ts_armv7em_conv_channels(mode, col, g.n4, wg, per_group, out_a, out_b, out_zp, act_min, act_max);
             qa = qb;
             next_pixel(&qa, &g);
         }
@@ -475,9 +475,9 @@ TS_A7_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, in
 
 void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_A7_RQ_FAST: conv(p, input, output, scratch, TS_A7_RQ_FAST); break;
-    case TS_A7_RQ_FAST_CLAMP: conv(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
-    default: conv(p, input, output, scratch, TS_A7_RQ_EXACT); break;
+    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
+    case TS_ARMV7EM_RQ_FAST: conv(p, input, output, scratch, TS_ARMV7EM_RQ_FAST); break;
+    case TS_ARMV7EM_RQ_FAST_CLAMP: conv(p, input, output, scratch, TS_ARMV7EM_RQ_FAST_CLAMP); break;
+    default: conv(p, input, output, scratch, TS_ARMV7EM_RQ_EXACT); break;
     }
 }

@@ -5,24 +5,24 @@
  * each input row is transposed once, when the window first reaches it, into int16 channel planes (SXTB16
  * and PKHBT/PKHTB on two pixels at a time), with the left and right padding columns holding the input zero
  * point; rows above or below the input read a plane of zero points. The transposed rows form a ring deep
- * enough for a block of R output rows (R from a scratch budget of TS_A7_DW_SCRATCH bytes), so that a channel's
+ * enough for a block of R output rows (R from a scratch budget of TS_ARMV7EM_DW_SCRATCH bytes), so that a channel's
  * weights and record are read once per block. Per channel and output row, two outputs per step:
  * out[x] += (in[x-1], in[x]) . (w0, w1)  [SMLAD]  + in[x+1] w2  [SMLABB]  and
  * out[x+1] += (in[x], in[x+1]) . (w0, w1) + in[x+2] w2  [SMLATB], over the three rows: 18 multiply-accumulates
  * in 21 instructions (stride 1); with word-aligned rows (left padding 1) four outputs per step and the
- * channels inner (ts_a7_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
+ * channels inner (ts_armv7em_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
  * fast records as the convolutions'.
  *
  * Weights (compiler layout "dw3x3 s16 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
  * then per channel 10 words: bias, for each filter row (column, transposed) the int16 pair (w0, w1) and
- * (w2, 0), then the requantisation record (ts/nn_armv7em.h). Scratch: the ring of transposed
+ * (w2, 0), then the requantisation record (armv7em/ts_armv7em.h). Scratch: the ring of transposed
  * rows and one row of zero points, each C planes x (input width + 2, rounded up to even) int16. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 #define DW_WORDS 10
 
-#define TS_A7_DW_SCRATCH 8192 /* bytes the ring may take beyond its minimum (one output row) */
+#define TS_ARMV7EM_DW_SCRATCH 8192 /* bytes the ring may take beyond its minimum (one output row) */
 
 static inline int32_t plane_len(int32_t w) { return w + 2 + (w & 1); }
 
@@ -54,7 +54,7 @@ static dw_geo_t geometry(const ts_depthwise_conv_params_t *p)
 static int32_t block_rows(const ts_depthwise_conv_params_t *p, const dw_geo_t *g)
 {
     const int32_t row_bytes = p->input.c * plane_len(g->px) * 2;
-    int32_t r = (TS_A7_DW_SCRATCH / row_bytes - 3) / g->sr + 1;
+    int32_t r = (TS_ARMV7EM_DW_SCRATCH / row_bytes - 3) / g->sr + 1;
     const int32_t cap = 186 / g->sr + 1; /* ring_rows() <= 189: the kernel's table of row pointers */
     if (r > cap) r = cap;
     if (r > 32) r = 32;
@@ -72,8 +72,8 @@ int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_
     return (ring_rows(&g, block_rows(p, &g)) + 1) * p->input.c * plane_len(g.px) * 2;
 }
 
-TS_A7_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
-TS_A7_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
+TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
+TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
 
 /* Channels c..c+3 of pixels x, x+1 (px bytes apart) -> the four planes (wp int16 apart) at x, in assembly:
  * two loads, four SXTB16, four PKHBT/PKHTB, four stores per 8 values; n pairs of pixels. */
@@ -135,19 +135,19 @@ static void transpose_row(const int8_t *row, int32_t W, int32_t C, int32_t px, i
 #define TS_DW_ROW2(pl, wr)                                                  \
     do {                                                                    \
         const uint32_t w01_ = (uint32_t)(wr)[0], w2_ = (uint32_t)(wr)[1];   \
-        a0 = __smlad(ts_a7_read32(pl), w01_, a0);                           \
-        a1 = __smlad(ts_a7_read32((pl) + 1), w01_, a1);                     \
-        const uint32_t u2_ = ts_a7_read32((pl) + 2);                        \
+        a0 = __smlad(ts_armv7em_read32(pl), w01_, a0);                           \
+        a1 = __smlad(ts_armv7em_read32((pl) + 1), w01_, a1);                     \
+        const uint32_t u2_ = ts_armv7em_read32((pl) + 2);                        \
         a0 = __smlabb(u2_, w2_, a0);                                        \
         a1 = __smlatb(u2_, w2_, a1);                                        \
     } while (0)
 
 #define TS_DW_ROW1(pl, wr) \
-    (a0 = __smlabb(ts_a7_read32((pl) + 2), (uint32_t)(wr)[1], __smlad(ts_a7_read32(pl), (uint32_t)(wr)[0], a0)))
+    (a0 = __smlabb(ts_armv7em_read32((pl) + 2), (uint32_t)(wr)[1], __smlad(ts_armv7em_read32(pl), (uint32_t)(wr)[0], a0)))
 
 /* One channel of one output row. p0..p2: the channel's planes of the window's rows, at the first output's
  * leftmost tap; ws: the channel's stream words. */
-TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2,
+TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2,
                                      const int32_t *ws, int8_t *out, int32_t C, int32_t ow, int32_t zp,
                                      int32_t lo, int32_t hi)
 {
@@ -161,11 +161,11 @@ TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, c
             TS_DW_ROW2(p1, ws + 3);
             TS_DW_ROW2(p2, ws + 5);
             int32_t y0, y1;
-            if (mode == TS_A7_RQ_EXACT) {
-                y0 = ts_a7_rq_record(mode, a0, ws + 7, zp, lo, hi), y1 = ts_a7_rq_record(mode, a1, ws + 7, zp, lo, hi);
+            if (mode == TS_ARMV7EM_RQ_EXACT) {
+                y0 = ts_armv7em_rq_record(mode, a0, ws + 7, zp, lo, hi), y1 = ts_armv7em_rq_record(mode, a1, ws + 7, zp, lo, hi);
             } else {
-                y0 = ts_a7_rq(a0, m, r, e), y1 = ts_a7_rq(a1, m, r, e);
-                if (mode == TS_A7_RQ_FAST_CLAMP) y0 = ts_clamp_i32(y0, lo, hi), y1 = ts_clamp_i32(y1, lo, hi);
+                y0 = ts_armv7em_rq(a0, m, r, e), y1 = ts_armv7em_rq(a1, m, r, e);
+                if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) y0 = ts_clamp_i32(y0, lo, hi), y1 = ts_clamp_i32(y1, lo, hi);
             }
             out[0] = (int8_t)y0;
             out[C] = (int8_t)y1;
@@ -177,11 +177,11 @@ TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, c
         TS_DW_ROW1(p0, ws + 1);
         TS_DW_ROW1(p1, ws + 3);
         TS_DW_ROW1(p2, ws + 5);
-        out[0] = ts_a7_rq_record(mode, a0, ws + 7, zp, lo, hi);
+        out[0] = ts_armv7em_rq_record(mode, a0, ws + 7, zp, lo, hi);
     }
 }
 
-TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                             const int mode)
 {
     const dw_geo_t g = geometry(p);
@@ -196,7 +196,7 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
     int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows; slot nslots: zero points */
     int16_t *zrow = ring + nslots * rowsz;
     const uint32_t zp2 = ((uint32_t)(uint16_t)zp) * 0x10001u;
-    ts_a7_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
+    ts_armv7em_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
     const int32_t used = nslots < g.rows ? nslots : g.rows;   /* slots rows iy mod nslots can reach */
     for (int32_t sl = 0; sl < used; sl++) { /* padding columns, never overwritten */
         int16_t *pl = ring + sl * rowsz;
@@ -230,21 +230,21 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
                 rows[i] = r;
             }
             int8_t *oblk = oimg + (size_t)oy0 * g.out_row_step;
-            if (mode == TS_A7_RQ_FAST && !stride2) {
-                ts_a7_dw_t a = {rows, 2 * off, stream, oblk, g.out_px_step, g.out_row_step, nr, g.out_px, sh};
+            if (mode == TS_ARMV7EM_RQ_FAST && !stride2) {
+                ts_armv7em_dw_t a = {rows, 2 * off, stream, oblk, g.out_px_step, g.out_row_step, nr, g.out_px, sh};
                 if (!(off & 1) && g.out_px >= 4) { /* word-aligned rows: four outputs per step, channels inner */
                     for (int32_t r = 0; r < nr; r++) {
                         const int16_t *const *w3 = rows + r * sh;
-                        const ts_a7_dw_row_t ra = {w3[0] + off, (int32_t)((const char *)w3[1] - (const char *)w3[0]),
+                        const ts_armv7em_dw_row_t ra = {w3[0] + off, (int32_t)((const char *)w3[1] - (const char *)w3[0]),
                                                    (int32_t)((const char *)w3[2] - (const char *)w3[0]), stream,
                                                    oblk + (size_t)r * g.out_row_step, g.out_px_step, g.out_px,
                                                    2 * wp, C};
-                        ts_a7_dw3x3_chans4(&ra);
+                        ts_armv7em_dw3x3_chans4(&ra);
                     }
                     continue;
                 }
                 for (int32_t c = 0; c < C; c++, a.plane_offset += 2 * wp, a.stream += DW_WORDS, a.out++)
-                    ts_a7_dw3x3_rows(&a);
+                    ts_armv7em_dw3x3_rows(&a);
                 continue;
             }
             for (int32_t c = 0; c < C; c++) {
@@ -264,9 +264,9 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
 void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
                               void *scratch)
 {
-    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_A7_RQ_FAST: dw(p, input, output, scratch, TS_A7_RQ_FAST); break;
-    case TS_A7_RQ_FAST_CLAMP: dw(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
-    default: dw(p, input, output, scratch, TS_A7_RQ_EXACT); break;
+    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
+    case TS_ARMV7EM_RQ_FAST: dw(p, input, output, scratch, TS_ARMV7EM_RQ_FAST); break;
+    case TS_ARMV7EM_RQ_FAST_CLAMP: dw(p, input, output, scratch, TS_ARMV7EM_RQ_FAST_CLAMP); break;
+    default: dw(p, input, output, scratch, TS_ARMV7EM_RQ_EXACT); break;
     }
 }

@@ -1,9 +1,9 @@
 /* MAX_POOL_2D, int8, Armv7E-M DSP (same numerics as the reference ts_max_pool_s8): four channels per word,
  * the bytewise maximum by SSUB8 + SEL; the window clipped to the input as TFLite does. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-TS_A7_ALWAYS_INLINE void pool(const ts_pool_params_t *p, const int8_t *input, int8_t *output, int clamp)
+TS_ARMV7EM_ALWAYS_INLINE void pool(const ts_pool_params_t *p, const int8_t *input, int8_t *output, int clamp)
 {
     const int32_t in_h = p->input.h, in_w = p->input.w, depth = p->input.c;
     const int32_t out_h = p->output.h, out_w = p->output.w;
@@ -22,20 +22,20 @@ TS_A7_ALWAYS_INLINE void pool(const ts_pool_params_t *p, const int8_t *input, in
                 int8_t *out = output + ((size_t)(b * out_h + oy) * out_w + ox) * depth;
                 if (ny == 2 && nx == 2) { /* the usual 2x2 window */
                     for (int32_t c = 0; c < d4; c += 4) {
-                        uint32_t m = ts_a7_max8(ts_a7_read32(win + c), ts_a7_read32(win + depth + c));
-                        m = ts_a7_max8(m, ts_a7_max8(ts_a7_read32(win + line + c), ts_a7_read32(win + line + depth + c)));
-                        if (clamp) m = ts_a7_min8(ts_a7_max8(m, lo4), hi4);
-                        ts_a7_write32(out + c, m);
+                        uint32_t m = ts_armv7em_max8(ts_armv7em_read32(win + c), ts_armv7em_read32(win + depth + c));
+                        m = ts_armv7em_max8(m, ts_armv7em_max8(ts_armv7em_read32(win + line + c), ts_armv7em_read32(win + line + depth + c)));
+                        if (clamp) m = ts_armv7em_min8(ts_armv7em_max8(m, lo4), hi4);
+                        ts_armv7em_write32(out + c, m);
                     }
                 } else {
                     for (int32_t c = 0; c < d4; c += 4) {
                         uint32_t m = 0x80808080u;
                         for (int32_t fy = 0; fy < ny; fy++) {
                             const int8_t *r = win + (size_t)fy * line + c;
-                            for (int32_t fx = 0; fx < nx; fx++) m = ts_a7_max8(ts_a7_read32(r + fx * depth), m);
+                            for (int32_t fx = 0; fx < nx; fx++) m = ts_armv7em_max8(ts_armv7em_read32(r + fx * depth), m);
                         }
-                        if (clamp) m = ts_a7_min8(ts_a7_max8(m, lo4), hi4);
-                        ts_a7_write32(out + c, m);
+                        if (clamp) m = ts_armv7em_min8(ts_armv7em_max8(m, lo4), hi4);
+                        ts_armv7em_write32(out + c, m);
                     }
                 }
                 for (int32_t c = d4; c < depth; c++) {

@@ -2,7 +2,7 @@
  * inner elements at a time in int16 halves (SXTAB16), flushed into the int32 scratch every 255 rows; then one
  * requantisation per output, TFLite's. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 int32_t ts_mean_s8_get_buffer_size(const ts_mean_params_t *p)
 {
@@ -21,9 +21,9 @@ void ts_mean_s8(const ts_mean_params_t *p, const int8_t *input, int8_t *output, 
             uint32_t h02 = 0, h13 = 0;
             const int8_t *r = in + i;
             for (int32_t k = 0, n = 0; k < reduce; k++, r += inner) {
-                const uint32_t v = ts_a7_read32(r);
+                const uint32_t v = ts_armv7em_read32(r);
                 h02 = __sxtab16(h02, v);
-                h13 = ts_a7_sxtab16_ror8(h13, v);
+                h13 = ts_armv7em_sxtab16_ror8(h13, v);
                 if (++n == 255) {
                     s0 += (int16_t)h02, s2 += (int16_t)(h02 >> 16), s1 += (int16_t)h13, s3 += (int16_t)(h13 >> 16);
                     h02 = h13 = 0, n = 0;

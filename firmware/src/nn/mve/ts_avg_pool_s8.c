@@ -2,7 +2,7 @@
  * per vector in int16 lanes (VLDRB.S16 + VADD), moved into the int32 scratch every 255 window elements so that
  * the lanes cannot overflow; then TFLite's rounded division per channel. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 int32_t ts_avg_pool_s8_get_buffer_size(const ts_pool_params_t *p)
 {

@@ -7,10 +7,10 @@
  * pixels' 4 results (ts_mve_requant), stored as 4 bytes (fewer for the last block of an odd channel count).
  * Padded taps hold the input zero point, which the folded bias cancels.
  *
- * Weights: layout "s8 4ch x k16 + rq" (ts/nn_mve.h), per group of channels. Scratch: two rows of 16 ceil(k/16)
+ * Weights: layout "s8 4ch x k16 + rq" (mve/ts_mve.h), per group of channels. Scratch: two rows of 16 ceil(k/16)
  * bytes. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {

@@ -13,7 +13,7 @@
  * int8 taps (row-major in the swept orientation, zero-padded) and 4 int32: bias, multiplier, left shift,
  * minus the right shift. Scratch: the planes, C x Hs x Ws bytes (the padded extent read). */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 typedef struct {
     int32_t in_rows, in_px, out_rows, out_px; /* swept geometry: rows across, pixels along the vectors */

@@ -1,8 +1,8 @@
 /* FULLY_CONNECTED, int8, Helium (same numerics as the reference ts_fully_connected_s8, bit-exact): blocks of 4
  * output channels, one VMLADAVA per channel and 16 inputs (the last chunk predicated), vector requantisation.
- * Weights: layout "s8 4ch x k16 + rq" (ts/nn_mve.h) with k = input_depth. */
+ * Weights: layout "s8 4ch x k16 + rq" (mve/ts_mve.h) with k = input_depth. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 void ts_fully_connected_s8(const ts_fully_connected_params_t *p, const int8_t *input, int8_t *output)
 {

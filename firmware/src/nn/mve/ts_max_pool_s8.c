@@ -1,7 +1,7 @@
 /* MAX_POOL_2D, int8, Helium (same numerics as the reference ts_max_pool_s8): 16 channels per vector, VMAX
  * over the window clipped to the input, the activation clamp, the last channels tail-predicated. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 void ts_max_pool_s8(const ts_pool_params_t *p, const int8_t *input, int8_t *output)
 {

@@ -1,6 +1,7 @@
 /* Private helpers of the Armv7E-M int8 kernels (firmware/src/nn/armv7em/, Cortex-M4/M7/M33 with the DSP
  * extension; also used by the Helium family, Cortex-M55 having the DSP extension too). Included only by
- * those kernels; it lives in include/ so that a change to it rebuilds them.
+ * those kernels (private: the build's object cache hashes every header under firmware/src, so a change to it
+ * rebuilds them).
  *
  * DSP SIMD comes through ACLE intrinsics (arm_acle.h: __smlad, __sxtb16, __ssat, __ssub8, __sel, ...).
  * Inline assembly is used only where it was measured to pay (`tinyscene bench-kernels`):
@@ -12,12 +13,12 @@
  *  - k (the dot-product axis) is cut into groups of 4 int8 values [k0 k1 k2 k3]; a group is held as two
  *    int16 pairs (k0, k2) and (k1, k3), which is what SXTB16 and SXTB16 ROR #8 make of one int8 word, so
  *    inputs are widened without any reordering. Weights are stored already widened to int16 in that order.
- *  - "fast" requantisation (every channel checked at compile time, see ts_a7_rq_t) folds 2^(left shift + 1)
+ *  - "fast" requantisation (every channel checked at compile time, see ts_armv7em_rq_t) folds 2^(left shift + 1)
  *    into the int16 weights and the int32 bias, the output zero point and TFLite's rounding into one record
  *    per channel; otherwise ("exact") the weights and bias are TFLite's and the kernel calls ts_mbqm().
  */
-#ifndef TS_NN_ARMV7EM_H
-#define TS_NN_ARMV7EM_H
+#ifndef TS_ARMV7EM_H
+#define TS_ARMV7EM_H
 
 #include <arm_acle.h>
 #include <stdint.h>
@@ -25,17 +26,18 @@
 
 #include "ts/nn.h"
 #include "ts/nn_math.h"
+#include "ts_armv7em_kernels.h"
 
 #if !defined(__ARM_FEATURE_DSP)
 #error "the armv7em kernels need a core with the DSP extension (-mcpu=cortex-m4/m7/m33/m55)"
 #endif
 
-#define TS_A7_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define TS_ARMV7EM_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* ---- single instructions ------------------------------------------------------------------------ */
 
 /* (a * b + 2^31) >> 32 + acc, the 64-bit product rounded once: SMMLAR. */
-TS_A7_ALWAYS_INLINE int32_t ts_a7_smmlar(int32_t a, int32_t b, int32_t acc)
+TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_smmlar(int32_t a, int32_t b, int32_t acc)
 {
     int32_t r;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
@@ -43,7 +45,7 @@ TS_A7_ALWAYS_INLINE int32_t ts_a7_smmlar(int32_t a, int32_t b, int32_t acc)
 }
 
 /* bytes 1 and 3 of v sign-extended into two int16 halves: SXTB16 Rd, Rm, ROR #8. */
-TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtb16_ror8(uint32_t v)
+TS_ARMV7EM_ALWAYS_INLINE uint32_t ts_armv7em_sxtb16_ror8(uint32_t v)
 {
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
@@ -51,7 +53,7 @@ TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtb16_ror8(uint32_t v)
 }
 
 /* acc + bytes 1 and 3 of v sign-extended, per int16 half: SXTAB16 Rd, Rn, Rm, ROR #8. */
-TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtab16_ror8(uint32_t acc, uint32_t v)
+TS_ARMV7EM_ALWAYS_INLINE uint32_t ts_armv7em_sxtab16_ror8(uint32_t acc, uint32_t v)
 {
     uint32_t r;
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(v));
@@ -59,27 +61,27 @@ TS_A7_ALWAYS_INLINE uint32_t ts_a7_sxtab16_ror8(uint32_t acc, uint32_t v)
 }
 
 /* Bytewise signed maximum of a and b (SSUB8 sets the GE flags, SEL picks). */
-TS_A7_ALWAYS_INLINE uint32_t ts_a7_max8(uint32_t a, uint32_t b)
+TS_ARMV7EM_ALWAYS_INLINE uint32_t ts_armv7em_max8(uint32_t a, uint32_t b)
 {
     (void)__ssub8(a, b);
     return __sel(a, b);
 }
 
 /* Bytewise signed minimum. */
-TS_A7_ALWAYS_INLINE uint32_t ts_a7_min8(uint32_t a, uint32_t b)
+TS_ARMV7EM_ALWAYS_INLINE uint32_t ts_armv7em_min8(uint32_t a, uint32_t b)
 {
     (void)__ssub8(a, b);
     return __sel(b, a);
 }
 
-TS_A7_ALWAYS_INLINE uint32_t ts_a7_read32(const void *p)
+TS_ARMV7EM_ALWAYS_INLINE uint32_t ts_armv7em_read32(const void *p)
 {
     uint32_t v;
     memcpy(&v, p, 4); /* LDR: unaligned access is allowed on Armv7-M */
     return v;
 }
 
-TS_A7_ALWAYS_INLINE void ts_a7_write32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_write32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* ---- requantisation ----------------------------------------------------------------------------- */
 
@@ -95,54 +97,54 @@ typedef struct {
     int32_t multiplier;
     int32_t round;
     int32_t shift;
-} ts_a7_rq_t;
+} ts_armv7em_rq_t;
 
-TS_A7_ALWAYS_INLINE int32_t ts_a7_rq(int32_t acc, int32_t multiplier, int32_t round, int32_t shift)
+TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_rq(int32_t acc, int32_t multiplier, int32_t round, int32_t shift)
 {
-    int32_t s = ts_a7_smmlar(acc, multiplier, round); /* Q31.0 at 2^shift x output scale, + zp */
+    int32_t s = ts_armv7em_smmlar(acc, multiplier, round); /* Q31.0 at 2^shift x output scale, + zp */
     s = (s + (acc >> 31)) >> shift;                    /* output scale, zero point included */
     return __ssat(s, 8);
 }
 
 /* Requantisation modes a kernel is instantiated for (a compile-time constant after inlining). */
-enum { TS_A7_RQ_FAST = 0, TS_A7_RQ_FAST_CLAMP = 1, TS_A7_RQ_EXACT = 2 };
+enum { TS_ARMV7EM_RQ_FAST = 0, TS_ARMV7EM_RQ_FAST_CLAMP = 1, TS_ARMV7EM_RQ_EXACT = 2 };
 
 /* The mode of a layer: p->requant.shift == NULL marks fast records (see above). */
-TS_A7_ALWAYS_INLINE int ts_a7_rq_mode(const ts_requant_t *rq, int32_t act_min, int32_t act_max)
+TS_ARMV7EM_ALWAYS_INLINE int ts_armv7em_rq_mode(const ts_requant_t *rq, int32_t act_min, int32_t act_max)
 {
-    if (rq->shift != NULL) return TS_A7_RQ_EXACT;
-    return (act_min > INT8_MIN || act_max < INT8_MAX) ? TS_A7_RQ_FAST_CLAMP : TS_A7_RQ_FAST;
+    if (rq->shift != NULL) return TS_ARMV7EM_RQ_EXACT;
+    return (act_min > INT8_MIN || act_max < INT8_MAX) ? TS_ARMV7EM_RQ_FAST_CLAMP : TS_ARMV7EM_RQ_FAST;
 }
 
 /* acc of channel c -> int8 in any mode; mult / shift: the layer's requant.multiplier / requant.shift. */
-TS_A7_ALWAYS_INLINE int8_t ts_a7_requant(int mode, int32_t acc, const int32_t *mult, const int32_t *shift, int32_t c,
+TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const int32_t *mult, const int32_t *shift, int32_t c,
                                           int32_t out_zp, int32_t act_min, int32_t act_max)
 {
-    if (mode == TS_A7_RQ_EXACT) {
+    if (mode == TS_ARMV7EM_RQ_EXACT) {
         int32_t v = ts_mbqm(acc, mult[c], shift[c]) + out_zp;
         return (int8_t)ts_clamp_i32(v, act_min, act_max);
     }
-    const ts_a7_rq_t *r = (const ts_a7_rq_t *)(const void *)mult + c;
-    int32_t v = ts_a7_rq(acc, r->multiplier, r->round, r->shift);
-    if (mode == TS_A7_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
+    const ts_armv7em_rq_t *r = (const ts_armv7em_rq_t *)(const void *)mult + c;
+    int32_t v = ts_armv7em_rq(acc, r->multiplier, r->round, r->shift);
+    if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
     return (int8_t)v;
 }
 
 /* ---- widening int8 -> int16 pairs ----------------------------------------------------------------- */
 
 /* n groups of 4 int8 at src (any alignment) -> (k0,k2),(k1,k3) pairs at dst[0], dst[1], dst += stride. */
-TS_A7_ALWAYS_INLINE void ts_a7_widen(const int8_t *src, int32_t n, int32_t *dst, int32_t stride)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen(const int8_t *src, int32_t n, int32_t *dst, int32_t stride)
 {
     for (int32_t i = 0; i < n; i++) {
-        const uint32_t v = ts_a7_read32(src + 4 * i);
+        const uint32_t v = ts_armv7em_read32(src + 4 * i);
         dst[0] = (int32_t)__sxtb16(v);
-        dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+        dst[1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
         dst += stride;
     }
 }
 
 /* One lane of a 2-pixel column: n groups of src -> lane[0], lane[1], lane += 4 words (4 per group). */
-TS_A7_ALWAYS_INLINE void ts_a7_widen_lane(const int8_t *src, int32_t n, int32_t *lane)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_lane(const int8_t *src, int32_t n, int32_t *lane)
 {
     if (n <= 0) return;
     const int8_t *const end = src + 4 * n;
@@ -167,7 +169,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen_lane(const int8_t *src, int32_t n, int32_t 
 }
 
 /* Both lanes of a 2-pixel column at once: n groups of a and of b -> col (4 words per group). */
-TS_A7_ALWAYS_INLINE void ts_a7_widen_pair(const int8_t *a, const int8_t *b, int32_t n, int32_t *col)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_pair(const int8_t *a, const int8_t *b, int32_t n, int32_t *col)
 {
     if (n <= 0) return;
     const int8_t *const end = a + 4 * n;
@@ -196,14 +198,14 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen_pair(const int8_t *a, const int8_t *b, int3
 }
 
 /* n words of v at d (word-aligned), 4 per pass. */
-TS_A7_ALWAYS_INLINE void ts_a7_fill_words(uint32_t *d, uint32_t v, int32_t n)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_fill_words(uint32_t *d, uint32_t v, int32_t n)
 {
     for (; n >= 4; n -= 4, d += 4) d[0] = v, d[1] = v, d[2] = v, d[3] = v;
     for (; n > 0; n--) *d++ = v;
 }
 
 /* n words (a multiple of 4) from src to dst, by LDM/STM of 4 and 8 words. */
-TS_A7_ALWAYS_INLINE void ts_a7_copy_words(int32_t *dst, const int32_t *src, int32_t n)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_copy_words(int32_t *dst, const int32_t *src, int32_t n)
 {
     if (n <= 0) return;
     __asm__ volatile(
@@ -234,24 +236,24 @@ TS_A7_ALWAYS_INLINE void ts_a7_copy_words(int32_t *dst, const int32_t *src, int3
 }
 
 /* The last, partial group of a row of len bytes (len % 4 != 0): zero-padded, never reads past the row. */
-TS_A7_ALWAYS_INLINE void ts_a7_widen_tail(const int8_t *src, int32_t len, int32_t *dst)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_tail(const int8_t *src, int32_t len, int32_t *dst)
 {
     uint32_t v = 0;
     for (int32_t i = 0; i < (len & 3); i++) v |= (uint32_t)(uint8_t)src[(len & ~3) + i] << (8 * i);
     dst[0] = (int32_t)__sxtb16(v);
-    dst[1] = (int32_t)ts_a7_sxtb16_ror8(v);
+    dst[1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
 }
 
 /* Two rows of len int8 (pixels A and B) -> the interleaved 2-pixel column of the 2x2 block:
  * per group [A(k0,k2), A(k1,k3), B(k0,k2), B(k1,k3)]. */
-TS_A7_ALWAYS_INLINE void ts_a7_widen2(const int8_t *a, const int8_t *b, int32_t len, int32_t *col)
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b, int32_t len, int32_t *col)
 {
     const int32_t n = len >> 2;
-    ts_a7_widen_pair(a, b, n, col);
+    ts_armv7em_widen_pair(a, b, n, col);
     col += 4 * n;
     if (len & 3) {
-        ts_a7_widen_tail(a, len, col);
-        ts_a7_widen_tail(b, len, col + 2);
+        ts_armv7em_widen_tail(a, len, col);
+        ts_armv7em_widen_tail(b, len, col + 2);
     }
 }
 
@@ -259,7 +261,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen2(const int8_t *a, const int8_t *b, int32_t 
 
 /* One group of the 2x2 block: x = [A02 A13 B02 B13] (r4-r7), w = [c0(02) c0(13) c1(02) c1(13)] (r8-r11).
  * 10 instructions, 16 multiply-accumulates. Forced 32-bit encodings keep every body 40 bytes long. */
-#define TS_A7_BODY_2X2                          \
+#define TS_ARMV7EM_BODY_2X2                          \
     "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
     "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
     "smlad %[a00], r8, r4, %[a00]\n\t"          \
@@ -271,10 +273,10 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen2(const int8_t *a, const int8_t *b, int32_t 
     "smlad %[a10], r11, r5, %[a10]\n\t"         \
     "smlad %[a11], r11, r7, %[a11]\n\t"
 
-#define TS_A7_BODY_2X2_BYTES 40u
+#define TS_ARMV7EM_BODY_2X2_BYTES 40u
 
 /* The same body on fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
-#define TS_A7_BODY_2X2_REGS                     \
+#define TS_ARMV7EM_BODY_2X2_REGS                     \
     "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
     "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
     "smlad r0, r8, r4, r0\n\t"                  \
@@ -289,7 +291,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_widen2(const int8_t *a, const int8_t *b, int32_t 
 /* a[c][p] += sum over n groups of channel c's weights x pixel p's column; advances *w by n groups.
  * Duff's device: enters the 8-body loop so that the first pass runs n % 8 (or 8) bodies. (It clobbers
  * "memory": callers keep what they need after it in locals, not behind pointers.) */
-TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int32_t n, int32_t *a00,
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_2x2(const int32_t *x, const int32_t **wp, int32_t n, int32_t *a00,
                                        int32_t *a01, int32_t *a10, int32_t *a11)
 {
     /* every register is taken (8 for the bodies, 6 here): fixed ones spare GCC's allocator a dead end */
@@ -300,7 +302,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int
     register int32_t c10 __asm__("r2") = *a10;
     register int32_t c11 __asm__("r3") = *a11;
     const int32_t *const end = x + 4 * n;
-    const uint32_t entry = ((uint32_t)(-n) & 7u) * TS_A7_BODY_2X2_BYTES;
+    const uint32_t entry = ((uint32_t)(-n) & 7u) * TS_ARMV7EM_BODY_2X2_BYTES;
     __asm__ volatile(
         "ldr r4, %[entry]\n\t"
         "adr r5, 1f\n\t"
@@ -308,8 +310,8 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
-        TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2
-        TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2 TS_A7_BODY_2X2
+        TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2
+        TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2
         "ldr r4, %[end]\n\t"
         "cmp %[x], r4\n\t"
         "bne 1b\n\t"
@@ -325,7 +327,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int
 
 /* One group of the 4x1 block (fully connected): x = one int8 word widened on the fly; w = channels 0..3,
  * [c0(02) c0(13) c1(02) c1(13)] [c2(02) c2(13) c3(02) c3(13)]. 13 instructions, 16 multiply-accumulates. */
-#define TS_A7_BODY_4X1                          \
+#define TS_ARMV7EM_BODY_4X1                          \
     "ldr.w r4, [%[x]], #4\n\t"                  \
     "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
     "sxtb16 r5, r4, ror #8\n\t"                 \
@@ -340,10 +342,10 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_2x2(const int32_t *x, const int32_t **wp, int
     "smlad %[a2], r9, r5, %[a2]\n\t"            \
     "smlad %[a3], r11, r5, %[a3]\n\t"
 
-#define TS_A7_BODY_4X1_BYTES 52u
+#define TS_ARMV7EM_BODY_4X1_BYTES 52u
 
 /* a[c] += sum over n groups (of 4 int8 at x, any alignment) of channel c's weights; advances *w. */
-TS_A7_ALWAYS_INLINE void ts_a7_mac_4x1(const int8_t *x, const int32_t **wp, int32_t n, int32_t *a0,
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_4x1(const int8_t *x, const int32_t **wp, int32_t n, int32_t *a0,
                                        int32_t *a1, int32_t *a2, int32_t *a3)
 {
     register const int32_t *w __asm__("lr") = *wp;
@@ -353,7 +355,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_4x1(const int8_t *x, const int32_t **wp, int3
     register int32_t c2 __asm__("r2") = *a2;
     register int32_t c3 __asm__("r3") = *a3;
     const int8_t *const end = x + 4 * n;
-    const uint32_t entry = ((uint32_t)(-n) & 3u) * TS_A7_BODY_4X1_BYTES;
+    const uint32_t entry = ((uint32_t)(-n) & 3u) * TS_ARMV7EM_BODY_4X1_BYTES;
     __asm__ volatile(
         "ldr r4, %[entry]\n\t"
         "adr r5, 1f\n\t"
@@ -361,7 +363,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_4x1(const int8_t *x, const int32_t **wp, int3
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
-        TS_A7_BODY_4X1 TS_A7_BODY_4X1 TS_A7_BODY_4X1 TS_A7_BODY_4X1
+        TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1
         "ldr r4, %[end]\n\t"
         "cmp %[x], r4\n\t"
         "bne 1b\n\t"
@@ -378,12 +380,12 @@ TS_A7_ALWAYS_INLINE void ts_a7_mac_4x1(const int8_t *x, const int32_t **wp, int3
 /* ---- the 2 channels x 2 pixels convolution block ----------------------------------------------- */
 
 /* The convolutions' packed stream (layout "s16 2ch x k4 + rq"): per group of output channels, channels
- * padded to an even count, per channel pair, TS_A7_PAIR_WORDS(n4) words:
+ * padded to an even count, per channel pair, TS_ARMV7EM_PAIR_WORDS(n4) words:
  *   bias0 bias1 | n4 x [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)] | record0 record1
- * a record being ts_a7_rq_t (fast) or {multiplier, shift, 0} (exact, requant.shift != NULL). */
-#define TS_A7_PAIR_WORDS(n4) (8 + 4 * (n4))
+ * a record being ts_armv7em_rq_t (fast) or {multiplier, shift, 0} (exact, requant.shift != NULL). */
+#define TS_ARMV7EM_PAIR_WORDS(n4) (8 + 4 * (n4))
 
-/* Arguments of ts_a7_mat_mult_2x2 (armv7em/ts_a7_mat_mult_2x2.c): `pairs` channel pairs of the stream at w
+/* Arguments of ts_armv7em_mat_mult_2x2 (armv7em/ts_armv7em_mat_mult_2x2.c): `pairs` channel pairs of the stream at w
  * against one 2-pixel column, fast records only; writes 2 bytes per pair at out_a and at out_b. */
 typedef struct {
     const int32_t *col; /* the 2-pixel column, 4 words per group */
@@ -392,53 +394,53 @@ typedef struct {
     int8_t *out_b;
     int32_t pairs; /* >= 1 */
     int32_t n4;    /* >= 1 */
-} ts_a7_mm_t;
+} ts_armv7em_mm_t;
 
-void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a);
+void ts_armv7em_mat_mult_2x2(const ts_armv7em_mm_t *a);
 
-TS_A7_ALWAYS_INLINE int8_t ts_a7_rq_record(int mode, int32_t acc, const int32_t *rec, int32_t out_zp,
+TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int32_t acc, const int32_t *rec, int32_t out_zp,
                                             int32_t act_min, int32_t act_max)
 {
-    if (mode == TS_A7_RQ_EXACT) {
+    if (mode == TS_ARMV7EM_RQ_EXACT) {
         const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
         return (int8_t)ts_clamp_i32(v, act_min, act_max);
     }
-    int32_t v = ts_a7_rq(acc, rec[0], rec[1], rec[2]);
-    if (mode == TS_A7_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
+    int32_t v = ts_armv7em_rq(acc, rec[0], rec[1], rec[2]);
+    if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
     return (int8_t)v;
 }
 
-/* ts_a7_mac_2x2 out of line: its asm takes every register, which GCC cannot always arrange inside a big
+/* ts_armv7em_mac_2x2 out of line: its asm takes every register, which GCC cannot always arrange inside a big
  * function (the clamped and exact modes' path only). */
-static __attribute__((noinline, unused)) void ts_a7_mac_2x2_call(const int32_t *x, const int32_t **wp, int32_t n,
+static __attribute__((noinline, unused)) void ts_armv7em_mac_2x2_call(const int32_t *x, const int32_t **wp, int32_t n,
                                                                  int32_t acc[4])
 {
-    ts_a7_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
+    ts_armv7em_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
 }
 
 /* Every channel of one 2-pixel column: out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes
  * hold the same pixel); w: the stream of the first channel pair. */
-TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32_t n4, const int32_t *w,
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, const int32_t *col, int32_t n4, const int32_t *w,
                                              int32_t nch, int8_t *out_a, int8_t *out_b, int32_t out_zp,
                                              int32_t act_min, int32_t act_max)
 {
     int32_t c = 0;
-    if (mode == TS_A7_RQ_FAST && nch >= 2) {
-        const ts_a7_mm_t a = {col, w, out_a, out_b, nch >> 1, n4};
-        ts_a7_mat_mult_2x2(&a);
+    if (mode == TS_ARMV7EM_RQ_FAST && nch >= 2) {
+        const ts_armv7em_mm_t a = {col, w, out_a, out_b, nch >> 1, n4};
+        ts_armv7em_mat_mult_2x2(&a);
         c = nch & ~1;
-        w += (nch >> 1) * TS_A7_PAIR_WORDS(n4);
+        w += (nch >> 1) * TS_ARMV7EM_PAIR_WORDS(n4);
     }
-    for (; c < nch; c += 2, w += TS_A7_PAIR_WORDS(n4)) {
+    for (; c < nch; c += 2, w += TS_ARMV7EM_PAIR_WORDS(n4)) {
         int32_t acc[4] = {w[0], w[0], w[1], w[1]};
         const int32_t *wk = w + 2;
-        ts_a7_mac_2x2_call(col, &wk, n4, acc);
+        ts_armv7em_mac_2x2_call(col, &wk, n4, acc);
         const int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-        const int8_t y00 = ts_a7_rq_record(mode, a00, wk, out_zp, act_min, act_max);
-        const int8_t y01 = ts_a7_rq_record(mode, a01, wk, out_zp, act_min, act_max);
+        const int8_t y00 = ts_armv7em_rq_record(mode, a00, wk, out_zp, act_min, act_max);
+        const int8_t y01 = ts_armv7em_rq_record(mode, a01, wk, out_zp, act_min, act_max);
         if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */
-            const int8_t y10 = ts_a7_rq_record(mode, a10, wk + 3, out_zp, act_min, act_max);
-            const int8_t y11 = ts_a7_rq_record(mode, a11, wk + 3, out_zp, act_min, act_max);
+            const int8_t y10 = ts_armv7em_rq_record(mode, a10, wk + 3, out_zp, act_min, act_max);
+            const int8_t y11 = ts_armv7em_rq_record(mode, a11, wk + 3, out_zp, act_min, act_max);
             out_a[c + 1] = y10; /* stores after the loads: an int8 store may alias anything */
             out_b[c + 1] = y11;
         }
@@ -449,7 +451,7 @@ TS_A7_ALWAYS_INLINE void ts_a7_conv_channels(int mode, const int32_t *col, int32
 
 /* ---- Winograd F(2x2, 3x3) ---------------------------------------------------------------------- */
 
-/* Arguments of ts_a7_wino_gemm (armv7em/ts_a7_wino_gemm.c): for one output channel pair and one pair of
+/* Arguments of ts_armv7em_wino_gemm (armv7em/ts_armv7em_wino_gemm.c): for one output channel pair and one pair of
  * tiles, out[pos][c0A c0B c1A c1B] = the 2x2 SMLAD block of position pos's column (16 consecutive columns of
  * k4 groups, 4 words per group) and the pair's weights (16 consecutive blocks of k4 groups). */
 typedef struct {
@@ -458,11 +460,11 @@ typedef struct {
     int32_t k4;         /* 8: groups of 4 input channels, 1..16 */
     int32_t unused;     /* 12 */
     int32_t *out;       /* 16: 16 x 4 int32 */
-} ts_a7_wino_t;
+} ts_armv7em_wino_t;
 
-void ts_a7_wino_gemm(const ts_a7_wino_t *a);
+void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a);
 
-/* Arguments of ts_a7_wino_in (armv7em/ts_a7_wino_in.c): B^T d B of a 4x4 patch inside the input, every group
+/* Arguments of ts_armv7em_wino_in (armv7em/ts_armv7em_wino_in.c): B^T d B of a 4x4 patch inside the input, every group
  * of 4 channels, into one lane of the 16 columns. Offsets are used by the assembly: keep the order. */
 typedef struct {
     const int8_t *pixel; /* 0: the patch's top-left pixel, channel 0 */
@@ -471,11 +473,11 @@ typedef struct {
     int32_t *col;        /* 12: the lane's word of position 0, group 0 */
     int32_t stride;      /* 16: bytes between two positions' columns (16 k4) */
     int32_t k4;          /* 20: groups, >= 1 */
-} ts_a7_wino_in_t;
+} ts_armv7em_wino_in_t;
 
-void ts_a7_wino_in(const ts_a7_wino_in_t *a);
+void ts_armv7em_wino_in(const ts_armv7em_wino_in_t *a);
 
-/* Arguments of ts_a7_wino_out (armv7em/ts_a7_wino_out.c): output transform, requantisation and stores of one
+/* Arguments of ts_armv7em_wino_out (armv7em/ts_armv7em_wino_out.c): output transform, requantisation and stores of one
  * output channel pair and two full tiles. Offsets are used by the assembly: keep the order. */
 typedef struct {
     const int32_t *prod; /* 0: 16 x [c0 A, c0 B, c1 A, c1 B] */
@@ -484,13 +486,13 @@ typedef struct {
     int8_t *out_b;       /* 12: tile B's */
     int32_t out_c;       /* 16: bytes per output pixel */
     int32_t row;         /* 20: bytes per output row */
-} ts_a7_wino_out_t;
+} ts_armv7em_wino_out_t;
 
-void ts_a7_wino_out(const ts_a7_wino_out_t *a);
+void ts_armv7em_wino_out(const ts_armv7em_wino_out_t *a);
 
 /* ---- depthwise 3x3 ------------------------------------------------------------------------------ */
 
-/* Arguments of ts_a7_dw3x3_rows (armv7em/ts_a7_dw3x3_rows.c): one channel of a block of output rows of
+/* Arguments of ts_armv7em_dw3x3_rows (armv7em/ts_armv7em_dw3x3_rows.c): one channel of a block of output rows of
  * ts_depthwise_conv_3x3_s8, stride 1, fast record. Offsets are used by the assembly: keep the order. */
 typedef struct {
     const int16_t *const *rows; /* 0: transposed input rows, rows[r sh + ky] for output row r of the block */
@@ -502,11 +504,11 @@ typedef struct {
     int32_t nr;                 /* 24: output rows, >= 1 */
     int32_t ow;                 /* 28: outputs per row, >= 1 */
     int32_t sh;                 /* 32: vertical stride */
-} ts_a7_dw_t;
+} ts_armv7em_dw_t;
 
-void ts_a7_dw3x3_rows(const ts_a7_dw_t *a);
+void ts_armv7em_dw3x3_rows(const ts_armv7em_dw_t *a);
 
-/* Arguments of ts_a7_dw3x3_chans4 (armv7em/ts_a7_dw3x3_rows.c): one output row of nch channels. */
+/* Arguments of ts_armv7em_dw3x3_chans4 (armv7em/ts_armv7em_dw3x3_rows.c): one output row of nch channels. */
 typedef struct {
     const int16_t *row0;    /* 0: channel 0's plane of the window's first row, at the first output's tap */
     int32_t d1, d2;         /* 4, 8: bytes from the first row to the second and third (same channel) */
@@ -516,8 +518,8 @@ typedef struct {
     int32_t ow;             /* 24: outputs, >= 4 */
     int32_t plane_bytes;    /* 28: bytes from one channel's plane to the next */
     int32_t nch;            /* 32: channels, >= 1 */
-} ts_a7_dw_row_t;
+} ts_armv7em_dw_row_t;
 
-void ts_a7_dw3x3_chans4(const ts_a7_dw_row_t *a); /* 4 outputs per step, rows word-aligned */
+void ts_armv7em_dw3x3_chans4(const ts_armv7em_dw_row_t *a); /* 4 outputs per step, rows word-aligned */
 
-#endif /* TS_NN_ARMV7EM_H */
+#endif /* TS_ARMV7EM_H */

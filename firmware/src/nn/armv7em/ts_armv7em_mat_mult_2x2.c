@@ -1,18 +1,18 @@
 /* Support function of the Armv7E-M convolutions (ts_conv_s8, ts_conv_1x1_s8): the output channel pairs of one
- * 2-pixel column with fast requantisation records, in assembly. In C (ts_a7_conv_channels) GCC spends about
+ * 2-pixel column with fast requantisation records, in assembly. In C (ts_armv7em_conv_channels) GCC spends about
  * 60 instructions per 2x2 block around the SMLAD bodies (spilled pointers, reloaded records); here a block
  * costs 32, plus 10 per group of 4 k and 3 per pass of the 16-body loop (`tinyscene bench-kernels`); with
  * at most 16 groups (one pass) the end check goes, with exactly 16 the computed jump too, and there the
  * first body starts the accumulators from the bias pair (2 copies fewer).
  *
- * Per channel pair of the stream (ts/nn_armv7em.h, TS_A7_PAIR_WORDS): the accumulators from the bias pair;
- * the Duff's device of ts_a7_mac_2x2 over the n4 groups; the four results through the two records
- * (ts_a7_rq: SMMLAR, sign fix, shift, SSAT); both channels' bytes of a pixel stored as one halfword.
+ * Per channel pair of the stream (armv7em/ts_armv7em.h, TS_ARMV7EM_PAIR_WORDS): the accumulators from the bias pair;
+ * the Duff's device of ts_armv7em_mac_2x2 over the n4 groups; the four results through the two records
+ * (ts_armv7em_rq: SMMLAR, sign fix, shift, SSAT); both channels' bytes of a pixel stored as one halfword.
  * Registers in the SMLAD loop: r0-r3 accumulators, r4-r11 data, r12 column, lr stream; the rest of the
  * state lives on the stack: [sp] column, [sp+4] loop entry, [sp+8] column end, [sp+12] out_a,
  * [sp+16] out_b, [sp+20] stream end. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 /* After a pair's SMLAD bodies: records, requantisation, stores. */
 #define PAIR_TAIL \
@@ -41,10 +41,10 @@
     "strd r4, r5, [sp, #12]\n\t" \
 
 #define BODIES16 \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
 
 /* The first body with the bias pair in r0 (channel c) and r2 (channel c + 1): pixel B's accumulators start
  * from them before pixel A's move on (no copies). */
@@ -61,12 +61,12 @@
     "smlad r3, r11, r7, r3\n\t"
 
 #define BODIES15 \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS \
-    TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS \
+    TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
 
-__attribute__((naked, noinline)) void ts_a7_mat_mult_2x2(const ts_a7_mm_t *a)
+__attribute__((naked, noinline)) void ts_armv7em_mat_mult_2x2(const ts_armv7em_mm_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"

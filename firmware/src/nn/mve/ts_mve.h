@@ -1,7 +1,7 @@
 /* Private helpers of the Helium int8 kernels (firmware/src/nn/mve/, Cortex-M55 with MVE): intrinsics from
  * arm_mve.h, and one inline-assembly block where GCC's register allocation was measured to cost about twice
  * the instructions (the 4 channels x 2 pixels dot product: VMLADAVA accumulates into even registers only,
- * and needs all eight). Included only by those kernels; it lives in include/ so that a change rebuilds them.
+ * and needs all eight). Private to those kernels.
  *
  * Requantisation is TFLite's exactly, four lanes at a time: VSHL (left shift, wrapping like TFLite's),
  * VQRDMULH (SaturatingRoundingDoublingHighMul, saturation included), then RoundingDivideByPOT as VRSHL by
@@ -12,14 +12,15 @@
  * connected layer ("s8 4ch x k16 + rq"): per group of output channels, channels padded to a multiple of 4,
  * per block of 4 channels: ceil(k / 16) chunks of [c0 k0..15][c1 ..][c2 ..][c3 ..] int8 (k zero-padded),
  * then 4 x 4 int32: bias, multiplier, left shift (>= 0), minus the right shift (<= 0). */
-#ifndef TS_NN_MVE_H
-#define TS_NN_MVE_H
+#ifndef TS_MVE_H
+#define TS_MVE_H
 
 #include <arm_mve.h>
 #include <stdint.h>
 
 #include "ts/nn.h"
 #include "ts/nn_math.h"
+#include "ts_mve_kernels.h"
 
 #if !defined(__ARM_FEATURE_MVE)
 #error "the mve kernels need a core with Helium (-mcpu=cortex-m55)"
@@ -166,4 +167,4 @@ TS_MVE_ALWAYS_INLINE void ts_mve_fill(int8_t *dst, int8_t v, int32_t n)
     if (n > 0) vstrbq_p_s8(dst, q, vctp8q((uint32_t)n));
 }
 
-#endif /* TS_NN_MVE_H */
+#endif /* TS_MVE_H */
