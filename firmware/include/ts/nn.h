@@ -55,7 +55,19 @@ typedef struct {
     const int8_t *weights; /* reference layout OHWI */
     const int32_t *bias;   /* folded, one per output channel */
     ts_requant_t requant;
+    int32_t flags; /* TS_CONV_* (0: the kernel's own choice) */
 } ts_conv_params_t;
+
+/* ts_conv_params_t.flags, for the optimized families (the compiler sets them from the room the arena has free
+ * during the layer):
+ * - TS_CONV_COMPACT: the smallest scratch (no rows of the input widened ahead);
+ * - TS_CONV_STORED_TRANSFORM: the weights in flash are already in the kernel's computing form (Winograd's
+ *   transformed weights, `--prefer speed`), else the kernel makes that form in its scratch;
+ * - TS_CONV_CHUNK(n): output channel pairs made per pass in the scratch (0: all at once). */
+#define TS_CONV_COMPACT 1
+#define TS_CONV_STORED_TRANSFORM 2
+#define TS_CONV_CHUNK(n) ((int32_t)(n) << 8)
+#define TS_CONV_CHUNK_OF(flags) (((flags) >> 8) & 0xFFFF)
 
 /* A 1x1 convolution whose every output pixel reads an input pixel (no padding on any side: a PAD fused
  * into the convolution can pad the bottom or the right only): kernels read the input rows in place. */

@@ -16,8 +16,10 @@ def _compile(args: argparse.Namespace) -> int:
     cmd = "tinyscene compile " + " ".join(shlex.quote(str(a)) for a in
                                           [args.model, "--out", args.out]
                                           + (["--board", args.board] if args.board else [])
-                                          + (["--kernels", args.kernels] if args.kernels != "auto" else []))
-    comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd)
+                                          + (["--kernels", args.kernels] if args.kernels != "auto" else [])
+                                          + (["--prefer", args.prefer] if args.prefer != "size" else []))
+    comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd,
+                         prefer=args.prefer)
     print(comp.summary())
     print(f"wrote {comp.out_dir}/model.c, model.h, compile_report.json")
     return 0
@@ -73,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--board", help="target board (budgets, kernel family); default: generic reference kernels")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel family: auto = the board's (armv7em, mve), or reference")
+    p.add_argument("--prefer", default="size", choices=("size", "speed"),
+                   help="size (default): every weight stored once, int8, in the layout its kernel reads; speed: "
+                        "also expanded copies (Winograd's int16 transformed weights) where the board's flash allows")
     p.set_defaults(func=_compile)
 
     p = sub.add_parser("compare", help="first layer and index where the device differs from tflite_micro")

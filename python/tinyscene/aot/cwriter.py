@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyscene.aot.kernels import F32, F64, CArray, Layer, Ref
+from tinyscene.aot.layer import F32, F64, CArray, Layer, Ref
 from tinyscene.aot.planner import Plan
 from tinyscene.tflite.graph import Graph, Tensor
 
@@ -117,6 +117,11 @@ def const_bytes(g: Graph, layers: list[Layer]) -> int:
     """Flash taken by the generated constants (weights, biases, quantisation tables, parameter blocks)."""
     arrays = [*(_const_tensors(g, layers).values()), *(a for L in layers for a in L.arrays)]
     return sum(a.values.size * _ctype_bytes(a.ctype) for a in arrays) + PARAM_BLOCK_BYTES * len(layers)
+
+
+def layer_const_bytes(L: Layer) -> int:
+    """Flash of one layer's generated arrays (weights as packed, biases, records, tables)."""
+    return sum(a.values.size * _ctype_bytes(a.ctype) for a in L.arrays)
 
 
 # The private header declaring an optimized family's own kernels (firmware/src/nn is on the include path).

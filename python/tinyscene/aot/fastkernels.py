@@ -7,10 +7,13 @@ SMLAD blocks (armv7em) or cut into 16-byte vectors (mve), biases and requantisat
 channel, lookup tables. The choice and its parameters are recorded in layer.info["kernel_choice"] (compile
 report, generated C).
 
+Weights are stored once, int8, in the order the kernel reads them (armv7em widens them with SXTB16 as it reads;
+Helium reads int8); only `--prefer speed` adds Winograd's int16 transformed weights where they apply.
+
 Requantisation ("fast" records, armv7em): for every channel with a right shift (TFLite shift <= -1), the
 compiler checks with the largest |accumulator| any int8 input can give (|bias| + 128 sum|w|) that
-  - the accumulator doubled still fits int32 (the factor 2 is folded into the int16 weights and the bias,
-    so that one SMMLAR computes TFLite's SaturatingRoundingDoublingHighMul), and
+  - the accumulator doubled still fits int32 (the kernel doubles it, or Winograd folds the 2 into its int16
+    weights and bias, so that one SMMLAR computes TFLite's SaturatingRoundingDoublingHighMul), and
   - adding the rounding term and output_zero_point << shift cannot overflow.
 If any channel fails, the layer keeps TFLite's multiplier/shift arrays and the kernel's exact path.
 """
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyscene.aot.kernels import CArray, KernelVariant, Layer, Ref
+from tinyscene.aot.layer import CArray, KernelVariant, Layer, Ref
 
 INT32_LIMIT = 1 << 31
 
@@ -125,9 +128,20 @@ def _words(pairs16: np.ndarray) -> np.ndarray:
     return (lo | hi << 16).astype(np.uint32)
 
 
+def _int8_words(w: np.ndarray) -> np.ndarray:
+    """[..., k] int -> [..., n4] uint32 words of 4 int8 in k order, zero-padded (what SXTB16 / SXTB16 ROR 8
+    widen into the (k0, k2), (k1, k3) pairs the columns hold)."""
+    k = w.shape[-1]
+    n4 = (k + 3) // 4
+    out = np.zeros((*w.shape[:-1], 4 * n4), dtype=np.int64)
+    out[..., :k] = w
+    b = (out.reshape(*w.shape[:-1], n4, 4) & 0xFF).astype(np.uint32)
+    return b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
+
+
 def _prepare_conv_a7(L: Layer, family: str) -> None:
-    """Stream "s16 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, armv7em/ts_armv7em.h): per channel pair
-    the bias pair, the int16 weight groups of both channels interleaved, the two requantisation records."""
+    """Stream "s8 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, armv7em/ts_armv7em.h): per channel
+    pair the bias pair, the int8 weight words of both channels interleaved, the two requantisation records."""
     arr = _arrays(L)
     groups, pg, k, n4 = _conv_geometry(L)
     pg2 = pg + (pg & 1)
@@ -138,16 +152,16 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
     rq = plan_requant(np.abs(w).sum(-1).reshape(-1), bias.reshape(-1), mult.reshape(-1), shift.reshape(-1),
                       int(L.params["output_zero_point"]))
     pad = lambda a: np.stack([_pad_rows(a[g], pg2) for g in range(groups)])  # noqa: E731  [G, pg2, ...]
-    wp = _k4_pairs(pad(w) * rq.fold)  # [G, pg2, n4, 4]: (k0, k2, k1, k3) per group
-    wp = wp.reshape(groups, pg2 // 2, 2, n4, 2, 2).transpose(0, 1, 3, 2, 4, 5)  # [G, pairs, n4, ch, word, half]
-    wwords = _words(wp).reshape(groups, pg2 // 2, 4 * n4).astype(np.int64)
-    bwords = (pad(bias) * rq.fold).reshape(groups, pg2 // 2, 2)
+    words = _int8_words(pad(w))  # [G, pg2, n4]
+    wwords = words.reshape(groups, pg2 // 2, 2, n4).transpose(0, 1, 3, 2).reshape(groups, pg2 // 2, 2 * n4)
+    bwords = pad(bias).reshape(groups, pg2 // 2, 2)
     if rq.fast:
         recs = pad(rq.records.reshape(groups, pg, 3)).astype(np.int64)
     else:
         recs = np.stack([pad(mult), pad(shift), np.zeros((groups, pg2), dtype=np.int64)], axis=-1)
     rwords = recs.reshape(groups, pg2 // 2, 6)
-    stream = np.concatenate([bwords & 0xFFFFFFFF, wwords, rwords & 0xFFFFFFFF], axis=-1).astype(np.uint32)
+    stream = np.concatenate([bwords & 0xFFFFFFFF, wwords.astype(np.int64), rwords & 0xFFFFFFFF],
+                            axis=-1).astype(np.uint32)
     arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
     name = L.name
     L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
@@ -158,18 +172,19 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         L.arrays += [arr["mult"], arr["shift"]]
         L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
     L.info["kernel_choice"] = {
-        "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 10 instructions)",
+        "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 14 instructions, int8 weights widened "
+                 "by SXTB16)",
         "k": k, "k_padded": 4 * n4,
         "im2col": "none (1x1)" if L.function == "ts_conv_1x1_s8" else
                   ("copies from widened pair rows" if _conv_ring_bytes(L) else
                    "copies from widened field rows" if _conv_field_bytes(L) else "int16, 2 pixels"),
-        "weights": "int16, channel pairs interleaved with their bias and requantisation records"
-                   + (", x2 (folded requantisation)" if rq.fast else ""),
+        "weights": "int8, channel pairs interleaved with their bias and requantisation records",
         "requant": "fast" if rq.fast else f"exact ({rq.reason})",
         "scratch_bytes": L.scratch_bytes}
 
 
-CONV_RING_MAX = 16384  # armv7em/ts_conv_s8.c TS_ARMV7EM_CONV_RING_MAX
+CONV_RING_MAX = 16384  # armv7em/ts_armv7em_conv.c TS_ARMV7EM_CONV_RING_MAX
+CONV_COMPACT = 1  # ts/nn.h TS_CONV_COMPACT: no rows widened ahead (the smallest scratch)
 
 
 def _conv_ring_bytes(L: Layer) -> int:
@@ -178,7 +193,7 @@ def _conv_ring_bytes(L: Layer) -> int:
     cout, kh, kw, kc = p["filter"]
     c = p["input"][3]
     ring = kh * ((p["output"][2] - 1) * p["stride_w"] + kw) * 4 * c
-    ok = kc == c and c % 4 == 0 and p["dilation_h"] == 1 and p["dilation_w"] == 1 and kh <= 16
+    ok = not p.get("flags", 0) & CONV_COMPACT and kc == c and c % 4 == 0 and p["dilation_h"] == 1 and p["dilation_w"] == 1 and kh <= 16
     return ring if ok and ring <= CONV_RING_MAX else 0
 
 
@@ -239,7 +254,7 @@ def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
         "requant": "fast", "scratch_bytes": L.scratch_bytes}
 
 
-CONV_FIELD_MAX = 16384  # armv7em/ts_conv_s8.c TS_ARMV7EM_CONV_FIELD_MAX
+CONV_FIELD_MAX = 16384  # armv7em/ts_armv7em_conv.c TS_ARMV7EM_CONV_FIELD_MAX
 
 
 def _conv_field_bytes(L: Layer) -> int:
@@ -249,7 +264,8 @@ def _conv_field_bytes(L: Layer) -> int:
     c = p["input"][3]
     field = ((p["output"][1] - 1) * p["stride_h"] + kh) * p["output"][2] * 2 * kw * c
     field_and_row = field + ((((p["output"][2] - 1) * p["stride_w"] + kw) * c + 3) & ~3)  # + one padded row
-    ok = (not _conv_ring_bytes(L) and kc == c and (kw * c) % 4 == 0 and p["dilation_h"] == 1
+    ok = (not p.get("flags", 0) & CONV_COMPACT and not _conv_ring_bytes(L) and kc == c and (kw * c) % 4 == 0
+          and p["dilation_h"] == 1
           and p["dilation_w"] == 1)
     return field_and_row if ok and field <= CONV_FIELD_MAX else 0
 
@@ -262,6 +278,48 @@ def _scratch_conv_a7(L: Layer, family: str) -> int:
 
 def _scratch_conv_1x1_a7(L: Layer, family: str) -> int:
     return 16 * ((L.params["input"][3] + 3) // 4)
+
+
+def _pairs(L: Layer) -> int:
+    groups, pg, _, _ = _conv_geometry(L)
+    return groups * ((pg + 1) // 2)
+
+
+def _chunk_pairs(L: Layer) -> int:
+    """ts_armv7em_conv_chunk_pairs(): channel pairs made per pass in the scratch."""
+    n, allp = (L.params.get("flags", 0) >> 8) & 0xFFFF, _pairs(L)
+    one_group = L.params["filter"][3] == L.params["input"][3]
+    return n if 0 < n < allp and one_group else allp
+
+
+def _chunk_settings(L: Layer, compact_too: bool) -> list[dict]:
+    """Flags to try: all channel pairs per pass, then half, a quarter, ... (one group only), with rows widened
+    ahead, then (compact_too) the same without them."""
+    allp = _pairs(L)
+    sizes = [0]
+    if L.params["filter"][3] == L.params["input"][3]:
+        n = allp // 2
+        while n >= 1:
+            sizes.append(n)
+            n //= 2
+    out = [{"flags": n << 8} for n in sizes]
+    if compact_too:
+        out += [{"flags": CONV_COMPACT | n << 8} for n in sizes]
+    return out
+
+
+def _widened_stream_bytes(L: Layer) -> int:
+    """Bytes of the int16 stream the widened variants make in their scratch ("s16 2ch x k4 + rq")."""
+    _, _, _, n4 = _conv_geometry(L)
+    return 4 * _chunk_pairs(L) * (8 + 4 * n4)
+
+
+def _scratch_conv_widened_a7(L: Layer, family: str) -> int:
+    return (_scratch_conv_a7(L, family) + 3) // 4 * 4 + _widened_stream_bytes(L)
+
+
+def _scratch_conv_1x1_widened_a7(L: Layer, family: str) -> int:
+    return _scratch_conv_1x1_a7(L, family) + _widened_stream_bytes(L)
 
 
 def _pads_after(L: Layer) -> tuple[int, int]:
@@ -279,7 +337,8 @@ def _is_1x1(L: Layer) -> bool:
 
 # ---- armv7em: depthwise 3x3 ------------------------------------------------------------------------------
 
-DW_STREAM_WORDS = 10  # per channel: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
+DW_STREAM_WORDS = 7  # per channel: bias, 3 x int8 (w0, w1, w2, 0), multiplier, round, shift (in flash)
+DW_WIDE_WORDS = 10  # per channel in the scratch: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
 
 
 def _dw_transposed(L: Layer) -> bool | None:
@@ -323,11 +382,13 @@ def _dw_block_rows(L: Layer) -> int:
 def _scratch_dw3x3_a7(L: Layer, family: str) -> int:
     sr = L.params["stride_w" if _dw_transposed(L) else "stride_h"]
     ring = (_dw_block_rows(L) - 1) * sr + 3  # the block's input rows, + 1 row of zero points below
-    return (ring + 1) * L.params["input"][3] * _dw_plane(L) * 2
+    # + the taps widened to int16 pairs for the layer (DW_WIDE_WORDS per channel)
+    return (ring + 1) * L.params["input"][3] * _dw_plane(L) * 2 + 4 * DW_WIDE_WORDS * L.params["input"][3]
 
 
 def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
-    """Stream "dw3x3 s16 + rq" (ts_depthwise_conv_3x3_s8 of armv7em): per channel DW_STREAM_WORDS words."""
+    """Stream "dw3x3 s8 + rq" (ts_depthwise_conv_3x3_s8 of armv7em): a flags word, then per channel
+    DW_STREAM_WORDS words; the kernel widens the taps (x2 with fast records) into its scratch."""
     arr = _arrays(L)
     C = L.params["output"][3]
     w = arr["weights"].values.reshape(3, 3, C).astype(np.int64)  # [ky, kx, c]
@@ -337,13 +398,9 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     bias = arr["bias"].values.astype(np.int64)
     mult, shift = arr["mult"].values.astype(np.int64), arr["shift"].values.astype(np.int64)
     rq = plan_requant(np.abs(w).sum((0, 1)), bias, mult, shift, int(L.params["output_zero_point"]))
-    wf = w * rq.fold
-    rows = []
-    for ky in range(3):
-        rows.append(_words(np.stack([wf[ky, 0], wf[ky, 1]], -1)).astype(np.int64))
-        rows.append(_words(np.stack([wf[ky, 2], np.zeros(C, dtype=np.int64)], -1)).astype(np.int64))
+    rows = [_int8_words(w[ky].T).reshape(C) for ky in range(3)]  # [C] words (w0, w1, w2, 0)
     recs = rq.records.astype(np.int64) if rq.fast else np.stack([mult, shift, np.zeros(C, dtype=np.int64)], -1)
-    stream = np.concatenate([(bias * rq.fold)[:, None], np.stack(rows, -1), recs], -1) & 0xFFFFFFFF
+    stream = np.concatenate([bias[:, None], np.stack(rows, -1).astype(np.int64), recs], -1) & 0xFFFFFFFF
     assert stream.shape == (C, DW_STREAM_WORDS)
     stream = np.concatenate([[int(tr)], stream.reshape(-1)]).astype(np.int64) & 0xFFFFFFFF
     arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
@@ -359,15 +416,16 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
         "method": "3 input rows transposed to int16 channel planes; per channel, 2 outputs per step with "
                   "SMLAD over tap pairs (w0, w1) and SMLABB/SMLATB for w2",
         "sweep": "down the columns (transposed)" if tr else "along the rows", "block_rows": _dw_block_rows(L),
-        "weights": "int16 tap pairs per channel with bias and requantisation record"
-                   + (", x2 (folded requantisation)" if rq.fast else ""),
+        "weights": "int8 taps per channel with bias and requantisation record (widened per call into the "
+                   "scratch" + (", x2: folded requantisation)" if rq.fast else ")"),
         "requant": "fast" if rq.fast else f"exact ({rq.reason})", "scratch_bytes": L.scratch_bytes}
 
 
 # ---- armv7em: fully connected -----------------------------------------------------------------------
 
 def _prepare_fc_a7(L: Layer, family: str) -> None:
-    """Layout "s16 4ch x k4" (ts_fully_connected_s8 of armv7em)."""
+    """Layout "s8 4ch x k4" (ts_fully_connected_s8 of armv7em): per quad of output channels and group of 4
+    inputs, the four channels' int8 words."""
     arr = _arrays(L)
     out_d, depth = L.params["output_depth"], L.params["input_depth"]
     q4 = (out_d + 3) // 4 * 4
@@ -376,16 +434,15 @@ def _prepare_fc_a7(L: Layer, family: str) -> None:
     bias = arr["bias"].values.astype(np.int64)
     mult, shift = arr["mult"].values, arr["shift"].values
     rq = plan_requant(np.abs(w).sum(-1), bias, mult, shift, int(L.params["output_zero_point"]))
-    wp = _k4_pairs(_pad_rows(w, q4) * rq.fold)  # [q4, n4, 4]
-    wp = wp.reshape(q4 // 4, 4, n4, 4).transpose(0, 2, 1, 3)  # [quads, n4, 4 ch, 4]
-    arr["weights"].values = _as_bytes(wp)
-    arr["bias"].values = (_pad_rows(bias, q4) * rq.fold).astype(np.int32)
+    words = _int8_words(_pad_rows(w, q4)).reshape(q4 // 4, 4, n4).transpose(0, 2, 1)  # [quads, n4, 4 ch]
+    arr["weights"].values = np.ascontiguousarray(words.astype("<u4")).reshape(-1).view(np.int8)
+    arr["bias"].values = _pad_rows(bias, q4).astype(np.int32)
     if rq.fast:
         rq.records = _pad_rows(rq.records, q4)
     _set_requant(L, rq, _pad_rows(mult, q4), _pad_rows(shift, q4))
     L.info["kernel_choice"] = {
-        "block": "4 output channels x 1 row (SMLAD, 16 MACs per 13 instructions)", "k": depth,
-        "k_padded": 4 * n4, "weights": "int16, channel quads interleaved" + (", x2" if rq.fast else ""),
+        "block": "4 output channels x 1 row (SMLAD, 16 MACs per 20 instructions, int8 weights widened by "
+                 "SXTB16)", "k": depth, "k_padded": 4 * n4, "weights": "int8, channel quads interleaved",
         "requant": "fast" if rq.fast else f"exact ({rq.reason})"}
 
 
@@ -589,24 +646,36 @@ MVE = ("mve",)
 
 FAST_VARIANTS: dict[str, list[KernelVariant]] = {
     "CONV_2D": [
-        FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7_ONLY, applies=_is_1x1, weight_layout="s16 2ch x k4 + rq",
+        FastVariant("CONV_2D", "ts_conv_1x1_widened_s8", families=A7_ONLY, applies=_is_1x1,
+                    weight_layout="s8 2ch x k4 + rq", scratch_bytes=_scratch_conv_1x1_widened_a7,
+                    buffer_size_function="ts_conv_1x1_widened_s8_get_buffer_size", prepare=_prepare_conv_a7,
+                    dead_space=True, settings=lambda L: _chunk_settings(L, False)),
+        FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7_ONLY, applies=_is_1x1, weight_layout="s8 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_1x1_a7, buffer_size_function="ts_conv_1x1_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
-        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_ok,
+        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_ok, expands_weights=True,
                     weight_layout="wino s16 2ch x 16pos x k4 + rq",
                     scratch_bytes=lambda L, fam: 16 * 16 * ((L.params["input"][3] + 3) // 4) + 256
                     + 64 * ((L.params["input"][3] + 3) // 4),
                     buffer_size_function="ts_conv_wino_s8_get_buffer_size", prepare=_prepare_conv_wino_a7),
-        FastVariant("CONV_2D", "ts_conv_s8", families=A7_ONLY, weight_layout="s16 2ch x k4 + rq",
+        # the fastest that fits the arena's free bytes during the layer: widened weights (all channel pairs per
+        # pass, or fewer) with or without rows widened ahead, rows alone; else int8 weights, the smallest scratch
+        FastVariant("CONV_2D", "ts_conv_widened_s8", families=A7_ONLY, weight_layout="s8 2ch x k4 + rq",
+                    scratch_bytes=_scratch_conv_widened_a7, buffer_size_function="ts_conv_widened_s8_get_buffer_size",
+                    prepare=_prepare_conv_a7, dead_space=True, settings=lambda L: _chunk_settings(L, True)),
+        FastVariant("CONV_2D", "ts_conv_s8", families=A7_ONLY, weight_layout="s8 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
-                    prepare=_prepare_conv_a7),
+                    prepare=_prepare_conv_a7, dead_space=True, settings=lambda L: [{"flags": 0}]),
+        FastVariant("CONV_2D", "ts_conv_s8", families=A7_ONLY, weight_layout="s8 2ch x k4 + rq",
+                    scratch_bytes=_scratch_conv_a7, buffer_size_function="ts_conv_s8_get_buffer_size",
+                    prepare=_prepare_conv_a7, settings=lambda L: [{"flags": CONV_COMPACT}]),
         FastVariant("CONV_2D", "ts_conv_s8", families=MVE, weight_layout="s8 4ch x k16 + rq",
                     scratch_bytes=_scratch_conv_mve, buffer_size_function="ts_conv_s8_get_buffer_size",
                     prepare=_prepare_conv_mve, source="mve"),
     ],
     "DEPTHWISE_CONV_2D": [
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7_ONLY, applies=_is_dw3x3,
-                    weight_layout="dw3x3 s16 + rq", scratch_bytes=_scratch_dw3x3_a7,
+                    weight_layout="dw3x3 s8 + rq", scratch_bytes=_scratch_dw3x3_a7,
                     buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7),
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_planar_s8", families=MVE,
                     applies=lambda L: _planar_geometry(L) is not None, weight_layout="dw planar s8 + rq",

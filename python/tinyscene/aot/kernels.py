@@ -22,12 +22,13 @@ Two steps, kept apart so that optimized kernel families can be added without tou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from tinyscene.aot import fastkernels
 from tinyscene.aot import quant as Q
+from tinyscene.aot.layer import F32, F64, CArray, KernelVariant, Layer, Ref
 from tinyscene.errors import TsError
 from tinyscene.tflite.graph import Graph, Op, Tensor
 
@@ -36,71 +37,6 @@ SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL"
                  "AVERAGE_POOL_2D", "MEAN", "SOFTMAX", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "PADV2",
                  "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "SPACE_TO_BATCH_ND",
                  "BATCH_TO_SPACE_ND")
-
-
-# ---- values of a C parameter block ----------------------------------------------------------------
-
-class Ref(str):
-    """The name of a constant array (a pointer in C)."""
-
-
-@dataclass(frozen=True)
-class F32:
-    value: float
-
-
-@dataclass(frozen=True)
-class F64:
-    value: float
-
-
-@dataclass
-class CArray:
-    name: str
-    ctype: str  # int8_t | int32_t | float
-    values: np.ndarray
-    role: str  # weights | bias | quant | const | table
-
-
-@dataclass
-class Layer:
-    index: int  # position in ts_model_invoke()
-    op: Op
-    params_type: str  # C struct type
-    params: dict  # C struct fields -> int | F32 | F64 | Ref | tuple | dict
-    arrays: list[CArray]
-    inputs: list[int]  # tensor ids passed to the kernel, in order (constant tensors allowed)
-    outputs: list[int]
-    signature: str  # unary | binary | nary (concat)
-    macs: int = 0
-    scratch_bytes: int = 0  # reference scratch; the chosen variant may change it
-    inplace: list[tuple[int, int]] = field(default_factory=list)  # (input pos, output pos) allowed to share memory
-    info: dict = field(default_factory=dict)  # summary for the compile report
-    function: str = ""
-    variant: "KernelVariant | None" = None
-    weight_layout: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"tsm_l{self.index}"
-
-    def array(self, role: str) -> CArray | None:
-        return next((a for a in self.arrays if a.role == role), None)
-
-
-@dataclass(frozen=True)
-class KernelVariant:
-    op: str  # the IR op kind it implements
-    function: str  # C function (same name in every family that provides it)
-    families: tuple[str, ...] = ("reference", "armv7em", "mve")
-    applies: Callable[[Layer], bool] = lambda layer: True
-    weight_layout: str | None = None  # layout of the weights it reads (None: no weights)
-    pack_weights: Callable[[np.ndarray, Layer], np.ndarray] | None = None  # TFLite layout -> weight_layout
-    scratch_bytes: Callable[[Layer, str], int] | None = None  # None: the layer's reference scratch
-    buffer_size_function: str | None = None  # C function that reports the scratch, checked at start-up
-    # after the steps above: repacks what the kernel reads (weights, bias, requantisation records, tables) and
-    # may change the parameter block (params, params_type, arrays); records its choices in layer.info
-    prepare: Callable[[Layer, str], None] | None = None
 
 
 VARIANTS: dict[str, list[KernelVariant]] = {
@@ -130,25 +66,52 @@ VARIANTS: dict[str, list[KernelVariant]] = {
 }
 
 
-def optimized_variants() -> dict[str, list[KernelVariant]]:
-    """VARIANTS with the optimized families' variants (fastkernels.py) in front of the generic ones (imported
-    on first use: fastkernels builds on this module)."""
-    from tinyscene.aot.fastkernels import register
+PREFER = ("size", "speed")  # --prefer: size (default) keeps every weight once, int8; speed allows expanded copies
 
-    register(VARIANTS)
+
+def optimized_variants() -> dict[str, list[KernelVariant]]:
+    """VARIANTS with the optimized families' variants (fastkernels.py) in front of the generic ones."""
+    fastkernels.register(VARIANTS)
     return VARIANTS
 
 
-def choose_kernel(layer: Layer, family: str) -> KernelVariant:
+def _candidates(layer: Layer, family: str, prefer: str) -> list[KernelVariant]:
     optimized_variants()
     key = layer.info.get("variant_key", layer.op.kind)
-    for v in VARIANTS.get(key, []):
-        if family in v.families and v.applies(layer):
+    return [v for v in VARIANTS.get(key, [])
+            if family in v.families and (prefer == "speed" or not v.expands_weights) and v.applies(layer)]
+
+
+def choose_kernel(layer: Layer, family: str, prefer: str = "size") -> KernelVariant:
+    """The first variant of the table that applies, not counting those that need dead arena space."""
+    for v in _candidates(layer, family, prefer):
+        if not v.dead_space:
             return v
-    raise TsError(f"{layer.op.where()}: no '{family}' kernel for {key}")
+    raise TsError(f"{layer.op.where()}: no '{family}' kernel for {layer.info.get('variant_key', layer.op.kind)}")
 
 
-def apply_variant(layer: Layer, variant: KernelVariant, family: str) -> None:
+def dead_space_upgrades(layer: Layer, family: str, prefer: str) -> list[KernelVariant]:
+    """Variants ahead of the layer's first choice that need more scratch (fastest first): the compiler takes one
+    where its scratch fits in arena bytes free during the layer."""
+    out = []
+    for v in _candidates(layer, family, prefer):
+        if not v.dead_space:
+            break
+        out.append(v)
+    return out
+
+
+def lower_with(g: Graph, op: Op, k: int, family: str, variant: KernelVariant, setting: dict | None = None) -> Layer:
+    """Layer k of op with a given variant and setting (re-lowered: packing starts from TFLite's arrays)."""
+    layer = lower_op(g, op, k)
+    apply_variant(layer, variant, family, setting)
+    return layer
+
+
+def apply_variant(layer: Layer, variant: KernelVariant, family: str, setting: dict | None = None) -> None:
+    if setting:
+        layer.params.update(setting)
+        layer.info["setting"] = dict(setting)
     layer.variant = variant
     layer.function = variant.function
     layer.weight_layout = variant.weight_layout
@@ -334,7 +297,7 @@ def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
     return Layer(k, op, "ts_conv_params_t", params, arrays, [x.index], [y.index], "unary",
                  macs=n * oh * ow * cout * kh * kw * kc, scratch_bytes=kh * kw * kc,
                  info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "groups": groups, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+                       "groups": groups, "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
 
 
 def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
@@ -373,7 +336,7 @@ def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
     return Layer(k, op, "ts_depthwise_conv_params_t", params, arrays, [x.index], [y.index], "unary",
                  macs=n * oh * ow * cout * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
                  info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "depth_multiplier": m, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+                       "depth_multiplier": m, "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
 
 
 def _lower_fc(g: Graph, op: Op, k: int) -> Layer:
@@ -409,7 +372,7 @@ def _lower_fc(g: Graph, op: Op, k: int) -> Layer:
               "bias": Ref(f"{name}_bias"), "requant": rq_fields}
     return Layer(k, op, "ts_fully_connected_params_t", params, arrays, [x.index], [y.index], "unary",
                  macs=batches * out_d * depth,
-                 info={"units": out_d, "depth": depth, "batches": batches, "per_channel": bool(scales.size > 1),
+                 info={"units": out_d, "depth": depth, "batches": batches, "model_weight_bytes": wd.size + 4 * out_d, "per_channel": bool(scales.size > 1),
                        "act": [lo, hi]})
 
 
@@ -726,13 +689,18 @@ def lower_op(g: Graph, op: Op, k: int) -> Layer:
         raise TsError(f"{op.where()}: {e}") from None
 
 
-def lower_graph(g: Graph, family: str) -> list[Layer]:
+def lower_graph(g: Graph, family: str, prefer: str = "size", no_expand: frozenset[int] = frozenset()) -> list[Layer]:
+    """Layers with their kernels; `no_expand`: op indices kept on a variant that stores weights once even with
+    prefer='speed' (the board's flash did not allow the expanded copy)."""
+    if prefer not in PREFER:
+        raise TsError(f"--prefer {prefer}: expected one of {', '.join(PREFER)}")
     layers = []
     for op in g.ops:
         if op.kind == "VIEW":
             continue
         layer = lower_op(g, op, len(layers))
-        apply_variant(layer, choose_kernel(layer, family), family)
+        v = choose_kernel(layer, family, "size" if op.index in no_expand else prefer)
+        apply_variant(layer, v, family, v.settings(layer)[-1] if v.settings else None)  # the smallest scratch
         layers.append(layer)
     return layers
 

@@ -16,6 +16,10 @@
   holds the zero point, exactly what a convolution's own padding means, so the bytes are the same. The
   converter writes this pair for PyTorch's symmetric padding (a 5x5/2 conv with padding 2 is not SAME);
   the padded copy of the input (a full-size buffer, and on a 2-channel input one tiny row per pixel) is gone.
+- depthwise_one_channel_as_conv: a DEPTHWISE_CONV_2D on a one-channel input (depth multiplier = output channels,
+  e.g. TFLM's micro_speech stem, 10x8 stride 2 on a spectrogram) is a CONV_2D whose filter is the depthwise
+  filter with its channel axis in front: the same sums, biases and per-channel requantisation, so the
+  convolution kernels (and their fast paths for few input channels and large kernels) take it.
 - remove_dead: ops whose outputs nobody reads.
 """
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from tinyscene.aot import quant as Q
 from tinyscene.errors import TsError
-from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Op
+from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Op, Quant, Tensor
 
 VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
@@ -35,6 +39,7 @@ def run_passes(g: Graph) -> Graph:
     fold_constants(g)
     fuse_space_to_batch(g)
     fuse_pad(g)
+    depthwise_one_channel_as_conv(g)
     make_views(g)
     fuse_activations(g)
     remove_dead(g)
@@ -232,6 +237,27 @@ def fuse_pad(g: Graph) -> None:
         conv.fused.append(pad.index)
         removed.add(id(pad))
     g.ops = [op for op in g.ops if id(op) not in removed]
+
+
+# ---- one-channel depthwise ------------------------------------------------------------------------
+
+def depthwise_one_channel_as_conv(g: Graph) -> None:
+    for op in g.ops:
+        if op.kind != "DEPTHWISE_CONV_2D" or len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0:
+            continue
+        x, w = g.t(op.inputs[0]), g.t(op.inputs[1])
+        if len(x.shape) != 4 or x.shape[3] != 1 or w.data is None or len(w.shape) != 4 or w.shape[0] != 1 \
+                or w.quant is None or (w.quant.per_channel and w.quant.axis != 3):
+            continue
+        tid = max(g.tensors, default=-1) + 1
+        q = Quant(scale=w.quant.scale, zero_point=w.quant.zero_point, axis=0)
+        data = np.ascontiguousarray(w.data.transpose(3, 1, 2, 0))  # 1HWC -> OHWI with I = 1
+        g.tensors[tid] = Tensor(index=tid, name=f"{w.name} (as a CONV_2D filter)", shape=tuple(data.shape),
+                                dtype=w.dtype, quant=q, data=data)
+        op.kind = "CONV_2D"
+        op.inputs = [op.inputs[0], tid] + op.inputs[2:]
+        op.options = {k: v for k, v in op.options.items() if k != "depth_multiplier"}
+        op.options["from_depthwise"] = True
 
 
 # ---- views ---------------------------------------------------------------------------------------

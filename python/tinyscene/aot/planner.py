@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyscene.aot.kernels import Layer
+from tinyscene.aot.layer import Layer
 from tinyscene.tflite.graph import Graph
 
 ALIGN = 4  # word alignment: int32 scratch, LDR on Armv7E-M, VLDRW on MVE

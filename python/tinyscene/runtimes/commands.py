@@ -59,14 +59,15 @@ def _run(args: argparse.Namespace) -> int:
     with work_folder(args.workdir) as wd:
         try:
             dump = Path(args.dump_layers) if args.dump_layers else None
-            if args.profile_layers:  # an option of the aot runtime only: straight to its runner
+            if args.profile_layers or args.prefer != "size":  # options of the aot runtime: straight to its runner
                 if args.runtime != "aot":
-                    raise TsError("--profile-layers: only with --runtime aot")
+                    raise TsError("--profile-layers and --prefer: only with --runtime aot")
                 from tinyscene.aot.runner import run as aot_run
                 from tinyscene.target.boards import load_board
 
                 outs, report = aot_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
-                                       dump_layers=dump, timeout=args.timeout, profile_layers=True)
+                                       dump_layers=dump, timeout=args.timeout, profile_layers=args.profile_layers,
+                                       prefer=args.prefer)
             else:
                 outs, report = run_model(model, args.board, inputs, runtime=args.runtime, kernels=args.kernels,
                                          workdir=wd, dump_layers=dump, timeout=args.timeout)
@@ -105,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the report (instructions, arena_bytes, flash_bytes, stack_bytes, ...)")
     p.add_argument("--runtime", default="aot", choices=("aot", "tflm", "tflm-ref"))
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
+    p.add_argument("--prefer", default="size", choices=("size", "speed"),
+                   help="aot: size (default) stores every weight once, int8; speed adds expanded weight copies "
+                        "(Winograd's int16 transformed weights) where the board's flash allows")
     p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
     p.add_argument("--profile-layers", action="store_true",
                    help="per-layer instruction counts in the report (aot; adds a few instructions per layer)")

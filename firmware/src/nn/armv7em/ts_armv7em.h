@@ -12,10 +12,11 @@
  * Layouts the compiler (python/tinyscene/aot/fastkernels.py) packs for these kernels
  *  - k (the dot-product axis) is cut into groups of 4 int8 values [k0 k1 k2 k3]; a group is held as two
  *    int16 pairs (k0, k2) and (k1, k3), which is what SXTB16 and SXTB16 ROR #8 make of one int8 word, so
- *    inputs are widened without any reordering. Weights are stored already widened to int16 in that order.
- *  - "fast" requantisation (every channel checked at compile time, see ts_armv7em_rq_t) folds 2^(left shift + 1)
- *    into the int16 weights and the int32 bias, the output zero point and TFLite's rounding into one record
- *    per channel; otherwise ("exact") the weights and bias are TFLite's and the kernel calls ts_mbqm().
+ *    inputs are widened without any reordering. Weights stay int8 in flash, each stored once in TFLite's k
+ *    order, and are widened the same way as the SMLAD blocks read them (two SXTB16 per word).
+ *  - "fast" requantisation (every channel checked at compile time, see ts_armv7em_rq_t) folds the output zero
+ *    point and TFLite's rounding into one record per channel, the accumulator being doubled before SMMLAR;
+ *    otherwise ("exact") the kernel calls ts_mbqm() with TFLite's multiplier and shift.
  */
 #ifndef TS_ARMV7EM_H
 #define TS_ARMV7EM_H
@@ -85,7 +86,8 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_write32(void *p, uint32_t v) { memcpy(p
 
 /* ---- requantisation ----------------------------------------------------------------------------- */
 
-/* One channel of "fast" requantisation. With acc' = acc * 2^(left+1) (folded into weights and bias):
+/* One channel of "fast" requantisation. With acc' = 2 acc (the kernels with int8 weights double the
+ * accumulator, ts_armv7em_rq2; Winograd and the ADD tables fold the 2 into their int16 values):
  *   out = ssat8((SMMLAR(acc', multiplier, round) - (acc < 0)) >> shift)
  * SMMLAR gives round + SaturatingRoundingDoublingHighMul(acc * 2^left, multiplier) (TFLite's first
  * rounding; the saturating case needs multiplier = INT32_MIN, which never occurs); round = 2^(shift-1) +
@@ -104,6 +106,12 @@ TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_rq(int32_t acc, int32_t multiplier, 
     int32_t s = ts_armv7em_smmlar(acc, multiplier, round); /* Q31.0 at 2^shift x output scale, + zp */
     s = (s + (acc >> 31)) >> shift;                    /* output scale, zero point included */
     return __ssat(s, 8);
+}
+
+/* The same on an accumulator that still needs the doubling (int8 weights). */
+TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_rq2(int32_t acc, int32_t multiplier, int32_t round, int32_t shift)
+{
+    return ts_armv7em_rq(acc + acc, multiplier, round, shift);
 }
 
 /* Requantisation modes a kernel is instantiated for (a compile-time constant after inlining). */
@@ -125,7 +133,7 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const 
         return (int8_t)ts_clamp_i32(v, act_min, act_max);
     }
     const ts_armv7em_rq_t *r = (const ts_armv7em_rq_t *)(const void *)mult + c;
-    int32_t v = ts_armv7em_rq(acc, r->multiplier, r->round, r->shift);
+    int32_t v = ts_armv7em_rq2(acc, r->multiplier, r->round, r->shift);
     if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
     return (int8_t)v;
 }
@@ -259,9 +267,48 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b
 
 /* ---- SMLAD blocks ------------------------------------------------------------------------------- */
 
-/* One group of the 2x2 block: x = [A02 A13 B02 B13] (r4-r7), w = [c0(02) c0(13) c1(02) c1(13)] (r8-r11).
- * 10 instructions, 16 multiply-accumulates. Forced 32-bit encodings keep every body 40 bytes long. */
-#define TS_ARMV7EM_BODY_2X2                          \
+/* One group of the 2x2 block: x = [A02 A13 B02 B13] (r4-r7), w = channel 0's and channel 1's int8 word
+ * [k0 k1 k2 k3] (r8, r10), widened in place to c0(02) c0(13) c1(02) c1(13) (r8-r11). 14 instructions, 16
+ * multiply-accumulates. Forced 32-bit encodings keep every body 56 bytes long. */
+#define TS_ARMV7EM_BODY_2X2                     \
+    "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
+    "ldm.w %[w]!, {r8, r10}\n\t"                \
+    "sxtb16 r9, r8, ror #8\n\t"                 \
+    "sxtb16 r8, r8\n\t"                         \
+    "sxtb16 r11, r10, ror #8\n\t"               \
+    "sxtb16 r10, r10\n\t"                       \
+    "smlad %[a00], r8, r4, %[a00]\n\t"          \
+    "smlad %[a01], r8, r6, %[a01]\n\t"          \
+    "smlad %[a10], r10, r4, %[a10]\n\t"         \
+    "smlad %[a11], r10, r6, %[a11]\n\t"         \
+    "smlad %[a00], r9, r5, %[a00]\n\t"          \
+    "smlad %[a01], r9, r7, %[a01]\n\t"          \
+    "smlad %[a10], r11, r5, %[a10]\n\t"         \
+    "smlad %[a11], r11, r7, %[a11]\n\t"
+
+#define TS_ARMV7EM_BODY_2X2_BYTES 56u
+
+/* The same body on fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
+#define TS_ARMV7EM_BODY_2X2_REGS                \
+    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
+    "ldm.w lr!, {r8, r10}\n\t"                  \
+    "sxtb16 r9, r8, ror #8\n\t"                 \
+    "sxtb16 r8, r8\n\t"                         \
+    "sxtb16 r11, r10, ror #8\n\t"               \
+    "sxtb16 r10, r10\n\t"                       \
+    "smlad r0, r8, r4, r0\n\t"                  \
+    "smlad r1, r8, r6, r1\n\t"                  \
+    "smlad r2, r10, r4, r2\n\t"                 \
+    "smlad r3, r10, r6, r3\n\t"                 \
+    "smlad r0, r9, r5, r0\n\t"                  \
+    "smlad r1, r9, r7, r1\n\t"                  \
+    "smlad r2, r11, r5, r2\n\t"                 \
+    "smlad r3, r11, r7, r3\n\t"
+
+/* The same block on int16 weights (a stream widened into RAM by ts_armv7em_widen_stream: pre-widened weights
+ * skip the four SXTB16): w = [c0(02) c0(13) c1(02) c1(13)] (r8-r11). 10 instructions, 16 multiply-accumulates,
+ * 40 bytes. */
+#define TS_ARMV7EM_BODY_2X2_S16                 \
     "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
     "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
     "smlad %[a00], r8, r4, %[a00]\n\t"          \
@@ -273,10 +320,9 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b
     "smlad %[a10], r11, r5, %[a10]\n\t"         \
     "smlad %[a11], r11, r7, %[a11]\n\t"
 
-#define TS_ARMV7EM_BODY_2X2_BYTES 40u
+#define TS_ARMV7EM_BODY_2X2_S16_BYTES 40u
 
-/* The same body on fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
-#define TS_ARMV7EM_BODY_2X2_REGS                     \
+#define TS_ARMV7EM_BODY_2X2_S16_REGS            \
     "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
     "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
     "smlad r0, r8, r4, r0\n\t"                  \
@@ -290,59 +336,69 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b
 
 /* a[c][p] += sum over n groups of channel c's weights x pixel p's column; advances *w by n groups.
  * Duff's device: enters the 8-body loop so that the first pass runs n % 8 (or 8) bodies. (It clobbers
- * "memory": callers keep what they need after it in locals, not behind pointers.) */
-TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_2x2(const int32_t *x, const int32_t **wp, int32_t n, int32_t *a00,
-                                       int32_t *a01, int32_t *a10, int32_t *a11)
-{
-    /* every register is taken (8 for the bodies, 6 here): fixed ones spare GCC's allocator a dead end */
-    register const int32_t *w __asm__("lr") = *wp;
-    register const int32_t *xr __asm__("r12") = x;
-    register int32_t c00 __asm__("r0") = *a00;
-    register int32_t c01 __asm__("r1") = *a01;
-    register int32_t c10 __asm__("r2") = *a10;
-    register int32_t c11 __asm__("r3") = *a11;
-    const int32_t *const end = x + 4 * n;
-    const uint32_t entry = ((uint32_t)(-n) & 7u) * TS_ARMV7EM_BODY_2X2_BYTES;
-    __asm__ volatile(
-        "ldr r4, %[entry]\n\t"
-        "adr r5, 1f\n\t"
-        "add r4, r5\n\t"
-        "mov pc, r4\n\t"
-        ".p2align 2\n"
-        "1:\n\t"
-        TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2
-        TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2
-        "ldr r4, %[end]\n\t"
-        "cmp %[x], r4\n\t"
-        "bne 1b\n\t"
-        : [a00] "+r"(c00), [a01] "+r"(c01), [a10] "+r"(c10), [a11] "+r"(c11), [x] "+r"(xr), [w] "+r"(w)
-        : [end] "m"(end), [entry] "m"(entry)
-        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-    *wp = w;
-    *a00 = c00;
-    *a01 = c01;
-    *a10 = c10;
-    *a11 = c11;
-}
+ * "memory": callers keep what they need after it in locals, not behind pointers.) One function per weight
+ * format: int8 words (BODY_2X2) or pre-widened int16 pairs (BODY_2X2_S16). */
+#define TS_ARMV7EM_MAC_2X2(NAME, BODY, BODY_BYTES)                                                              \
+    TS_ARMV7EM_ALWAYS_INLINE void NAME(const int32_t *x, const int32_t **wp, int32_t n, int32_t *a00,              \
+                                       int32_t *a01, int32_t *a10, int32_t *a11)                                  \
+    {                                                                                                            \
+        /* every register is taken (8 for the bodies, 6 here): fixed ones spare GCC's allocator a dead end */    \
+        register const int32_t *w __asm__("lr") = *wp;                                                           \
+        register const int32_t *xr __asm__("r12") = x;                                                           \
+        register int32_t c00 __asm__("r0") = *a00;                                                               \
+        register int32_t c01 __asm__("r1") = *a01;                                                               \
+        register int32_t c10 __asm__("r2") = *a10;                                                               \
+        register int32_t c11 __asm__("r3") = *a11;                                                               \
+        const int32_t *const end = x + 4 * n;                                                                    \
+        const uint32_t entry = ((uint32_t)(-n) & 7u) * (BODY_BYTES);                                             \
+        __asm__ volatile("ldr r4, %[entry]\n\t"                                                                  \
+                         "adr r5, 1f\n\t"                                                                        \
+                         "add r4, r5\n\t"                                                                        \
+                         "mov pc, r4\n\t"                                                                        \
+                         ".p2align 2\n"                                                                          \
+                         "1:\n\t" BODY BODY BODY BODY BODY BODY BODY BODY "ldr r4, %[end]\n\t"                     \
+                         "cmp %[x], r4\n\t"                                                                      \
+                         "bne 1b\n\t"                                                                            \
+                         : [a00] "+r"(c00), [a01] "+r"(c01), [a10] "+r"(c10), [a11] "+r"(c11), [x] "+r"(xr),    \
+                           [w] "+r"(w)                                                                           \
+                         : [end] "m"(end), [entry] "m"(entry)                                                    \
+                         : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");                    \
+        *wp = w;                                                                                                 \
+        *a00 = c00;                                                                                              \
+        *a01 = c01;                                                                                              \
+        *a10 = c10;                                                                                              \
+        *a11 = c11;                                                                                              \
+    }
 
-/* One group of the 4x1 block (fully connected): x = one int8 word widened on the fly; w = channels 0..3,
- * [c0(02) c0(13) c1(02) c1(13)] [c2(02) c2(13) c3(02) c3(13)]. 13 instructions, 16 multiply-accumulates. */
-#define TS_ARMV7EM_BODY_4X1                          \
+TS_ARMV7EM_MAC_2X2(ts_armv7em_mac_2x2, TS_ARMV7EM_BODY_2X2, TS_ARMV7EM_BODY_2X2_BYTES)
+TS_ARMV7EM_MAC_2X2(ts_armv7em_mac_2x2_s16, TS_ARMV7EM_BODY_2X2_S16, TS_ARMV7EM_BODY_2X2_S16_BYTES)
+
+/* One group of the 4x1 block (fully connected): x = one int8 word widened on the fly (r4, r5); w = channels
+ * 0..3's int8 words, widened in place two at a time (r8-r11). 20 instructions, 16 multiply-accumulates. */
+#define TS_ARMV7EM_BODY_4X1                     \
     "ldr.w r4, [%[x]], #4\n\t"                  \
-    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
+    "ldm.w %[w]!, {r8, r10}\n\t"                \
     "sxtb16 r5, r4, ror #8\n\t"                 \
     "sxtb16 r4, r4\n\t"                         \
+    "sxtb16 r9, r8, ror #8\n\t"                 \
+    "sxtb16 r8, r8\n\t"                         \
+    "sxtb16 r11, r10, ror #8\n\t"               \
+    "sxtb16 r10, r10\n\t"                       \
     "smlad %[a0], r8, r4, %[a0]\n\t"            \
     "smlad %[a1], r10, r4, %[a1]\n\t"           \
     "smlad %[a0], r9, r5, %[a0]\n\t"            \
     "smlad %[a1], r11, r5, %[a1]\n\t"           \
-    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
+    "ldm.w %[w]!, {r8, r10}\n\t"                \
+    "sxtb16 r9, r8, ror #8\n\t"                 \
+    "sxtb16 r8, r8\n\t"                         \
+    "sxtb16 r11, r10, ror #8\n\t"               \
+    "sxtb16 r10, r10\n\t"                       \
     "smlad %[a2], r8, r4, %[a2]\n\t"            \
     "smlad %[a3], r10, r4, %[a3]\n\t"           \
     "smlad %[a2], r9, r5, %[a2]\n\t"            \
     "smlad %[a3], r11, r5, %[a3]\n\t"
 
-#define TS_ARMV7EM_BODY_4X1_BYTES 52u
+#define TS_ARMV7EM_BODY_4X1_BYTES 84u
 
 /* a[c] += sum over n groups (of 4 int8 at x, any alignment) of channel c's weights; advances *w. */
 TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_4x1(const int8_t *x, const int32_t **wp, int32_t n, int32_t *a0,
@@ -379,11 +435,19 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_4x1(const int8_t *x, const int32_t 
 
 /* ---- the 2 channels x 2 pixels convolution block ----------------------------------------------- */
 
-/* The convolutions' packed stream (layout "s16 2ch x k4 + rq"): per group of output channels, channels
+/* The convolutions' packed stream (layout "s8 2ch x k4 + rq"): per group of output channels, channels
  * padded to an even count, per channel pair, TS_ARMV7EM_PAIR_WORDS(n4) words:
- *   bias0 bias1 | n4 x [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)] | record0 record1
+ *   bias0 bias1 | n4 x [c0 k0..k3 (int8)] [c1 k0..k3] | record0 record1
  * a record being ts_armv7em_rq_t (fast) or {multiplier, shift, 0} (exact, requant.shift != NULL). */
-#define TS_ARMV7EM_PAIR_WORDS(n4) (8 + 4 * (n4))
+#define TS_ARMV7EM_PAIR_WORDS(n4) (8 + 2 * (n4))
+
+/* The same stream widened into RAM (layout "s16 2ch x k4 + rq", ts_armv7em_widen_stream): the weights as
+ * n4 x [c0(k0,k2) c0(k1,k3) c1(k0,k2) c1(k1,k3)] int16 pairs; with fast records the weights and the bias are
+ * doubled (the 2 of SaturatingRoundingDoublingHighMul folded in), so no doubling at the requantisation. */
+#define TS_ARMV7EM_PAIR_WORDS_S16(n4) (8 + 4 * (n4))
+
+/* The int8 stream of `pairs` channel pairs -> the int16 one; fold: 2 (fast records) or 1 (exact path). */
+void ts_armv7em_widen_stream(const int32_t *src, int32_t pairs, int32_t n4, int32_t fold, int32_t *dst);
 
 /* Arguments of ts_armv7em_mat_mult_2x2 (armv7em/ts_armv7em_mat_mult_2x2.c): `pairs` channel pairs of the stream at w
  * against one 2-pixel column, fast records only; writes 2 bytes per pair at out_a and at out_b. */
@@ -397,6 +461,20 @@ typedef struct {
 } ts_armv7em_mm_t;
 
 void ts_armv7em_mat_mult_2x2(const ts_armv7em_mm_t *a);
+void ts_armv7em_mat_mult_2x2_s16(const ts_armv7em_mm_t *a); /* on the widened stream */
+
+/* acc -> int8 through a record of the stream (fast or exact); `folded`: the weights carry the doubling. */
+TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record_f(int mode, int folded, int32_t acc, const int32_t *rec,
+                                                      int32_t out_zp, int32_t act_min, int32_t act_max)
+{
+    if (mode == TS_ARMV7EM_RQ_EXACT) {
+        const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
+        return (int8_t)ts_clamp_i32(v, act_min, act_max);
+    }
+    int32_t v = folded ? ts_armv7em_rq(acc, rec[0], rec[1], rec[2]) : ts_armv7em_rq2(acc, rec[0], rec[1], rec[2]);
+    if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
+    return (int8_t)v;
+}
 
 TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int32_t acc, const int32_t *rec, int32_t out_zp,
                                             int32_t act_min, int32_t act_max)
@@ -405,7 +483,7 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int32_t acc, cons
         const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
         return (int8_t)ts_clamp_i32(v, act_min, act_max);
     }
-    int32_t v = ts_armv7em_rq(acc, rec[0], rec[1], rec[2]);
+    int32_t v = ts_armv7em_rq2(acc, rec[0], rec[1], rec[2]);
     if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
     return (int8_t)v;
 }
@@ -413,39 +491,93 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int32_t acc, cons
 /* ts_armv7em_mac_2x2 out of line: its asm takes every register, which GCC cannot always arrange inside a big
  * function (the clamped and exact modes' path only). */
 static __attribute__((noinline, unused)) void ts_armv7em_mac_2x2_call(const int32_t *x, const int32_t **wp, int32_t n,
-                                                                 int32_t acc[4])
+                                                                 int32_t acc[4], int wide)
 {
-    ts_armv7em_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
+    if (wide) {
+        ts_armv7em_mac_2x2_s16(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
+    } else {
+        ts_armv7em_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
+    }
 }
 
 /* Every channel of one 2-pixel column: out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes
- * hold the same pixel); w: the stream of the first channel pair. */
-TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, const int32_t *col, int32_t n4, const int32_t *w,
-                                             int32_t nch, int8_t *out_a, int8_t *out_b, int32_t out_zp,
-                                             int32_t act_min, int32_t act_max)
+ * hold the same pixel); w: the stream of the first channel pair, int8 ("s8 2ch x k4 + rq") or, with wide, the
+ * widened one ("s16 2ch x k4 + rq"). */
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, int wide, const int32_t *col, int32_t n4,
+                                                      const int32_t *w, int32_t nch, int8_t *out_a, int8_t *out_b,
+                                                      int32_t out_zp, int32_t act_min, int32_t act_max)
 {
+    const int32_t pw = wide ? TS_ARMV7EM_PAIR_WORDS_S16(n4) : TS_ARMV7EM_PAIR_WORDS(n4);
     int32_t c = 0;
     if (mode == TS_ARMV7EM_RQ_FAST && nch >= 2) {
         const ts_armv7em_mm_t a = {col, w, out_a, out_b, nch >> 1, n4};
-        ts_armv7em_mat_mult_2x2(&a);
+        if (wide) {
+            ts_armv7em_mat_mult_2x2_s16(&a);
+        } else {
+            ts_armv7em_mat_mult_2x2(&a);
+        }
         c = nch & ~1;
-        w += (nch >> 1) * TS_ARMV7EM_PAIR_WORDS(n4);
+        w += (nch >> 1) * pw;
     }
-    for (; c < nch; c += 2, w += TS_ARMV7EM_PAIR_WORDS(n4)) {
+    for (; c < nch; c += 2, w += pw) {
         int32_t acc[4] = {w[0], w[0], w[1], w[1]};
         const int32_t *wk = w + 2;
-        ts_armv7em_mac_2x2_call(col, &wk, n4, acc);
+        ts_armv7em_mac_2x2_call(col, &wk, n4, acc, wide);
         const int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-        const int8_t y00 = ts_armv7em_rq_record(mode, a00, wk, out_zp, act_min, act_max);
-        const int8_t y01 = ts_armv7em_rq_record(mode, a01, wk, out_zp, act_min, act_max);
+        const int8_t y00 = ts_armv7em_rq_record_f(mode, wide, a00, wk, out_zp, act_min, act_max);
+        const int8_t y01 = ts_armv7em_rq_record_f(mode, wide, a01, wk, out_zp, act_min, act_max);
         if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */
-            const int8_t y10 = ts_armv7em_rq_record(mode, a10, wk + 3, out_zp, act_min, act_max);
-            const int8_t y11 = ts_armv7em_rq_record(mode, a11, wk + 3, out_zp, act_min, act_max);
+            const int8_t y10 = ts_armv7em_rq_record_f(mode, wide, a10, wk + 3, out_zp, act_min, act_max);
+            const int8_t y11 = ts_armv7em_rq_record_f(mode, wide, a11, wk + 3, out_zp, act_min, act_max);
             out_a[c + 1] = y10; /* stores after the loads: an int8 store may alias anything */
             out_b[c + 1] = y11;
         }
         out_a[c] = y00;
         out_b[c] = y01;
+    }
+}
+
+/* ---- the convolutions' shared implementations -------------------------------------------------- */
+
+/* The general convolution (armv7em/ts_armv7em_conv.c) and the 1x1 one (ts_armv7em_conv_1x1.c) on a stream of
+ * either format (wide: the widened one) for output channels [c0, c0 + nch) (c0 even; stream: their first pair;
+ * a grouped convolution takes every channel); their scratch before any widened stream. */
+void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                     const int32_t *stream, int wide, int32_t c0, int32_t nch);
+int32_t ts_armv7em_conv_scratch(const ts_conv_params_t *p);
+void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                         const int32_t *stream, int wide, int32_t c0, int32_t nch);
+int32_t ts_armv7em_conv_1x1_scratch(const ts_conv_params_t *p);
+
+/* Channel pairs of a convolution's stream: groups x ceil(channels per group / 2). */
+TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_conv_stream_pairs(const ts_conv_params_t *p)
+{
+    const int32_t groups = p->input.c / p->filter.c, per_group = p->output.c / groups;
+    return groups * ((per_group + 1) >> 1);
+}
+
+/* Channel pairs a widened variant makes per pass: TS_CONV_CHUNK of the flags (one group only), else all. */
+TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_conv_chunk_pairs(const ts_conv_params_t *p)
+{
+    const int32_t all = ts_armv7em_conv_stream_pairs(p), n = TS_CONV_CHUNK_OF(p->flags);
+    return (n > 0 && n < all && p->filter.c == p->input.c) ? n : all;
+}
+
+/* The widened variants: per pass, chunk channel pairs of the int8 stream widened into `wide`, then the
+ * convolution on them (run: ts_armv7em_conv or ts_armv7em_conv_1x1). */
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_widened(const ts_conv_params_t *p, const int8_t *input, int8_t *output,
+                                                     void *scratch, int32_t *wide, int32_t n4,
+                                                     void (*run)(const ts_conv_params_t *, const int8_t *, int8_t *,
+                                                                 void *, const int32_t *, int, int32_t, int32_t))
+{
+    const int32_t pairs = ts_armv7em_conv_stream_pairs(p), chunk = ts_armv7em_conv_chunk_pairs(p);
+    const int fold = p->requant.shift == NULL ? 2 : 1;
+    const int32_t *src = (const int32_t *)(const void *)p->weights;
+    for (int32_t pr = 0; pr < pairs; pr += chunk) {
+        const int32_t n = pairs - pr < chunk ? pairs - pr : chunk;
+        ts_armv7em_widen_stream(src + (size_t)pr * TS_ARMV7EM_PAIR_WORDS(n4), n, n4, fold, wide);
+        const int32_t c0 = 2 * pr, nch = (2 * (pr + n) < p->output.c ? 2 * (pr + n) : p->output.c) - c0;
+        run(p, input, output, scratch, wide, 1, chunk == pairs ? 0 : c0, chunk == pairs ? p->output.c : nch);
     }
 }
 

@@ -13,6 +13,13 @@
 void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p);
 
+/* The convolutions above with their int8 weights widened once per call into the end of the scratch (the
+ * compiler's choice where that fits in arena bytes free during the layer). */
+void ts_conv_widened_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t ts_conv_widened_s8_get_buffer_size(const ts_conv_params_t *p);
+void ts_conv_1x1_widened_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t ts_conv_1x1_widened_s8_get_buffer_size(const ts_conv_params_t *p);
+
 /* CONV_2D with a 3x3 filter, stride 1, no dilation, one group: Winograd F(2x2, 3x3) in exact integers. */
 void ts_conv_wino_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t ts_conv_wino_s8_get_buffer_size(const ts_conv_params_t *p);

@@ -1,12 +1,27 @@
 /* Support function of ts_conv_wino_s8 (Armv7E-M): the 16 products of the Winograd domain for one output channel
- * pair and one pair of tiles. For each of the 16 positions: the 2x2 SMLAD block of ts_armv7em_mat_mult_2x2 (the
- * same 10-instruction bodies) over the k4 <= 16 groups of input channels, entered Duff-style so that one pass
+ * pair and one pair of tiles. For each of the 16 positions: the 2x2 SMLAD block of ts_armv7em_mat_mult_2x2 on
+ * int16 weights (the transformed ones: 10-instruction bodies) over the k4 <= 16 groups of input channels,
+ * entered Duff-style so that one pass
  * ends exactly at the last body, from zero; the four sums stored with one STM. The 16 columns, and the pair's
  * 16 weight blocks, follow each other: the column and weight pointers just run on (12 instructions per
  * position besides the bodies). Registers in the loop: r0-r3 sums, r4-r11 data, r12 column, lr weights.
  * Stack: [sp] loop entry, [sp+4] out, [sp+8] end of the last column. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
+
+/* One group of the 2x2 block on int16 weights: x = [A02 A13 B02 B13] (r4-r7), w = [c0(02) c0(13) c1(02)
+ * c1(13)] (r8-r11); 10 instructions, 16 multiply-accumulates, 40 bytes (forced 32-bit encodings). */
+#define BODY_2X2_S16                            \
+    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
+    "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
+    "smlad r0, r8, r4, r0\n\t"                  \
+    "smlad r1, r8, r6, r1\n\t"                  \
+    "smlad r2, r10, r4, r2\n\t"                 \
+    "smlad r3, r10, r6, r3\n\t"                 \
+    "smlad r0, r9, r5, r0\n\t"                  \
+    "smlad r1, r9, r7, r1\n\t"                  \
+    "smlad r2, r11, r5, r2\n\t"                 \
+    "smlad r3, r11, r7, r3\n\t"
 
 __attribute__((naked, noinline)) void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a)
 {
@@ -34,10 +49,8 @@ __attribute__((naked, noinline)) void ts_armv7em_wino_gemm(const ts_armv7em_wino
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
-        TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
-        TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
-        TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
-        TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_REGS
+        BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16
+        BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16
         "ldr r4, [sp, #4]\n\t"
         "stm r4!, {r0-r3}\n\t"
         "str r4, [sp, #4]\n\t"

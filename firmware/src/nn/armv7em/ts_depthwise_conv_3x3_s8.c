@@ -13,14 +13,18 @@
  * channels inner (ts_armv7em_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
  * fast records as the convolutions'.
  *
- * Weights (compiler layout "dw3x3 s16 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
- * then per channel 10 words: bias, for each filter row (column, transposed) the int16 pair (w0, w1) and
- * (w2, 0), then the requantisation record (armv7em/ts_armv7em.h). Scratch: the ring of transposed
- * rows and one row of zero points, each C planes x (input width + 2, rounded up to even) int16. */
+ * Weights (compiler layout "dw3x3 s8 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
+ * then per channel 7 words: bias, for each filter row (column, transposed) the int8 taps (w0, w1, w2, 0),
+ * then the requantisation record (armv7em/ts_armv7em.h). Each call first widens them into its scratch, 10
+ * words per channel: bias, per filter row the int16 pairs (w0, w1) and (w2, 0), the record; with fast
+ * records the taps and the bias doubled (the 2 of SaturatingRoundingDoublingHighMul). Scratch: the ring of
+ * transposed rows and one row of zero points, each C planes x (input width + 2, rounded up to even) int16,
+ * then the widened taps. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
-#define DW_WORDS 10
+#define DW_FLASH_WORDS 7 /* per channel in the weights */
+#define DW_WORDS 10       /* per channel once widened */
 
 #define TS_ARMV7EM_DW_SCRATCH 8192 /* bytes the ring may take beyond its minimum (one output row) */
 
@@ -69,7 +73,23 @@ static inline int32_t ring_rows(const dw_geo_t *g, int32_t r) { return (r - 1) *
 int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_t *p)
 {
     const dw_geo_t g = geometry(p);
-    return (ring_rows(&g, block_rows(p, &g)) + 1) * p->input.c * plane_len(g.px) * 2;
+    return (ring_rows(&g, block_rows(p, &g)) + 1) * p->input.c * plane_len(g.px) * 2 + 4 * DW_WORDS * p->input.c;
+}
+
+/* The flash stream (7 words per channel) -> the widened one (10 words per channel), taps and bias times
+ * `fold` (2 with fast records, 1 for the exact path). */
+static void widen_taps(const int32_t *src, int32_t C, int32_t fold, int32_t *dst)
+{
+    for (int32_t c = 0; c < C; c++, src += DW_FLASH_WORDS, dst += DW_WORDS) {
+        dst[0] = fold * src[0];
+        for (int32_t r = 0; r < 3; r++) {
+            const uint32_t t = (uint32_t)src[1 + r];
+            const int32_t w0 = fold * (int8_t)t, w1 = fold * (int8_t)(t >> 8), w2 = fold * (int8_t)(t >> 16);
+            dst[1 + 2 * r] = (int32_t)(((uint32_t)w0 & 0xFFFFu) | ((uint32_t)w1 << 16));
+            dst[2 + 2 * r] = (int32_t)((uint32_t)w2 & 0xFFFFu);
+        }
+        dst[7] = src[4], dst[8] = src[5], dst[9] = src[6];
+    }
 }
 
 TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
@@ -145,6 +165,15 @@ static void transpose_row(const int8_t *row, int32_t W, int32_t C, int32_t px, i
 #define TS_DW_ROW1(pl, wr) \
     (a0 = __smlabb(ts_armv7em_read32((pl) + 2), (uint32_t)(wr)[1], __smlad(ts_armv7em_read32(pl), (uint32_t)(wr)[0], a0)))
 
+/* A result through the channel's record: the taps carry the 2 of fast requantisation (widen_taps). */
+TS_ARMV7EM_ALWAYS_INLINE int32_t rq_folded(int mode, int32_t acc, const int32_t *rec, int32_t zp, int32_t lo,
+                                           int32_t hi)
+{
+    if (mode == TS_ARMV7EM_RQ_EXACT) return ts_armv7em_rq_record(mode, acc, rec, zp, lo, hi);
+    const int32_t v = ts_armv7em_rq(acc, rec[0], rec[1], rec[2]);
+    return mode == TS_ARMV7EM_RQ_FAST_CLAMP ? ts_clamp_i32(v, lo, hi) : v;
+}
+
 /* One channel of one output row. p0..p2: the channel's planes of the window's rows, at the first output's
  * leftmost tap; ws: the channel's stream words. */
 TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2,
@@ -152,7 +181,6 @@ TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *
                                      int32_t lo, int32_t hi)
 {
     const int32_t bias = ws[0];
-    const int32_t m = ws[7], r = ws[8], e = ws[9];
     int32_t x = 0;
     if (!stride2) {
         for (; x + 2 <= ow; x += 2, p0 += 2, p1 += 2, p2 += 2) {
@@ -160,13 +188,7 @@ TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *
             TS_DW_ROW2(p0, ws + 1);
             TS_DW_ROW2(p1, ws + 3);
             TS_DW_ROW2(p2, ws + 5);
-            int32_t y0, y1;
-            if (mode == TS_ARMV7EM_RQ_EXACT) {
-                y0 = ts_armv7em_rq_record(mode, a0, ws + 7, zp, lo, hi), y1 = ts_armv7em_rq_record(mode, a1, ws + 7, zp, lo, hi);
-            } else {
-                y0 = ts_armv7em_rq(a0, m, r, e), y1 = ts_armv7em_rq(a1, m, r, e);
-                if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) y0 = ts_clamp_i32(y0, lo, hi), y1 = ts_clamp_i32(y1, lo, hi);
-            }
+            const int32_t y0 = rq_folded(mode, a0, ws + 7, zp, lo, hi), y1 = rq_folded(mode, a1, ws + 7, zp, lo, hi);
             out[0] = (int8_t)y0;
             out[C] = (int8_t)y1;
             out += 2 * C;
@@ -177,7 +199,7 @@ TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *
         TS_DW_ROW1(p0, ws + 1);
         TS_DW_ROW1(p1, ws + 3);
         TS_DW_ROW1(p2, ws + 5);
-        out[0] = ts_armv7em_rq_record(mode, a0, ws + 7, zp, lo, hi);
+        out[0] = (int8_t)rq_folded(mode, a0, ws + 7, zp, lo, hi);
     }
 }
 
@@ -190,11 +212,12 @@ TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8
     const int16_t zp = (int16_t)p->input_zero_point;
     const int32_t off = 1 - g.pp; /* plane index of the first output's leftmost tap */
     const int stride2 = g.sp == 2;
-    const int32_t *stream = (const int32_t *)(const void *)p->weights + 1;
     const int32_t out_zp = p->output_zero_point, lo = p->act_min, hi = p->act_max;
     const int32_t R = block_rows(p, &g), nslots = ring_rows(&g, R);
     int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows; slot nslots: zero points */
     int16_t *zrow = ring + nslots * rowsz;
+    int32_t *stream = (int32_t *)(void *)(zrow + rowsz); /* the widened taps */
+    widen_taps((const int32_t *)(const void *)p->weights + 1, C, mode == TS_ARMV7EM_RQ_EXACT ? 1 : 2, stream);
     const uint32_t zp2 = ((uint32_t)(uint16_t)zp) * 0x10001u;
     ts_armv7em_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
     const int32_t used = nslots < g.rows ? nslots : g.rows;   /* slots rows iy mod nslots can reach */
