@@ -116,11 +116,13 @@ def _tdesc(g: Graph, tid: int) -> dict:
 
 
 def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = None,
-                  prefer: str = "size") -> Compiled:
+                  prefer: str = "size", arena_budget: int | None = None) -> Compiled:
     """Lower and plan `g` for a kernel family; with a board, check that the model alone fits it (the
     classifier checks its whole image with tinyscene.target.budget and passes the arena's section to
     `emit`). prefer='speed' lets kernels store expanded weight copies (Winograd's int16 transformed weights)
-    where the board's flash allows: the largest are dropped first until the model fits."""
+    where the board's flash allows: the largest are dropped first until the model fits. arena_budget: the arena
+    the faster, scratch-hungrier variants may fill (default: the plan with the smallest scratch and no tensor
+    in place, see use_dead_space)."""
     check_supported(g)
     mark_tflm_fills(g)
     run_passes(g)
@@ -128,7 +130,7 @@ def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = 
     while True:
         layers = lower_graph(g, family, prefer, frozenset(dropped))
         plan = plan_memory(g, layers)
-        layers, plan = use_dead_space(g, layers, plan, family, prefer)
+        layers, plan = use_dead_space(g, layers, plan, family, prefer, arena_budget)
         check_plan(plan)
         comp = Compiled(g, layers, plan, family, const_bytes(g, layers), sum(L.macs for L in layers), None, None,
                         prefer, list(dropped))
@@ -147,11 +149,13 @@ def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = 
         return comp
 
 
-def use_dead_space(g: Graph, layers: list[Layer], plan: Plan, family: str, prefer: str) -> tuple[list[Layer], Plan]:
+def use_dead_space(g: Graph, layers: list[Layer], plan: Plan, family: str, prefer: str,
+                   budget: int | None = None) -> tuple[list[Layer], Plan]:
     """Faster variants that need more scratch (e.g. weights widened once per call), layer by layer, the layers
-    with the most multiply-accumulates first: each kept only if the re-planned arena is no larger than the plan
-    without them, i.e. its scratch lies in bytes no tensor uses during that layer."""
-    base = plan.arena_bytes
+    with the most multiply-accumulates first: each kept only if the re-planned arena stays within the arena of
+    the plan with the smallest scratch and no tensor in place (every tensor apart, as TFLM plans them): its
+    scratch lies in bytes no tensor uses during that layer, or that writing in place freed."""
+    base = budget if budget is not None else plan_memory(g, layers, inplace=False).arena_bytes
     for L in sorted(layers, key=lambda L: -L.macs):
         if not L.macs:
             continue
@@ -199,12 +203,13 @@ def emit(comp: Compiled, out_dir: str | Path, command: str, *, arena_section: st
 
 
 def compile_model(model: str | Path, out_dir: str | Path | None, *, board: Board | None = None,
-                  kernels: str = "auto", command: str = "tinyscene compile", prefer: str = "size") -> Compiled:
+                  kernels: str = "auto", command: str = "tinyscene compile", prefer: str = "size",
+                  arena_budget: int | None = None) -> Compiled:
     """Compile `model` for `board` (None: generic, reference kernels) and write model.c/.h and
     compile_report.json into out_dir (when given)."""
     family = board.kernel_family(kernels) if board is not None else ("reference" if kernels in ("auto", "reference")
                                                                       else kernels)
-    comp = compile_graph(read_tflite(model), family, board=board, prefer=prefer)
+    comp = compile_graph(read_tflite(model), family, board=board, prefer=prefer, arena_budget=arena_budget)
     if out_dir is not None:
         emit(comp, out_dir, command)
     return comp

@@ -181,6 +181,11 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         "weights": "int8, channel pairs interleaved with their bias and requantisation records",
         "requant": "fast" if rq.fast else f"exact ({rq.reason})",
         "scratch_bytes": L.scratch_bytes}
+    if L.function in ("ts_conv_1x1_s8", "ts_conv_1x1_widened_s8") and _chunk_pairs(L) == _pairs(L) \
+            and L.params["output"][3] <= L.params["input"][3]:
+        # two input pixels are widened before their outputs are written, outputs no wider than inputs: in place
+        L.inplace = [(0, 0)]
+        L.info["kernel_choice"]["in_place"] = "allowed (output over the input)"
 
 
 CONV_RING_MAX = 16384  # armv7em/ts_armv7em_conv.c TS_ARMV7EM_CONV_RING_MAX
@@ -199,7 +204,70 @@ def _conv_ring_bytes(L: Layer) -> int:
 
 # Winograd F(2x2, 3x3): G' = 2 G (integer), B^T, A^T of Lavin & Gray's F(2, 3)
 WINO_G = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], dtype=np.int64)
-WINO_MAX_WEIGHT_BYTES = 256 * 1024
+WINO_MAX_WEIGHT_BYTES = 256 * 1024  # stored transformed weights (--prefer speed) of one layer at most
+CONV_STORED_TRANSFORM = 2  # ts/nn.h TS_CONV_STORED_TRANSFORM
+
+
+def _wino_stored_ok(L: Layer) -> bool:
+    cout, _, _, cin = L.params["filter"]
+    return _wino_ok(L) and 16 * (cout + cout % 2) * ((cin + 3) // 4) * 8 <= WINO_MAX_WEIGHT_BYTES
+
+
+def _wino_scratch(L: Layer, family: str) -> int:
+    """ts_conv_wino_s8_get_buffer_size(): columns, products, border patch, the transformed weights of a pass."""
+    cout, _, _, cin = L.params["filter"]
+    k4, pairs = (cin + 3) // 4, (cout + 1) // 2
+    flags = L.params.get("flags", 0)
+    n = (flags >> 8) & 0xFFFF
+    chunk = n if 0 < n < pairs else pairs
+    return 16 * 16 * k4 + 256 + 16 * 4 * k4 + (0 if flags & CONV_STORED_TRANSFORM else chunk * 16 * k4 * 16)
+
+
+def _wino_chunks(L: Layer) -> list[dict]:
+    pairs = (L.params["filter"][0] + 1) // 2
+    sizes, n = [0], pairs // 2
+    while n >= 1:
+        sizes.append(n)
+        n //= 2
+    return [{"flags": n << 8} for n in sizes]
+
+
+def _wino_records(L: Layer, w: np.ndarray, c2: int) -> np.ndarray:
+    arr = _arrays(L)
+    bias = arr["bias"].values.astype(np.int64)
+    rq = plan_requant(np.abs(w).sum(-1), bias, arr["mult"].values, arr["shift"].values,
+                      int(L.params["output_zero_point"]))
+    assert rq.fast
+    recs = np.concatenate([(2 * bias)[:, None], rq.records.astype(np.int64)], -1)  # bias x 2, M, R, E
+    return _pad_rows(recs, c2).reshape(-1)
+
+
+def _finish_wino(L: Layer, stream: np.ndarray, what: str) -> None:
+    _arrays(L)["weights"].values = np.ascontiguousarray((stream & 0xFFFFFFFF).astype("<u4")).view(np.int8)
+    name = L.name
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    L.params["requant"] = {"multiplier": 0, "shift": 0}
+    cout, _, _, cin = L.params["filter"]
+    L.info["kernel_choice"] = {
+        "method": "Winograd F(2x2, 3x3) in exact integers: 16 instead of 36 multiplies per 2x2 outputs; "
+                  "2 output channels x 2 tiles SMLAD blocks per Winograd position",
+        "k": cin, "k_padded": 4 * ((cin + 3) // 4), "weights": what, "requant": "fast",
+        "scratch_bytes": L.scratch_bytes}
+
+
+def _prepare_conv_wino8_a7(L: Layer, family: str) -> None:
+    """Stream "wino s8 + rq" (armv7em ts_conv_wino_s8, transformed at run time): per output channel (padded to
+    even) its int8 taps as 9 k4 words [ky][kx][group of 4 input channels], then the records."""
+    arr = _arrays(L)
+    cout, _, _, cin = L.params["filter"]
+    c2 = cout + cout % 2
+    g = arr["weights"].values.astype(np.int64)  # [cout, 3, 3, cin]
+    taps = _int8_words(_pad_rows(g, c2)).reshape(-1)  # [c2, 3, 3, k4]
+    stream = np.concatenate([taps.astype(np.int64), _wino_records(L, g.reshape(cout, -1), c2)])
+    n = (L.params.get("flags", 0) >> 8) & 0xFFFF
+    _finish_wino(L, stream, "int8 taps, transformed at run time into the scratch (U = G'gG'^T, "
+                 + (f"{n} channel pairs per pass)" if n else "all channel pairs at once)"))
 
 
 def _wino_ok(L: Layer) -> bool:
@@ -214,15 +282,13 @@ def _wino_ok(L: Layer) -> bool:
     w = arr["weights"].values.reshape(cout, -1).astype(np.int64)
     if 4 * 128 * int(np.abs(w).sum(1).max(initial=0)) >= INT32_LIMIT:  # 4 x the sums must fit int32
         return False
-    if 16 * (cout + cout % 2) * ((cin + 3) // 4) * 8 > WINO_MAX_WEIGHT_BYTES:
-        return False
     rq = plan_requant(np.abs(w).sum(-1), arr["bias"].values.astype(np.int64), arr["mult"].values,
                       arr["shift"].values, int(p["output_zero_point"]))
     return rq.fast
 
 
 def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
-    """Stream "wino s16 2ch x 16pos x k4 + rq" (armv7em ts_conv_wino_s8)."""
+    """Stream "wino s16 2ch x 16pos x k4 + rq" (armv7em ts_conv_wino_s8 with TS_CONV_STORED_TRANSFORM)."""
     arr = _arrays(L)
     cout, _, _, cin = L.params["filter"]
     c2, k4 = cout + cout % 2, (cin + 3) // 4
@@ -234,24 +300,8 @@ def _prepare_conv_wino_a7(L: Layer, family: str) -> None:
     wp = _k4_pairs(up.transpose(1, 0, 2))  # [pos, c2, k4, 4]: (i0, i2, i1, i3) per group
     wp = wp.reshape(16, c2 // 2, 2, k4, 2, 2).transpose(1, 0, 3, 2, 4, 5)  # [pair, pos, k4, ch, word, half]
     wwords = _words(wp).reshape(-1).astype(np.int64)
-    w = g.reshape(cout, -1)
-    bias = arr["bias"].values.astype(np.int64)
-    rq = plan_requant(np.abs(w).sum(-1), bias, arr["mult"].values, arr["shift"].values,
-                      int(L.params["output_zero_point"]))
-    assert rq.fast
-    recs = np.concatenate([(2 * bias)[:, None], rq.records.astype(np.int64)], -1)  # bias x 2, M, R, E
-    recs = _pad_rows(recs, c2).reshape(-1)
-    stream = np.concatenate([wwords, recs]) & 0xFFFFFFFF
-    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).view(np.int8)
-    name = L.name
-    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
-    L.params["bias"] = 0
-    L.params["requant"] = {"multiplier": 0, "shift": 0}
-    L.info["kernel_choice"] = {
-        "method": "Winograd F(2x2, 3x3) in exact integers: 16 instead of 36 multiplies per 2x2 outputs; "
-                  "2 output channels x 2 tiles SMLAD blocks per Winograd position",
-        "k": cin, "k_padded": 4 * k4, "weights": "int16 G'gG'^T (16 positions), channel pairs interleaved",
-        "requant": "fast", "scratch_bytes": L.scratch_bytes}
+    stream = np.concatenate([wwords, _wino_records(L, g.reshape(cout, -1), c2)])
+    _finish_wino(L, stream, "int16 G'gG'^T (16 positions), channel pairs interleaved, stored (--prefer speed)")
 
 
 CONV_FIELD_MAX = 16384  # armv7em/ts_armv7em_conv.c TS_ARMV7EM_CONV_FIELD_MAX
@@ -351,9 +401,27 @@ def _dw_transposed(L: Layer) -> bool | None:
     bottom, right = _pads_after(L)
     rows_ok = p["stride_w"] in (1, 2) and p["pad_left"] <= 1 and right <= 1
     cols_ok = p["stride_h"] in (1, 2) and p["pad_top"] <= 1 and bottom <= 1
+    want = L.info.get("_sweep")  # a setting of the variant: "cols" (tall narrow: longer sweeps) or "rows"
+    if want == "cols":
+        return True if cols_ok else None
+    if want == "rows":
+        return False if rows_ok else None
     if cols_ok and (p["output"][2] < p["output"][1] or not rows_ok):
         return True
     return False if rows_ok else None
+
+
+def _dw_settings(L: Layer) -> list[dict]:
+    """Sweeps and ring sizes to try, most scratch first: the longer sweep with blocks of rows, then one row per
+    block, then the other sweep likewise (settings starting with "_" are the compiler's, not the C block's)."""
+    first = "cols" if _dw_transposed(L) else "rows"
+    other = "rows" if first == "cols" else "cols"
+    out = [{"_sweep": first, "_compact": False}, {"_sweep": first, "_compact": True}]
+    L2 = Layer(L.index, L.op, L.params_type, L.params, L.arrays, L.inputs, L.outputs, L.signature,
+               info=dict(L.info, _sweep=other))
+    if _dw_transposed(L2) is not None:
+        out += [{"_sweep": other, "_compact": False}, {"_sweep": other, "_compact": True}]
+    return out
 
 
 def _is_dw3x3(L: Layer) -> bool:
@@ -374,6 +442,8 @@ def _dw_block_rows(L: Layer) -> int:
     p = L.params
     tr = _dw_transposed(L)
     sr, out_rows = (p["stride_w"], p["output"][2]) if tr else (p["stride_h"], p["output"][1])
+    if L.info.get("_compact"):
+        return 1  # the stream's flag bit 1
     row_bytes = p["input"][3] * _dw_plane(L) * 2
     r = int((DW_SCRATCH // row_bytes - 3) / sr) + 1  # C: integer division truncating toward 0
     return max(1, min(r, 186 // sr + 1, 32, out_rows))
@@ -381,9 +451,9 @@ def _dw_block_rows(L: Layer) -> int:
 
 def _scratch_dw3x3_a7(L: Layer, family: str) -> int:
     sr = L.params["stride_w" if _dw_transposed(L) else "stride_h"]
-    ring = (_dw_block_rows(L) - 1) * sr + 3  # the block's input rows, + 1 row of zero points below
+    ring = (_dw_block_rows(L) - 1) * sr + 3  # the block's input rows (padding rows included)
     # + the taps widened to int16 pairs for the layer (DW_WIDE_WORDS per channel)
-    return (ring + 1) * L.params["input"][3] * _dw_plane(L) * 2 + 4 * DW_WIDE_WORDS * L.params["input"][3]
+    return ring * L.params["input"][3] * _dw_plane(L) * 2 + 4 * DW_WIDE_WORDS * L.params["input"][3]
 
 
 def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
@@ -402,7 +472,8 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     recs = rq.records.astype(np.int64) if rq.fast else np.stack([mult, shift, np.zeros(C, dtype=np.int64)], -1)
     stream = np.concatenate([bias[:, None], np.stack(rows, -1).astype(np.int64), recs], -1) & 0xFFFFFFFF
     assert stream.shape == (C, DW_STREAM_WORDS)
-    stream = np.concatenate([[int(tr)], stream.reshape(-1)]).astype(np.int64) & 0xFFFFFFFF
+    flags = int(tr) | (2 if L.info.get("_compact") else 0)  # bit 0: transposed sweep; bit 1: one row per block
+    stream = np.concatenate([[flags], stream.reshape(-1)]).astype(np.int64) & 0xFFFFFFFF
     arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
     name = L.name
     L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
@@ -412,7 +483,11 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     else:
         L.arrays += [arr["mult"], arr["shift"]]
         L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    p = L.params
+    if p["stride_h"] == 1 and p["stride_w"] == 1 and tuple(p["input"]) == tuple(p["output"]):
+        L.inplace = [(0, 0)]  # a block's input rows are in the ring before its output rows are written
     L.info["kernel_choice"] = {
+        "in_place": "allowed" if L.inplace else "no",
         "method": "3 input rows transposed to int16 channel planes; per channel, 2 outputs per step with "
                   "SMLAD over tap pairs (w0, w1) and SMLABB/SMLATB for w2",
         "sweep": "down the columns (transposed)" if tr else "along the rows", "block_rows": _dw_block_rows(L),
@@ -579,7 +654,7 @@ def _prepare_dw_mve(L: Layer, family: str) -> None:
                                "requant": "exact (VQRDMULH, VRSHL)"}
 
 
-PLANAR_MAX = 32768  # scratch of ts_depthwise_conv_planar_s8 (the padded planes)
+PLANAR_MAX = 9362  # ts_depthwise_conv_planar_s8: a plane's bytes (16-bit offsets of its 8-pixel gathers)
 
 
 def _planar_geometry(L: Layer) -> tuple[bool, int, int] | None:
@@ -601,7 +676,8 @@ def _planar_geometry(L: Layer) -> tuple[bool, int, int] | None:
             continue
         hs = (rows - 1) * sr + (kr - 1) * dr + 1
         ws = (px + 3) // 4 * 4 - 1 + (kp - 1) * dp + 1
-        if C * hs * ws <= PLANAR_MAX and hs * ws <= 9362:
+        px_step = p["input"][3] * (p["input"][2] if tr else 1)  # bytes between pixels along the sweep
+        if hs * ws <= PLANAR_MAX and 7 * px_step < 65536:
             options.append((tr, hs, ws, px))
     if not options:
         return None
@@ -629,6 +705,7 @@ def _prepare_dw_planar_mve(L: Layer, family: str) -> None:
              and p["act_min"] == -128 and p["act_max"] == 127)
     head = np.ascontiguousarray(np.array([int(tr) | (2 if fused else 0)], dtype="<u4")).view(np.int8)
     _finish_stream(L, np.concatenate([head, body]))
+    L.inplace = [(0, 0)]  # a channel's outputs overwrite only that channel's input bytes, gathered before
     L.info["kernel_choice"] = {"method": "padded int8 channel planes; per channel 4 outputs per vector, VLDRB.S32 + "
                                          "VMLA by the tap per tap, scattered stores",
                                "sweep": "down the columns (transposed)" if tr else "along the rows",
@@ -653,11 +730,13 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
         FastVariant("CONV_2D", "ts_conv_1x1_s8", families=A7_ONLY, applies=_is_1x1, weight_layout="s8 2ch x k4 + rq",
                     scratch_bytes=_scratch_conv_1x1_a7, buffer_size_function="ts_conv_1x1_s8_get_buffer_size",
                     prepare=_prepare_conv_a7),
-        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_ok, expands_weights=True,
-                    weight_layout="wino s16 2ch x 16pos x k4 + rq",
-                    scratch_bytes=lambda L, fam: 16 * 16 * ((L.params["input"][3] + 3) // 4) + 256
-                    + 64 * ((L.params["input"][3] + 3) // 4),
-                    buffer_size_function="ts_conv_wino_s8_get_buffer_size", prepare=_prepare_conv_wino_a7),
+        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_stored_ok, expands_weights=True,
+                    weight_layout="wino s16 2ch x 16pos x k4 + rq", scratch_bytes=_wino_scratch,
+                    buffer_size_function="ts_conv_wino_s8_get_buffer_size", prepare=_prepare_conv_wino_a7,
+                    settings=lambda L: [{"flags": CONV_STORED_TRANSFORM}]),
+        FastVariant("CONV_2D", "ts_conv_wino_s8", families=A7_ONLY, applies=_wino_ok, weight_layout="wino s8 + rq",
+                    scratch_bytes=_wino_scratch, buffer_size_function="ts_conv_wino_s8_get_buffer_size",
+                    prepare=_prepare_conv_wino8_a7, dead_space=True, settings=_wino_chunks),
         # the fastest that fits the arena's free bytes during the layer: widened weights (all channel pairs per
         # pass, or fewer) with or without rows widened ahead, rows alone; else int8 weights, the smallest scratch
         FastVariant("CONV_2D", "ts_conv_widened_s8", families=A7_ONLY, weight_layout="s8 2ch x k4 + rq",
@@ -676,10 +755,15 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
     "DEPTHWISE_CONV_2D": [
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7_ONLY, applies=_is_dw3x3,
                     weight_layout="dw3x3 s8 + rq", scratch_bytes=_scratch_dw3x3_a7,
-                    buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7),
+                    buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7,
+                    dead_space=True, settings=lambda L: _dw_settings(L)[:-1]),
+        FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_3x3_s8", families=A7_ONLY, applies=_is_dw3x3,
+                    weight_layout="dw3x3 s8 + rq", scratch_bytes=_scratch_dw3x3_a7,
+                    buffer_size_function="ts_depthwise_conv_3x3_s8_get_buffer_size", prepare=_prepare_dw3x3_a7,
+                    settings=lambda L: _dw_settings(L)[-1:]),
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_planar_s8", families=MVE,
                     applies=lambda L: _planar_geometry(L) is not None, weight_layout="dw planar s8 + rq",
-                    scratch_bytes=lambda L, fam: L.params["input"][3] * _planar_geometry(L)[1] * _planar_geometry(L)[2],
+                    scratch_bytes=lambda L, fam: _planar_geometry(L)[1] * _planar_geometry(L)[2],
                     buffer_size_function="ts_depthwise_conv_planar_s8_get_buffer_size",
                     prepare=_prepare_dw_planar_mve, source="mve"),
         FastVariant("DEPTHWISE_CONV_2D", "ts_depthwise_conv_s8", families=MVE, weight_layout="dw s8 8ch + rq",

@@ -109,8 +109,9 @@ def lower_with(g: Graph, op: Op, k: int, family: str, variant: KernelVariant, se
 
 
 def apply_variant(layer: Layer, variant: KernelVariant, family: str, setting: dict | None = None) -> None:
-    if setting:
-        layer.params.update(setting)
+    if setting:  # keys starting with "_" are the compiler's own choices (layer.info), the others C fields
+        layer.params.update({k: v for k, v in setting.items() if not k.startswith("_")})
+        layer.info.update({k: v for k, v in setting.items() if k.startswith("_")})
         layer.info["setting"] = dict(setting)
     layer.variant = variant
     layer.function = variant.function

@@ -57,9 +57,10 @@ def prepare_inputs(graph, inputs: list) -> list[list[np.ndarray]]:
 
 
 def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str, prefer: str = "size",
-                         poison_arena: bool = False):
+                         poison_arena: bool = False, arena_budget: int | None = None):
     gen = workdir / "gen"
-    comp = compile_model(model, gen, board=board, kernels=kernels, command=command, prefer=prefer)
+    comp = compile_model(model, gen, board=board, kernels=kernels, command=command, prefer=prefer,
+                         arena_budget=arena_budget)
     elf = workdir / ("model" if board.is_host else "model.elf")
     # model.c only needs the public headers (ts/model.h): no include folder per model, so the kernels and
     # the runtime stay in the object cache and only model.c compiles for a new model
@@ -71,13 +72,15 @@ def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path,
 def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernels: str = "auto",
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
         command: str | None = None, poison_arena: bool = False,
-        profile_layers: bool = False, prefer: str = "size") -> tuple[list, ModelRunReport]:
+        profile_layers: bool = False, prefer: str = "size",
+        arena_budget: int | None = None) -> tuple[list, ModelRunReport]:
     """See tinyscene.target.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
     stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
     arena byte that holds no live tensor before and after each layer. profile_layers: per-layer counts in
     report.per_layer (the layer hook adds a few instructions per layer to the invoke's count). prefer:
-    'size' (every weight once, int8) or 'speed' (expanded weight copies where the board's flash allows)."""
+    'size' (every weight once, int8) or 'speed' (expanded weight copies where the board's flash allows).
+    arena_budget: the arena the compiler's faster variants may fill (see aot.compiler.compile_graph)."""
 
     if runtime != "aot":
         raise TsError(f"tinyscene.aot.runner runs the 'aot' runtime, not '{runtime}'")
@@ -86,7 +89,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = command or f"tinyscene run --model {Path(model).name} --board {board.name} --runtime aot --kernels {kernels}"
-    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd, prefer, poison_arena)
+    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd, prefer, poison_arena, arena_budget)
     g = comp.graph
     rows = prepare_inputs(g, inputs)
 

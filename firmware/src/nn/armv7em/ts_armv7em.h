@@ -596,6 +596,10 @@ typedef struct {
 
 void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a);
 
+/* Winograd's transformed weights of one output channel pair from its channels' int8 taps (9 k4 words each,
+ * [ky][kx][group]) into u, the layout ts_armv7em_wino_gemm reads (armv7em/ts_armv7em_wino_weights.c). */
+void ts_armv7em_wino_weights(const int32_t *taps0, const int32_t *taps1, int32_t k4, int32_t *u);
+
 /* Arguments of ts_armv7em_wino_in (armv7em/ts_armv7em_wino_in.c): B^T d B of a 4x4 patch inside the input, every group
  * of 4 channels, into one lane of the 16 columns. Offsets are used by the assembly: keep the order. */
 typedef struct {

@@ -2,7 +2,10 @@
  * exact integer arithmetic (bit-exact with the reference ts_conv_s8).
  *
  * A 2x2 block of outputs ("tile") needs 4x4 input values per channel. With G' = 2 G (integer), the weights are
- * transformed offline into U = G' g G'^T (16 int16 per input/output channel pair, |U| <= 9 x 128); at run time
+ * transformed into U = G' g G'^T (16 int16 per input/output channel pair, |U| <= 9 x 128): at run time into the
+ * scratch from the int8 taps in flash (ts_armv7em_wino_weights; all output channel pairs, or TS_CONV_CHUNK of
+ * them per pass, as the room free in the arena allows), or stored so by the compiler (TS_CONV_STORED_TRANSFORM,
+ * `--prefer speed`: 3.6x the flash of the int8 weights); at run time
  * the 4x4 input patch into V = B^T d B (int16, |V| <= 512; SXTB16 then SADD16/SSUB16 on two channels at a
  * time); the 16 products of the Winograd domain are summed over the input channels, M = sum U . V, by the
  * 2x2 SMLAD blocks (ts_armv7em_wino_gemm: 2 output channels x 2 tiles, 16 positions); and A^T M A is exactly 4x the
@@ -12,18 +15,32 @@
  * Padding taps read the input zero point (cancelled by the folded bias); tiles may stick out of the output
  * (odd sizes): those outputs are not stored.
  *
- * Weights (compiler layout "wino s16 2ch x 16pos x k4 + rq"): for each output channel pair, for each of the
- * 16 positions, k4 = ceil(cin / 4) groups of [c0(i0,i2) c0(i1,i3) c1(i0,i2) c1(i1,i3)] int16 pairs (cin
- * zero-padded); then per output channel (padded to even) bias x 2, multiplier, round, shift (ts_armv7em_rq_t).
- * Scratch: 16 columns of 2 tiles (16 x 16 k4 bytes), the 16 x 4 products (256 bytes) and a border patch
- * (16 pixels x 4 k4 bytes). */
+ * Weights: compiler layout "wino s8 + rq": per output channel (padded to even) 9 k4 int8 words, the taps
+ * [ky][kx][group of 4 input channels] (cin zero-padded); or, stored transformed, "wino s16 2ch x 16pos x k4 +
+ * rq": for each output channel pair, for each of the 16 positions, k4 = ceil(cin / 4) groups of [c0(i0,i2)
+ * c0(i1,i3) c1(i0,i2) c1(i1,i3)] int16 pairs. Then per output channel (padded to even) bias x 2, multiplier,
+ * round, shift (ts_armv7em_rq_t).
+ * Scratch: 16 columns of 2 tiles (16 x 16 k4 bytes), the 16 x 4 products (256 bytes), a border patch (16
+ * pixels x 4 k4 bytes), and unless stored, the transformed weights of the pairs made per pass. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
+
+static inline int32_t pairs_of(const ts_conv_params_t *p) { return (p->output.c + 1) >> 1; }
+
+/* Output channel pairs transformed per pass. */
+static inline int32_t chunk_of(const ts_conv_params_t *p)
+{
+    const int32_t n = TS_CONV_CHUNK_OF(p->flags);
+    return n > 0 && n < pairs_of(p) ? n : pairs_of(p);
+}
+
+static inline int32_t stored(const ts_conv_params_t *p) { return p->flags & TS_CONV_STORED_TRANSFORM; }
 
 int32_t ts_conv_wino_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     const int32_t k4 = (p->input.c + 3) >> 2;
-    return 16 * 16 * k4 + 256 + 16 * 4 * k4; /* columns, products, a border patch */
+    /* columns, products, a border patch; the transformed weights of a pass */
+    return 16 * 16 * k4 + 256 + 16 * 4 * k4 + (stored(p) ? 0 : chunk_of(p) * 16 * k4 * 16);
 }
 
 /* The tile whose outputs start at (oy, ox) of image b -> lane (0 or 2) of the 16 columns. */
@@ -81,14 +98,28 @@ TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *inpu
                               int clamp)
 {
     const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
-    const int32_t k4 = (p->input.c + 3) >> 2, pairs = (out_c + 1) >> 1;
+    const int32_t k4 = (p->input.c + 3) >> 2, pairs = pairs_of(p), chunk = chunk_of(p);
     const int32_t th = (out_h + 1) >> 1, tw = (out_w + 1) >> 1, ntiles = p->input.n * th * tw;
-    const int32_t pair_bytes = 16 * k4 * 16; /* a pair's 16 weight blocks */
-    const int32_t *rq = (const int32_t *)(const void *)(p->weights + pairs * pair_bytes); /* bias2 M R E */
+    const int32_t pair_bytes = 16 * k4 * 16;                          /* a pair's 16 transformed weight blocks */
+    const int32_t tap_words = 9 * k4;                                 /* a channel's int8 taps */
+    const int32_t weight_bytes = stored(p) ? pairs * pair_bytes : 2 * pairs * tap_words * 4;
+    const int32_t *rq = (const int32_t *)(const void *)(p->weights + weight_bytes); /* bias2 M R E */
     const int32_t lo = p->act_min, hi = p->act_max;
     const size_t row = (size_t)out_w * out_c;
     int32_t *cols = (int32_t *)scratch;
     int32_t *prod = cols + 16 * 4 * k4;
+    int32_t *made = prod + 64 + 16 * k4; /* after the border patch: the pass's transformed weights */
+    for (int32_t p0 = 0; p0 < pairs; p0 += chunk) {
+    const int32_t p1 = p0 + chunk < pairs ? p0 + chunk : pairs;
+    /* the pass's transformed weights: in flash from pair p0 on, or made here */
+    const int8_t *u = p->weights + (size_t)p0 * pair_bytes;
+    if (!stored(p)) {
+        const int32_t *taps = (const int32_t *)(const void *)p->weights;
+        for (int32_t pr = p0; pr < p1; pr++)
+            ts_armv7em_wino_weights(taps + (size_t)(2 * pr) * tap_words, taps + (size_t)(2 * pr + 1) * tap_words,
+                                    k4, made + (size_t)(pr - p0) * (pair_bytes >> 2));
+        u = (const int8_t *)made;
+    }
     for (int32_t t = 0; t < ntiles; t += 2) {
         const int32_t tb = t + 1 < ntiles ? t + 1 : t; /* an odd last tile fills both lanes */
         const int32_t tile[2] = {t, tb};
@@ -103,8 +134,8 @@ TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *inpu
             transform_tile(p, input, b[j], oy[j], ox[j], cols, 2 * j, k4, (int8_t *)(prod + 64));
         }
         const int32_t ntile = tb == t ? 1 : 2;
-        for (int32_t pr = 0; pr < pairs; pr++) {
-            const ts_armv7em_wino_t a = {cols, (const int32_t *)(const void *)(p->weights + pr * pair_bytes), k4, 0, prod};
+        for (int32_t pr = p0; pr < p1; pr++) {
+            const ts_armv7em_wino_t a = {cols, (const int32_t *)(const void *)(u + (pr - p0) * pair_bytes), k4, 0, prod};
             ts_armv7em_wino_gemm(&a);
             if (!clamp && ntile == 2 && full[0] && full[1] && 2 * pr + 1 < out_c) {
                 const ts_armv7em_wino_out_t w = {prod, rq + 8 * pr, o[0] + 2 * pr, o[1] + 2 * pr, out_c, (int32_t)row};
@@ -136,6 +167,7 @@ TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *inpu
                 }
             }
         }
+    }
     }
 }
 

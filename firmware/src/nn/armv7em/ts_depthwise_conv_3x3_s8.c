@@ -13,13 +13,17 @@
  * channels inner (ts_armv7em_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
  * fast records as the convolutions'.
  *
- * Weights (compiler layout "dw3x3 s8 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
+ * Rows of the padding take a ring slot of zero points like any other row. With stride 1 and the output as large
+ * as the input, the output may overwrite the input (the compiler plans it in place): a block's input rows are
+ * in the ring before any of its output rows is written, and output row r only covers input row r.
+ *
+ * Weights (compiler layout "dw3x3 s8 + rq"): a flags word (bit 0: the sweep is transposed, see geometry();
+ * bit 1: one output row per block, the smallest ring),
  * then per channel 7 words: bias, for each filter row (column, transposed) the int8 taps (w0, w1, w2, 0),
  * then the requantisation record (armv7em/ts_armv7em.h). Each call first widens them into its scratch, 10
  * words per channel: bias, per filter row the int16 pairs (w0, w1) and (w2, 0), the record; with fast
  * records the taps and the bias doubled (the 2 of SaturatingRoundingDoublingHighMul). Scratch: the ring of
- * transposed rows and one row of zero points, each C planes x (input width + 2, rounded up to even) int16,
- * then the widened taps. */
+ * transposed rows, each C planes x (input width + 2, rounded up to even) int16, then the widened taps. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
@@ -57,6 +61,7 @@ static dw_geo_t geometry(const ts_depthwise_conv_params_t *p)
 /* Output rows per block: as many as the budget allows (at least 1, at most the output rows). */
 static int32_t block_rows(const ts_depthwise_conv_params_t *p, const dw_geo_t *g)
 {
+    if (((const int32_t *)(const void *)p->weights)[0] & 2) return 1; /* compact: one output row per block */
     const int32_t row_bytes = p->input.c * plane_len(g->px) * 2;
     int32_t r = (TS_ARMV7EM_DW_SCRATCH / row_bytes - 3) / g->sr + 1;
     const int32_t cap = 186 / g->sr + 1; /* ring_rows() <= 189: the kernel's table of row pointers */
@@ -73,7 +78,7 @@ static inline int32_t ring_rows(const dw_geo_t *g, int32_t r) { return (r - 1) *
 int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_t *p)
 {
     const dw_geo_t g = geometry(p);
-    return (ring_rows(&g, block_rows(p, &g)) + 1) * p->input.c * plane_len(g.px) * 2 + 4 * DW_WORDS * p->input.c;
+    return ring_rows(&g, block_rows(p, &g)) * p->input.c * plane_len(g.px) * 2 + 4 * DW_WORDS * p->input.c;
 }
 
 /* The flash stream (7 words per channel) -> the widened one (10 words per channel), taps and bias times
@@ -214,14 +219,11 @@ TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8
     const int stride2 = g.sp == 2;
     const int32_t out_zp = p->output_zero_point, lo = p->act_min, hi = p->act_max;
     const int32_t R = block_rows(p, &g), nslots = ring_rows(&g, R);
-    int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows; slot nslots: zero points */
-    int16_t *zrow = ring + nslots * rowsz;
-    int32_t *stream = (int32_t *)(void *)(zrow + rowsz); /* the widened taps */
+    int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows (rows outside the input: zero points) */
+    int32_t *stream = (int32_t *)(void *)(ring + nslots * rowsz); /* the widened taps */
     widen_taps((const int32_t *)(const void *)p->weights + 1, C, mode == TS_ARMV7EM_RQ_EXACT ? 1 : 2, stream);
     const uint32_t zp2 = ((uint32_t)(uint16_t)zp) * 0x10001u;
-    ts_armv7em_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
-    const int32_t used = nslots < g.rows ? nslots : g.rows;   /* slots rows iy mod nslots can reach */
-    for (int32_t sl = 0; sl < used; sl++) { /* padding columns, never overwritten */
+    for (int32_t sl = 0; sl < nslots; sl++) { /* padding columns, never overwritten */
         int16_t *pl = ring + sl * rowsz;
         for (int32_t c = 0; c < C; c++, pl += wp) {
             pl[0] = zp;
@@ -234,23 +236,23 @@ TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *img = input + (size_t)b * p->input.h * p->input.w * C;
         int8_t *oimg = output + (size_t)b * p->output.h * p->output.w * C;
-        for (int32_t i = 0; i < nslots; i++) held[i] = -1;
+        for (int32_t i = 0; i < nslots; i++) held[i] = INT32_MIN;
         for (int32_t oy0 = 0; oy0 < g.out_rows; oy0 += R) {
             const int32_t nr = g.out_rows - oy0 < R ? g.out_rows - oy0 : R;
             const int32_t iy0 = oy0 * sh - g.pr;
             for (int32_t i = 0; i < (nr - 1) * sh + 3; i++) { /* the block's input rows into the ring */
                 const int32_t iy = iy0 + i;
-                const int16_t *r = zrow;
-                if (iy >= 0 && iy < g.rows) {
-                    const int32_t sl = iy % nslots;
-                    int16_t *slot = ring + sl * rowsz;
-                    if (held[sl] != iy) {
+                const int32_t sl = ((iy % nslots) + nslots) % nslots; /* consecutive rows, distinct slots */
+                int16_t *slot = ring + sl * rowsz;
+                if (held[sl] != iy) {
+                    if (iy >= 0 && iy < g.rows) {
                         transpose_row(img + (size_t)iy * g.row_step, W, C, g.px_step, wp, slot);
-                        held[sl] = iy;
+                    } else { /* a row of the padding */
+                        ts_armv7em_fill_words((uint32_t *)(void *)slot, zp2, rowsz >> 1); /* rowsz is even */
                     }
-                    r = slot;
+                    held[sl] = iy;
                 }
-                rows[i] = r;
+                rows[i] = slot;
             }
             int8_t *oblk = oimg + (size_t)oy0 * g.out_row_step;
             if (mode == TS_ARMV7EM_RQ_FAST && !stride2) {
