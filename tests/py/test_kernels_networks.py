@@ -28,8 +28,10 @@ def test_network_bit_exact(name, board, model_dir, tmp_path):
     outs, report = run(model, load_board(board), inputs, kernels="auto", workdir=tmp_path, timeout=600)
     M.assert_bit_exact(model, outs, inputs)
     counts = report.instructions_per_input
-    # the convolutions' instructions do not depend on the data (only softmax's and a few branches do, a little)
-    assert len(counts) == N_INPUTS and max(counts) - min(counts) <= 0.0005 * max(counts)
+    # the convolutions' instructions do not depend on the data (only softmax's and a few branches do, a little);
+    # an input's count may also move by one counter tick with the tick's phase at the start of the invoke
+    tick = load_board(board).counter.per_tick
+    assert len(counts) == N_INPUTS and max(counts) - min(counts) <= max(0.0005 * max(counts), tick)
 
 
 @pytest.mark.qemu

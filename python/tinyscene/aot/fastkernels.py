@@ -626,13 +626,37 @@ def _scratch_conv_mve(L: Layer, family: str) -> int:
     return 2 * 16 * ((_conv_geometry(L)[2] + 15) // 16)
 
 
+def _fc_split(out_d: int) -> tuple[int, int]:
+    """Channels in blocks of 8, and the last 1-4 in a block of 4 (mve ts_fully_connected_s8)."""
+    rem = out_d % 8
+    return (out_d - rem, rem) if 0 < rem <= 4 else ((out_d + 7) // 8 * 8, 0)
+
+
+def _mve_blocks8(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """w [out, k] -> stream bytes "s8 8ch x k16 + rq": blocks of 8 channels, then a last 4-channel block ("s8 4ch x
+    k16 + rq") when 1-4 channels are left (mve ts_fully_connected_s8)."""
+    out_d, k = w.shape
+    n8, rem = _fc_split(out_d)
+    if rem:
+        head = _mve_blocks8(w[:n8], bias[:n8], mult[:n8], shift[:n8]) if n8 else np.zeros(0, np.int8)
+        return np.concatenate([head, _mve_blocks(w[n8:], bias[n8:], mult[n8:], shift[n8:])])
+    o8, n16 = n8, (k + 15) // 16
+    wp = np.zeros((o8, 16 * n16), dtype=np.int64)
+    wp[:out_d, :k] = w
+    wb = wp.reshape(o8 // 8, 8, n16, 16).transpose(0, 2, 1, 3).reshape(o8 // 8, -1).astype(np.int8)
+    rq = _pad_rows(_mve_rq(bias, mult, shift), o8).reshape(o8 // 8, 2, 4, 4).transpose(0, 1, 3, 2)  # [blk, half, f, ch]
+    rqb = np.ascontiguousarray((rq.reshape(o8 // 8, 32) & 0xFFFFFFFF).astype("<u4")).view(np.int8)
+    return np.concatenate([wb, rqb.reshape(o8 // 8, 128)], -1).reshape(-1)
+
+
 def _prepare_fc_mve(L: Layer, family: str) -> None:
     arr = _arrays(L)
     w = arr["weights"].values.reshape(L.params["output_depth"], L.params["input_depth"]).astype(np.int64)
-    _finish_stream(L, _mve_blocks(w, arr["bias"].values.astype(np.int64), arr["mult"].values.astype(np.int64),
-                                  arr["shift"].values.astype(np.int64)))
-    L.info["kernel_choice"] = {"block": "4 output channels x 1 row (VMLADAVA)", "k": L.params["input_depth"],
-                               "weights": "int8, 4-channel blocks of 16-byte chunks with bias and requantisation "
+    _finish_stream(L, _mve_blocks8(w, arr["bias"].values.astype(np.int64), arr["mult"].values.astype(np.int64),
+                                   arr["shift"].values.astype(np.int64)))
+    L.info["kernel_choice"] = {"block": "8 output channels x 1 row (VMLADAVA, 128 MACs per 17 instructions)",
+                               "k": L.params["input_depth"],
+                               "weights": "int8, 8-channel blocks of 16-byte chunks with bias and requantisation "
                                           "vectors", "requant": "exact (VQRDMULH, VRSHL)"}
 
 
@@ -779,7 +803,7 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
     "FULLY_CONNECTED": [
         FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7_ONLY, weight_layout="s16 4ch x k4",
                     prepare=_prepare_fc_a7),
-        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=MVE, weight_layout="s8 4ch x k16 + rq",
+        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=MVE, weight_layout="s8 8ch x k16 + rq",
                     prepare=_prepare_fc_mve, source="mve"),
     ],
 }

@@ -16,6 +16,7 @@
 #define TS_MVE_H
 
 #include <arm_mve.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ts/nn.h"
@@ -30,6 +31,44 @@
 
 /* Bytes of a 4-channel block of the stream for n16 chunks. */
 #define TS_MVE_BLOCK_BYTES(n16) (64 * (n16) + 64)
+
+/* Arguments of ts_mve_conv_pair (mve/ts_mve_conv_pair.c): the blocks of 4 output channels of one pair of pixels
+ * (fields xa and xb of `rows` rows of `chunks` x 16 bytes, `step` bytes apart from one row's end to the next,
+ * then `tail` bytes loaded predicated when tail > 0; chunks, rows >= 1), stream w ("s8 4ch x k16 + rq"),
+ * `channels` outputs stored at out_a and out_b. The assembly reads the fields at fixed offsets (checked
+ * there): keep the order. */
+typedef struct {
+    const int8_t *xa;
+    const int8_t *xb;
+    const int8_t *w;
+    int8_t *out_a;
+    int8_t *out_b;
+    int32_t chunks;
+    int32_t tail;
+    int32_t channels;
+    int32_t zp;
+    int32_t act_min, act_max;
+    int32_t rows;
+    int32_t step;
+} ts_mve_pair_t;
+
+void ts_mve_conv_pair(const ts_mve_pair_t *a);
+
+/* Arguments of ts_mve_fc8 (mve/ts_mve_fc8.c): the blocks of 8 output channels of one input row x (`chunks` x 16
+ * bytes, then `tail` bytes loaded predicated when tail > 0), stream w ("s8 8ch x k16 + rq"), `channels`
+ * outputs at out. Fixed offsets (checked there): keep the order. */
+typedef struct {
+    const int8_t *x;
+    const int8_t *w;
+    int8_t *out;
+    int32_t chunks;
+    int32_t tail;
+    int32_t channels;
+    int32_t zp;
+    int32_t act_min, act_max;
+} ts_mve_fc_t;
+
+void ts_mve_fc8(const ts_mve_fc_t *a);
 
 /* Per-lane requantisation constants of a block (the 64 bytes after its weights). */
 typedef struct {
