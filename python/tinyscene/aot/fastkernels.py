@@ -181,6 +181,14 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
         "weights": "int8, channel pairs interleaved with their bias and requantisation records",
         "requant": "fast" if rq.fast else f"exact ({rq.reason})",
         "scratch_bytes": L.scratch_bytes}
+    p = L.params
+    if L.function in ("ts_conv_s8", "ts_conv_widened_s8") and _conv_ring_bytes(L) and _chunk_pairs(L) == _pairs(L) \
+            and p["stride_h"] == 1 and p["stride_w"] == 1 and tuple(p["input"]) == tuple(p["output"]) \
+            and p["output"][2] % 2 == 0:
+        # pixel pairs never straddle output rows, whose input rows are in the ring of pair rows before the row is
+        # written, and output row r covers input row r only: in place
+        L.inplace = [(0, 0)]
+        L.info["kernel_choice"]["in_place"] = "allowed (output over the input)"
     if L.function in ("ts_conv_1x1_s8", "ts_conv_1x1_widened_s8") and _chunk_pairs(L) == _pairs(L) \
             and L.params["output"][3] <= L.params["input"][3]:
         # two input pixels are widened before their outputs are written, outputs no wider than inputs: in place
