@@ -17,6 +17,11 @@ int ts_app_main(int argc, char **argv);
 ts_status_t ts_rt_read_file(const char *path, void *buf, size_t cap, size_t *n_read);
 ts_status_t ts_rt_write_file(const char *path, const void *buf, size_t n);
 
+/* Command lines of the apps: the value after option `name` (NULL if absent); the one error line
+ * "<app>: error: <what> <detail>" (detail may be NULL), returning the exit status 1. */
+const char *ts_rt_arg(int argc, char **argv, const char *name);
+int ts_rt_fail(const char *app, const char *what, const char *detail);
+
 /* Stack painting: fill the unused stack with a pattern at start-up; the high-water mark is the
  * number of bytes ever touched below the stack top. */
 void ts_rt_stack_paint(void);

@@ -25,6 +25,8 @@
 #include "ts/model.h"
 #include "ts/rt.h"
 
+#define APP "ts-model" /* the prefix of its error lines */
+
 #define TS_MODEL_MAX_INVOKES 1024
 #define TS_MODEL_MAX_PROFILED_LAYERS 512
 
@@ -48,46 +50,32 @@ static void dump_layer(int32_t layer, const ts_layer_t *info, void *user)
     fwrite(info->output->data, 1, (size_t)info->output->bytes, f);
 }
 
-static const char *arg_value(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    return NULL;
-}
-
-static int fail(const char *what, const char *detail)
-{
-    printf("ts-model: error: %s%s%s\n", what, detail ? " " : "", detail ? detail : "");
-    return 1;
-}
-
 int ts_app_main(int argc, char **argv)
 {
-    const char *in_path = arg_value(argc, argv, "--in");
-    const char *out_path = arg_value(argc, argv, "--out");
-    const char *n_arg = arg_value(argc, argv, "--n");
-    const char *dump_path = arg_value(argc, argv, "--dump");
+    const char *in_path = ts_rt_arg(argc, argv, "--in");
+    const char *out_path = ts_rt_arg(argc, argv, "--out");
+    const char *n_arg = ts_rt_arg(argc, argv, "--n");
+    const char *dump_path = ts_rt_arg(argc, argv, "--dump");
     int profile = 0;
     for (int i = 1; i < argc; i++) profile |= strcmp(argv[i], "--profile") == 0;
     if (!in_path || !out_path || !n_arg) {
-        return fail("usage: model --in IN --out OUT --n N [--dump DUMP] [--profile]", NULL);
+        return ts_rt_fail(APP, "usage: model --in IN --out OUT --n N [--dump DUMP] [--profile]", NULL);
     }
-    if (profile && dump_path) return fail("--profile and --dump exclude each other", NULL);
+    if (profile && dump_path) return ts_rt_fail(APP, "--profile and --dump exclude each other", NULL);
     const long n = strtol(n_arg, NULL, 10);
-    if (n < 1 || n > TS_MODEL_MAX_INVOKES) return fail("--n out of range", n_arg);
+    if (n < 1 || n > TS_MODEL_MAX_INVOKES) return ts_rt_fail(APP, "--n out of range", n_arg);
 
     ts_status_t st = ts_model_check();
-    if (st != TS_OK) return fail("a kernel needs more scratch than planned:", ts_status_str(st));
+    if (st != TS_OK) return ts_rt_fail(APP, "a kernel needs more scratch than planned:", ts_status_str(st));
 
     FILE *fin = fopen(in_path, "rb");
-    if (!fin) return fail("cannot open", in_path);
+    if (!fin) return ts_rt_fail(APP, "cannot open", in_path);
     FILE *fout = fopen(out_path, "wb");
-    if (!fout) return fail("cannot create", out_path);
+    if (!fout) return ts_rt_fail(APP, "cannot create", out_path);
     FILE *fdump = NULL;
     if (dump_path) {
         fdump = fopen(dump_path, "wb");
-        if (!fdump) return fail("cannot create", dump_path);
+        if (!fdump) return ts_rt_fail(APP, "cannot create", dump_path);
         ts_model_set_layer_hook(dump_layer, fdump);
     }
     if (profile) ts_model_set_layer_hook(profile_layer, NULL);
@@ -96,7 +84,7 @@ int ts_app_main(int argc, char **argv)
     for (long k = 0; k < n; k++) {
         for (int32_t i = 0; i < ts_model_num_inputs; i++) {
             const ts_tensor_t *t = &ts_model_inputs[i];
-            if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return fail("short input file", in_path);
+            if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return ts_rt_fail(APP, "short input file", in_path);
         }
         ts_rt_stack_paint();
         const uint64_t t0 = ts_board_counter();
@@ -105,16 +93,16 @@ int ts_app_main(int argc, char **argv)
         const uint64_t t1 = ts_board_counter();
         const size_t hw = ts_rt_stack_high_water();
         if (hw > stack_bytes) stack_bytes = hw;
-        if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
+        if (st != TS_OK) return ts_rt_fail(APP, "invoke failed:", ts_status_str(st));
         ticks[k] = (uint32_t)(t1 - t0);
         for (int32_t i = 0; i < ts_model_num_outputs; i++) {
             const ts_tensor_t *t = &ts_model_outputs[i];
-            if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
+            if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return ts_rt_fail(APP, "cannot write", out_path);
         }
     }
     fclose(fin);
-    if (fclose(fout) != 0) return fail("cannot write", out_path);
-    if (fdump && fclose(fdump) != 0) return fail("cannot write", dump_path);
+    if (fclose(fout) != 0) return ts_rt_fail(APP, "cannot write", out_path);
+    if (fdump && fclose(fdump) != 0) return ts_rt_fail(APP, "cannot write", dump_path);
 
     printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu ticks=", n,
            (unsigned long)ts_model_arena_bytes, (unsigned long)stack_bytes);

@@ -27,6 +27,7 @@
 
 #include "ts/nn.h"
 #include "ts/nn_math.h"
+#include "ts_asm_layout.h"
 #include "ts_armv7em_kernels.h"
 
 #if !defined(__ARM_FEATURE_DSP)
@@ -124,6 +125,16 @@ TS_ARMV7EM_ALWAYS_INLINE int ts_armv7em_rq_mode(const ts_requant_t *rq, int32_t 
     return (act_min > INT8_MIN || act_max < INT8_MAX) ? TS_ARMV7EM_RQ_FAST_CLAMP : TS_ARMV7EM_RQ_FAST;
 }
 
+/* F(args..., mode) with the layer's mode as a constant: one specialised copy of F per mode. */
+#define TS_ARMV7EM_BY_MODE(p, F, ...)                                                                            \
+    do {                                                                                                         \
+        switch (ts_armv7em_rq_mode(&(p)->requant, (p)->act_min, (p)->act_max)) {                                 \
+        case TS_ARMV7EM_RQ_FAST: F(__VA_ARGS__, TS_ARMV7EM_RQ_FAST); break;                                      \
+        case TS_ARMV7EM_RQ_FAST_CLAMP: F(__VA_ARGS__, TS_ARMV7EM_RQ_FAST_CLAMP); break;                          \
+        default: F(__VA_ARGS__, TS_ARMV7EM_RQ_EXACT); break;                                                     \
+        }                                                                                                        \
+    } while (0)
+
 /* acc of channel c -> int8 in any mode; mult / shift: the layer's requant.multiplier / requant.shift. */
 TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const int32_t *mult, const int32_t *shift, int32_t c,
                                           int32_t out_zp, int32_t act_min, int32_t act_max)
@@ -138,18 +149,25 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const 
     return (int8_t)v;
 }
 
-/* ---- widening int8 -> int16 pairs ----------------------------------------------------------------- */
+/* ---- Duff's devices ------------------------------------------------------------------------------- */
 
-/* n groups of 4 int8 at src (any alignment) -> (k0,k2),(k1,k3) pairs at dst[0], dst[1], dst += stride. */
-TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen(const int8_t *src, int32_t n, int32_t *dst, int32_t stride)
-{
-    for (int32_t i = 0; i < n; i++) {
-        const uint32_t v = ts_armv7em_read32(src + 4 * i);
-        dst[0] = (int32_t)__sxtb16(v);
-        dst[1] = (int32_t)ts_armv7em_sxtb16_ror8(v);
-        dst += stride;
-    }
-}
+/* Enter an unrolled loop (label 1) at byte offset %[entry] (a "m" operand) so that the first pass runs only the
+ * last bodies; r4, r5 clobbered. */
+#define TS_ARMV7EM_DUFF_ENTER                   \
+    "ldr r4, %[entry]\n\t"                      \
+    "adr r5, 1f\n\t"                            \
+    "add r4, r5\n\t"                            \
+    "mov pc, r4\n\t"                            \
+    ".p2align 2\n"                              \
+    "1:\n\t"
+
+/* Loop back to label 1 until the pointer operand PTR reaches %[end] (a "m" operand); r4 clobbered. */
+#define TS_ARMV7EM_DUFF_LOOP(PTR)               \
+    "ldr r4, %[end]\n\t"                        \
+    "cmp %[" PTR "], r4\n\t"                    \
+    "bne 1b\n\t"
+
+/* ---- widening int8 -> int16 pairs ----------------------------------------------------------------- */
 
 /* One lane of a 2-pixel column: n groups of src -> lane[0], lane[1], lane += 4 words (4 per group). */
 TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_lane(const int8_t *src, int32_t n, int32_t *lane)
@@ -158,19 +176,12 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_lane(const int8_t *src, int32_t n
     const int8_t *const end = src + 4 * n;
     const uint32_t entry = ((uint32_t)(-n) & 3u) * 16u;
     __asm__ volatile(
-        "ldr r4, %[entry]\n\t"
-        "adr r5, 1f\n\t"
-        "add r4, r5\n\t"
-        "mov pc, r4\n\t"
-        ".p2align 2\n"
-        "1:\n\t"
+        TS_ARMV7EM_DUFF_ENTER
         "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
         "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
         "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
         "ldr.w r4, [%[s]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t" "strd r4, r5, [%[d]], #16\n\t"
-        "ldr r4, %[end]\n\t"
-        "cmp %[s], r4\n\t"
-        "bne 1b\n\t"
+        TS_ARMV7EM_DUFF_LOOP("s")
         : [s] "+r"(src), [d] "+r"(lane)
         : [end] "m"(end), [entry] "m"(entry)
         : "r4", "r5", "cc", "memory");
@@ -183,12 +194,7 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_pair(const int8_t *a, const int8_
     const int8_t *const end = a + 4 * n;
     const uint32_t entry = ((uint32_t)(-n) & 3u) * 28u;
     __asm__ volatile(
-        "ldr r4, %[entry]\n\t"
-        "adr r5, 1f\n\t"
-        "add r4, r5\n\t"
-        "mov pc, r4\n\t"
-        ".p2align 2\n"
-        "1:\n\t"
+        TS_ARMV7EM_DUFF_ENTER
         "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
         "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
         "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
@@ -197,9 +203,7 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_pair(const int8_t *a, const int8_
         "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
         "ldr.w r4, [%[a]], #4\n\t" "ldr.w r6, [%[b]], #4\n\t" "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
         "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t" "stmia.w %[d]!, {r4, r5, r6, r7}\n\t"
-        "ldr r4, %[end]\n\t"
-        "cmp %[a], r4\n\t"
-        "bne 1b\n\t"
+        TS_ARMV7EM_DUFF_LOOP("a")
         : [a] "+r"(a), [b] "+r"(b), [d] "+r"(col)
         : [end] "m"(end), [entry] "m"(entry)
         : "r4", "r5", "r6", "r7", "cc", "memory");
@@ -269,70 +273,41 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b
 
 /* One group of the 2x2 block: x = [A02 A13 B02 B13] (r4-r7), w = channel 0's and channel 1's int8 word
  * [k0 k1 k2 k3] (r8, r10), widened in place to c0(02) c0(13) c1(02) c1(13) (r8-r11). 14 instructions, 16
- * multiply-accumulates. Forced 32-bit encodings keep every body 56 bytes long. */
-#define TS_ARMV7EM_BODY_2X2                     \
-    "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
-    "ldm.w %[w]!, {r8, r10}\n\t"                \
-    "sxtb16 r9, r8, ror #8\n\t"                 \
-    "sxtb16 r8, r8\n\t"                         \
-    "sxtb16 r11, r10, ror #8\n\t"               \
-    "sxtb16 r10, r10\n\t"                       \
-    "smlad %[a00], r8, r4, %[a00]\n\t"          \
-    "smlad %[a01], r8, r6, %[a01]\n\t"          \
-    "smlad %[a10], r10, r4, %[a10]\n\t"         \
-    "smlad %[a11], r10, r6, %[a11]\n\t"         \
-    "smlad %[a00], r9, r5, %[a00]\n\t"          \
-    "smlad %[a01], r9, r7, %[a01]\n\t"          \
-    "smlad %[a10], r11, r5, %[a10]\n\t"         \
-    "smlad %[a11], r11, r7, %[a11]\n\t"
+ * multiply-accumulates. Forced 32-bit encodings keep every body 56 bytes long. X, W: the pointer registers,
+ * A00..A11: the accumulators (operand names or registers, as strings). */
+#define TS_ARMV7EM_BODY_2X2_ON(X, W, A00, A01, A10, A11)                                                    \
+    "ldm.w " X "!, {r4, r5, r6, r7}\n\t"                                                                     \
+    "ldm.w " W "!, {r8, r10}\n\t"                                                                            \
+    "sxtb16 r9, r8, ror #8\n\t"                                                                              \
+    "sxtb16 r8, r8\n\t"                                                                                      \
+    "sxtb16 r11, r10, ror #8\n\t"                                                                            \
+    "sxtb16 r10, r10\n\t" TS_ARMV7EM_SMLAD_2X2(A00, A01, A10, A11)
 
-#define TS_ARMV7EM_BODY_2X2_BYTES 56u
-
-/* The same body on fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
-#define TS_ARMV7EM_BODY_2X2_REGS                \
-    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
-    "ldm.w lr!, {r8, r10}\n\t"                  \
-    "sxtb16 r9, r8, ror #8\n\t"                 \
-    "sxtb16 r8, r8\n\t"                         \
-    "sxtb16 r11, r10, ror #8\n\t"               \
-    "sxtb16 r10, r10\n\t"                       \
-    "smlad r0, r8, r4, r0\n\t"                  \
-    "smlad r1, r8, r6, r1\n\t"                  \
-    "smlad r2, r10, r4, r2\n\t"                 \
-    "smlad r3, r10, r6, r3\n\t"                 \
-    "smlad r0, r9, r5, r0\n\t"                  \
-    "smlad r1, r9, r7, r1\n\t"                  \
-    "smlad r2, r11, r5, r2\n\t"                 \
-    "smlad r3, r11, r7, r3\n\t"
+/* The 8 SMLAD of a 2x2 group, x in r4-r7, w in r8-r11. */
+#define TS_ARMV7EM_SMLAD_2X2(A00, A01, A10, A11)                                                            \
+    "smlad " A00 ", r8, r4, " A00 "\n\t"                                                                     \
+    "smlad " A01 ", r8, r6, " A01 "\n\t"                                                                     \
+    "smlad " A10 ", r10, r4, " A10 "\n\t"                                                                    \
+    "smlad " A11 ", r10, r6, " A11 "\n\t"                                                                    \
+    "smlad " A00 ", r9, r5, " A00 "\n\t"                                                                     \
+    "smlad " A01 ", r9, r7, " A01 "\n\t"                                                                     \
+    "smlad " A10 ", r11, r5, " A10 "\n\t"                                                                    \
+    "smlad " A11 ", r11, r7, " A11 "\n\t"
 
 /* The same block on int16 weights (a stream widened into RAM by ts_armv7em_widen_stream: pre-widened weights
  * skip the four SXTB16): w = [c0(02) c0(13) c1(02) c1(13)] (r8-r11). 10 instructions, 16 multiply-accumulates,
  * 40 bytes. */
-#define TS_ARMV7EM_BODY_2X2_S16                 \
-    "ldm.w %[x]!, {r4, r5, r6, r7}\n\t"         \
-    "ldm.w %[w]!, {r8, r9, r10, r11}\n\t"       \
-    "smlad %[a00], r8, r4, %[a00]\n\t"          \
-    "smlad %[a01], r8, r6, %[a01]\n\t"          \
-    "smlad %[a10], r10, r4, %[a10]\n\t"         \
-    "smlad %[a11], r10, r6, %[a11]\n\t"         \
-    "smlad %[a00], r9, r5, %[a00]\n\t"          \
-    "smlad %[a01], r9, r7, %[a01]\n\t"          \
-    "smlad %[a10], r11, r5, %[a10]\n\t"         \
-    "smlad %[a11], r11, r7, %[a11]\n\t"
+#define TS_ARMV7EM_BODY_2X2_S16_ON(X, W, A00, A01, A10, A11)                                                \
+    "ldm.w " X "!, {r4, r5, r6, r7}\n\t"                                                                     \
+    "ldm.w " W "!, {r8, r9, r10, r11}\n\t" TS_ARMV7EM_SMLAD_2X2(A00, A01, A10, A11)
 
+#define TS_ARMV7EM_BODY_2X2 TS_ARMV7EM_BODY_2X2_ON("%[x]", "%[w]", "%[a00]", "%[a01]", "%[a10]", "%[a11]")
+#define TS_ARMV7EM_BODY_2X2_BYTES 56u
+/* On fixed registers: x in r12, w in lr, accumulators a00 a01 a10 a11 in r0-r3. */
+#define TS_ARMV7EM_BODY_2X2_REGS TS_ARMV7EM_BODY_2X2_ON("r12", "lr", "r0", "r1", "r2", "r3")
+#define TS_ARMV7EM_BODY_2X2_S16 TS_ARMV7EM_BODY_2X2_S16_ON("%[x]", "%[w]", "%[a00]", "%[a01]", "%[a10]", "%[a11]")
 #define TS_ARMV7EM_BODY_2X2_S16_BYTES 40u
-
-#define TS_ARMV7EM_BODY_2X2_S16_REGS            \
-    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
-    "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
-    "smlad r0, r8, r4, r0\n\t"                  \
-    "smlad r1, r8, r6, r1\n\t"                  \
-    "smlad r2, r10, r4, r2\n\t"                 \
-    "smlad r3, r10, r6, r3\n\t"                 \
-    "smlad r0, r9, r5, r0\n\t"                  \
-    "smlad r1, r9, r7, r1\n\t"                  \
-    "smlad r2, r11, r5, r2\n\t"                 \
-    "smlad r3, r11, r7, r3\n\t"
+#define TS_ARMV7EM_BODY_2X2_S16_REGS TS_ARMV7EM_BODY_2X2_S16_ON("r12", "lr", "r0", "r1", "r2", "r3")
 
 /* a[c][p] += sum over n groups of channel c's weights x pixel p's column; advances *w by n groups.
  * Duff's device: enters the 8-body loop so that the first pass runs n % 8 (or 8) bodies. (It clobbers
@@ -351,14 +326,7 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen2(const int8_t *a, const int8_t *b
         register int32_t c11 __asm__("r3") = *a11;                                                               \
         const int32_t *const end = x + 4 * n;                                                                    \
         const uint32_t entry = ((uint32_t)(-n) & 7u) * (BODY_BYTES);                                             \
-        __asm__ volatile("ldr r4, %[entry]\n\t"                                                                  \
-                         "adr r5, 1f\n\t"                                                                        \
-                         "add r4, r5\n\t"                                                                        \
-                         "mov pc, r4\n\t"                                                                        \
-                         ".p2align 2\n"                                                                          \
-                         "1:\n\t" BODY BODY BODY BODY BODY BODY BODY BODY "ldr r4, %[end]\n\t"                     \
-                         "cmp %[x], r4\n\t"                                                                      \
-                         "bne 1b\n\t"                                                                            \
+        __asm__ volatile(TS_ARMV7EM_DUFF_ENTER BODY BODY BODY BODY BODY BODY BODY BODY TS_ARMV7EM_DUFF_LOOP("x") \
                          : [a00] "+r"(c00), [a01] "+r"(c01), [a10] "+r"(c10), [a11] "+r"(c11), [x] "+r"(xr),    \
                            [w] "+r"(w)                                                                           \
                          : [end] "m"(end), [entry] "m"(entry)                                                    \
@@ -413,16 +381,9 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_mac_4x1(const int8_t *x, const int32_t 
     const int8_t *const end = x + 4 * n;
     const uint32_t entry = ((uint32_t)(-n) & 3u) * TS_ARMV7EM_BODY_4X1_BYTES;
     __asm__ volatile(
-        "ldr r4, %[entry]\n\t"
-        "adr r5, 1f\n\t"
-        "add r4, r5\n\t"
-        "mov pc, r4\n\t"
-        ".p2align 2\n"
-        "1:\n\t"
+        TS_ARMV7EM_DUFF_ENTER
         TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1 TS_ARMV7EM_BODY_4X1
-        "ldr r4, %[end]\n\t"
-        "cmp %[x], r4\n\t"
-        "bne 1b\n\t"
+        TS_ARMV7EM_DUFF_LOOP("x")
         : [a0] "+r"(c0), [a1] "+r"(c1), [a2] "+r"(c2), [a3] "+r"(c3), [x] "+r"(xr), [w] "+r"(w)
         : [end] "m"(end), [entry] "m"(entry)
         : "r4", "r5", "r8", "r9", "r10", "r11", "cc", "memory");
@@ -459,31 +420,21 @@ typedef struct {
     int32_t pairs; /* >= 1 */
     int32_t n4;    /* >= 1 */
 } ts_armv7em_mm_t;
+TS_ASM_AT(ts_armv7em_mm_t, col, 0); TS_ASM_AT(ts_armv7em_mm_t, w, 4); TS_ASM_AT(ts_armv7em_mm_t, out_a, 8);
+TS_ASM_AT(ts_armv7em_mm_t, out_b, 12); TS_ASM_AT(ts_armv7em_mm_t, pairs, 16); TS_ASM_AT(ts_armv7em_mm_t, n4, 20);
 
 void ts_armv7em_mat_mult_2x2(const ts_armv7em_mm_t *a);
 void ts_armv7em_mat_mult_2x2_s16(const ts_armv7em_mm_t *a); /* on the widened stream */
 
 /* acc -> int8 through a record of the stream (fast or exact); `folded`: the weights carry the doubling. */
-TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record_f(int mode, int folded, int32_t acc, const int32_t *rec,
-                                                      int32_t out_zp, int32_t act_min, int32_t act_max)
+TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int folded, int32_t acc, const int32_t *rec,
+                                                    int32_t out_zp, int32_t act_min, int32_t act_max)
 {
     if (mode == TS_ARMV7EM_RQ_EXACT) {
         const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
         return (int8_t)ts_clamp_i32(v, act_min, act_max);
     }
     int32_t v = folded ? ts_armv7em_rq(acc, rec[0], rec[1], rec[2]) : ts_armv7em_rq2(acc, rec[0], rec[1], rec[2]);
-    if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
-    return (int8_t)v;
-}
-
-TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int32_t acc, const int32_t *rec, int32_t out_zp,
-                                            int32_t act_min, int32_t act_max)
-{
-    if (mode == TS_ARMV7EM_RQ_EXACT) {
-        const int32_t v = ts_mbqm(acc, rec[0], rec[1]) + out_zp;
-        return (int8_t)ts_clamp_i32(v, act_min, act_max);
-    }
-    int32_t v = ts_armv7em_rq2(acc, rec[0], rec[1], rec[2]);
     if (mode == TS_ARMV7EM_RQ_FAST_CLAMP) v = ts_clamp_i32(v, act_min, act_max);
     return (int8_t)v;
 }
@@ -524,11 +475,11 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, int wide, const
         const int32_t *wk = w + 2;
         ts_armv7em_mac_2x2_call(col, &wk, n4, acc, wide);
         const int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-        const int8_t y00 = ts_armv7em_rq_record_f(mode, wide, a00, wk, out_zp, act_min, act_max);
-        const int8_t y01 = ts_armv7em_rq_record_f(mode, wide, a01, wk, out_zp, act_min, act_max);
+        const int8_t y00 = ts_armv7em_rq_record(mode, wide, a00, wk, out_zp, act_min, act_max);
+        const int8_t y01 = ts_armv7em_rq_record(mode, wide, a01, wk, out_zp, act_min, act_max);
         if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */
-            const int8_t y10 = ts_armv7em_rq_record_f(mode, wide, a10, wk + 3, out_zp, act_min, act_max);
-            const int8_t y11 = ts_armv7em_rq_record_f(mode, wide, a11, wk + 3, out_zp, act_min, act_max);
+            const int8_t y10 = ts_armv7em_rq_record(mode, wide, a10, wk + 3, out_zp, act_min, act_max);
+            const int8_t y11 = ts_armv7em_rq_record(mode, wide, a11, wk + 3, out_zp, act_min, act_max);
             out_a[c + 1] = y10; /* stores after the loads: an int8 store may alias anything */
             out_b[c + 1] = y11;
         }
@@ -593,6 +544,8 @@ typedef struct {
     int32_t unused;     /* 12 */
     int32_t *out;       /* 16: 16 x 4 int32 */
 } ts_armv7em_wino_t;
+TS_ASM_AT(ts_armv7em_wino_t, col, 0); TS_ASM_AT(ts_armv7em_wino_t, w, 4); TS_ASM_AT(ts_armv7em_wino_t, k4, 8);
+TS_ASM_AT(ts_armv7em_wino_t, out, 16);
 
 void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a);
 
@@ -601,7 +554,7 @@ void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a);
 void ts_armv7em_wino_weights(const int32_t *taps0, const int32_t *taps1, int32_t k4, int32_t *u);
 
 /* Arguments of ts_armv7em_wino_in (armv7em/ts_armv7em_wino_in.c): B^T d B of a 4x4 patch inside the input, every group
- * of 4 channels, into one lane of the 16 columns. Offsets are used by the assembly: keep the order. */
+ * of 4 channels, into one lane of the 16 columns. Offsets are read by the assembly (checked below). */
 typedef struct {
     const int8_t *pixel; /* 0: the patch's top-left pixel, channel 0 */
     int32_t px;          /* 4: bytes per pixel (in_c) */
@@ -610,11 +563,14 @@ typedef struct {
     int32_t stride;      /* 16: bytes between two positions' columns (16 k4) */
     int32_t k4;          /* 20: groups, >= 1 */
 } ts_armv7em_wino_in_t;
+TS_ASM_AT(ts_armv7em_wino_in_t, pixel, 0); TS_ASM_AT(ts_armv7em_wino_in_t, px, 4);
+TS_ASM_AT(ts_armv7em_wino_in_t, line, 8); TS_ASM_AT(ts_armv7em_wino_in_t, col, 12);
+TS_ASM_AT(ts_armv7em_wino_in_t, stride, 16); TS_ASM_AT(ts_armv7em_wino_in_t, k4, 20);
 
 void ts_armv7em_wino_in(const ts_armv7em_wino_in_t *a);
 
 /* Arguments of ts_armv7em_wino_out (armv7em/ts_armv7em_wino_out.c): output transform, requantisation and stores of one
- * output channel pair and two full tiles. Offsets are used by the assembly: keep the order. */
+ * output channel pair and two full tiles. Offsets are read by the assembly (checked below). */
 typedef struct {
     const int32_t *prod; /* 0: 16 x [c0 A, c0 B, c1 A, c1 B] */
     const int32_t *rq;   /* 4: channel c0's bias x 2, multiplier, round, shift; channel c0 + 1's */
@@ -623,13 +579,16 @@ typedef struct {
     int32_t out_c;       /* 16: bytes per output pixel */
     int32_t row;         /* 20: bytes per output row */
 } ts_armv7em_wino_out_t;
+TS_ASM_AT(ts_armv7em_wino_out_t, prod, 0); TS_ASM_AT(ts_armv7em_wino_out_t, rq, 4);
+TS_ASM_AT(ts_armv7em_wino_out_t, out_a, 8); TS_ASM_AT(ts_armv7em_wino_out_t, out_b, 12);
+TS_ASM_AT(ts_armv7em_wino_out_t, out_c, 16); TS_ASM_AT(ts_armv7em_wino_out_t, row, 20);
 
 void ts_armv7em_wino_out(const ts_armv7em_wino_out_t *a);
 
 /* ---- depthwise 3x3 ------------------------------------------------------------------------------ */
 
 /* Arguments of ts_armv7em_dw3x3_rows (armv7em/ts_armv7em_dw3x3_rows.c): one channel of a block of output rows of
- * ts_depthwise_conv_3x3_s8, stride 1, fast record. Offsets are used by the assembly: keep the order. */
+ * ts_depthwise_conv_3x3_s8, stride 1, fast record. Offsets are read by the assembly (checked below). */
 typedef struct {
     const int16_t *const *rows; /* 0: transposed input rows, rows[r sh + ky] for output row r of the block */
     int32_t plane_offset;       /* 4: bytes from a transposed row to the channel's first tap */
@@ -641,6 +600,10 @@ typedef struct {
     int32_t ow;                 /* 28: outputs per row, >= 1 */
     int32_t sh;                 /* 32: vertical stride */
 } ts_armv7em_dw_t;
+TS_ASM_AT(ts_armv7em_dw_t, rows, 0); TS_ASM_AT(ts_armv7em_dw_t, plane_offset, 4);
+TS_ASM_AT(ts_armv7em_dw_t, stream, 8); TS_ASM_AT(ts_armv7em_dw_t, out, 12); TS_ASM_AT(ts_armv7em_dw_t, channels, 16);
+TS_ASM_AT(ts_armv7em_dw_t, out_row, 20); TS_ASM_AT(ts_armv7em_dw_t, nr, 24); TS_ASM_AT(ts_armv7em_dw_t, ow, 28);
+TS_ASM_AT(ts_armv7em_dw_t, sh, 32);
 
 void ts_armv7em_dw3x3_rows(const ts_armv7em_dw_t *a);
 
@@ -655,6 +618,10 @@ typedef struct {
     int32_t plane_bytes;    /* 28: bytes from one channel's plane to the next */
     int32_t nch;            /* 32: channels, >= 1 */
 } ts_armv7em_dw_row_t;
+TS_ASM_AT(ts_armv7em_dw_row_t, row0, 0); TS_ASM_AT(ts_armv7em_dw_row_t, d1, 4); TS_ASM_AT(ts_armv7em_dw_row_t, d2, 8);
+TS_ASM_AT(ts_armv7em_dw_row_t, stream, 12); TS_ASM_AT(ts_armv7em_dw_row_t, out, 16);
+TS_ASM_AT(ts_armv7em_dw_row_t, out_px_step, 20); TS_ASM_AT(ts_armv7em_dw_row_t, ow, 24);
+TS_ASM_AT(ts_armv7em_dw_row_t, plane_bytes, 28); TS_ASM_AT(ts_armv7em_dw_row_t, nch, 32);
 
 void ts_armv7em_dw3x3_chans4(const ts_armv7em_dw_row_t *a); /* 4 outputs per step, rows word-aligned */
 

@@ -55,11 +55,5 @@ TS_ARMV7EM_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *
 void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
                          const int32_t *stream, int wide, int32_t c0, int32_t nch)
 {
-    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_ARMV7EM_RQ_FAST: conv_1x1(p, input, output, scratch, stream, wide, c0, nch, TS_ARMV7EM_RQ_FAST); break;
-    case TS_ARMV7EM_RQ_FAST_CLAMP:
-        conv_1x1(p, input, output, scratch, stream, wide, c0, nch, TS_ARMV7EM_RQ_FAST_CLAMP);
-        break;
-    default: conv_1x1(p, input, output, scratch, stream, wide, c0, nch, TS_ARMV7EM_RQ_EXACT); break;
-    }
+    TS_ARMV7EM_BY_MODE(p, conv_1x1, p, input, output, scratch, stream, wide, c0, nch);
 }

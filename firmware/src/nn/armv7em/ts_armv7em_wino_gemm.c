@@ -9,19 +9,7 @@
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
-/* One group of the 2x2 block on int16 weights: x = [A02 A13 B02 B13] (r4-r7), w = [c0(02) c0(13) c1(02)
- * c1(13)] (r8-r11); 10 instructions, 16 multiply-accumulates, 40 bytes (forced 32-bit encodings). */
-#define BODY_2X2_S16                            \
-    "ldm.w r12!, {r4, r5, r6, r7}\n\t"          \
-    "ldm.w lr!, {r8, r9, r10, r11}\n\t"         \
-    "smlad r0, r8, r4, r0\n\t"                  \
-    "smlad r1, r8, r6, r1\n\t"                  \
-    "smlad r2, r10, r4, r2\n\t"                 \
-    "smlad r3, r10, r6, r3\n\t"                 \
-    "smlad r0, r9, r5, r0\n\t"                  \
-    "smlad r1, r9, r7, r1\n\t"                  \
-    "smlad r2, r11, r5, r2\n\t"                 \
-    "smlad r3, r11, r7, r3\n\t"
+#define BODY_2X2_S16 TS_ARMV7EM_BODY_2X2_S16_REGS /* 10 instructions, 40 bytes */
 
 __attribute__((naked, noinline)) void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a)
 {

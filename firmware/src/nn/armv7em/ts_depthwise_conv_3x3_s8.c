@@ -174,7 +174,7 @@ static void transpose_row(const int8_t *row, int32_t W, int32_t C, int32_t px, i
 TS_ARMV7EM_ALWAYS_INLINE int32_t rq_folded(int mode, int32_t acc, const int32_t *rec, int32_t zp, int32_t lo,
                                            int32_t hi)
 {
-    if (mode == TS_ARMV7EM_RQ_EXACT) return ts_armv7em_rq_record(mode, acc, rec, zp, lo, hi);
+    if (mode == TS_ARMV7EM_RQ_EXACT) return ts_armv7em_rq_record(mode, 0, acc, rec, zp, lo, hi);
     const int32_t v = ts_armv7em_rq(acc, rec[0], rec[1], rec[2]);
     return mode == TS_ARMV7EM_RQ_FAST_CLAMP ? ts_clamp_i32(v, lo, hi) : v;
 }
@@ -289,9 +289,5 @@ TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8
 void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
                               void *scratch)
 {
-    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_ARMV7EM_RQ_FAST: dw(p, input, output, scratch, TS_ARMV7EM_RQ_FAST); break;
-    case TS_ARMV7EM_RQ_FAST_CLAMP: dw(p, input, output, scratch, TS_ARMV7EM_RQ_FAST_CLAMP); break;
-    default: dw(p, input, output, scratch, TS_ARMV7EM_RQ_EXACT); break;
-    }
+    TS_ARMV7EM_BY_MODE(p, dw, p, input, output, scratch);
 }

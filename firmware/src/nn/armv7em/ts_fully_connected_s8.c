@@ -35,9 +35,5 @@ TS_ARMV7EM_ALWAYS_INLINE void fc(const ts_fully_connected_params_t *p, const int
 
 void ts_fully_connected_s8(const ts_fully_connected_params_t *p, const int8_t *input, int8_t *output)
 {
-    switch (ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_ARMV7EM_RQ_FAST: fc(p, input, output, TS_ARMV7EM_RQ_FAST); break;
-    case TS_ARMV7EM_RQ_FAST_CLAMP: fc(p, input, output, TS_ARMV7EM_RQ_FAST_CLAMP); break;
-    default: fc(p, input, output, TS_ARMV7EM_RQ_EXACT); break;
-    }
+    TS_ARMV7EM_BY_MODE(p, fc, p, input, output);
 }

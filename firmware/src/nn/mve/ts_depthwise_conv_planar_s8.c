@@ -126,6 +126,9 @@ typedef struct {
     const int8_t *w;      /* 32: 16 int8 taps, then bias, multiplier, left shift (0), minus the right shift */
     int32_t zp;           /* 36: output zero point */
 } fused_t;
+TS_ASM_AT(fused_t, plane, 0); TS_ASM_AT(fused_t, ws, 4); TS_ASM_AT(fused_t, row_step, 8); TS_ASM_AT(fused_t, out, 12);
+TS_ASM_AT(fused_t, out_row_step, 16); TS_ASM_AT(fused_t, out_px_step, 20); TS_ASM_AT(fused_t, out_rows, 24);
+TS_ASM_AT(fused_t, out_px, 28); TS_ASM_AT(fused_t, w, 32); TS_ASM_AT(fused_t, zp, 36);
 
 /* 3x3 taps and requantisation of one channel, every output row, in one tail-predicated loop per row
  * (DLSTP/LETP): per vector of 4 outputs 9 VLDRB.S32 + 9 VMLA by the taps (r4-r12), VQRDMULH by the

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "ts/nn.h"
+#include "ts_asm_layout.h"
 #include "ts/nn_math.h"
 #include "ts_mve_kernels.h"
 
@@ -36,7 +37,7 @@
  * (fields xa and xb of `rows` rows of `chunks` x 16 bytes, `step` bytes apart from one row's end to the next,
  * then `tail` bytes loaded predicated when tail > 0; chunks, rows >= 1), stream w ("s8 4ch x k16 + rq"),
  * `channels` outputs stored at out_a and out_b. The assembly reads the fields at fixed offsets (checked
- * there): keep the order. */
+ * below). */
 typedef struct {
     const int8_t *xa;
     const int8_t *xb;
@@ -51,12 +52,17 @@ typedef struct {
     int32_t rows;
     int32_t step;
 } ts_mve_pair_t;
+TS_ASM_AT(ts_mve_pair_t, xa, 0); TS_ASM_AT(ts_mve_pair_t, xb, 4); TS_ASM_AT(ts_mve_pair_t, w, 8);
+TS_ASM_AT(ts_mve_pair_t, out_a, 12); TS_ASM_AT(ts_mve_pair_t, out_b, 16); TS_ASM_AT(ts_mve_pair_t, chunks, 20);
+TS_ASM_AT(ts_mve_pair_t, tail, 24); TS_ASM_AT(ts_mve_pair_t, channels, 28); TS_ASM_AT(ts_mve_pair_t, zp, 32);
+TS_ASM_AT(ts_mve_pair_t, act_min, 36); TS_ASM_AT(ts_mve_pair_t, act_max, 40); TS_ASM_AT(ts_mve_pair_t, rows, 44);
+TS_ASM_AT(ts_mve_pair_t, step, 48);
 
 void ts_mve_conv_pair(const ts_mve_pair_t *a);
 
 /* Arguments of ts_mve_fc8 (mve/ts_mve_fc8.c): the blocks of 8 output channels of one input row x (`chunks` x 16
  * bytes, then `tail` bytes loaded predicated when tail > 0), stream w ("s8 8ch x k16 + rq"), `channels`
- * outputs at out. Fixed offsets (checked there): keep the order. */
+ * outputs at out. Fixed offsets (checked below). */
 typedef struct {
     const int8_t *x;
     const int8_t *w;
@@ -67,6 +73,9 @@ typedef struct {
     int32_t zp;
     int32_t act_min, act_max;
 } ts_mve_fc_t;
+TS_ASM_AT(ts_mve_fc_t, x, 0); TS_ASM_AT(ts_mve_fc_t, w, 4); TS_ASM_AT(ts_mve_fc_t, out, 8);
+TS_ASM_AT(ts_mve_fc_t, chunks, 12); TS_ASM_AT(ts_mve_fc_t, tail, 16); TS_ASM_AT(ts_mve_fc_t, channels, 20);
+TS_ASM_AT(ts_mve_fc_t, zp, 24); TS_ASM_AT(ts_mve_fc_t, act_min, 28); TS_ASM_AT(ts_mve_fc_t, act_max, 32);
 
 void ts_mve_fc8(const ts_mve_fc_t *a);
 
@@ -93,100 +102,6 @@ TS_MVE_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, const ts_mve_rq_t *
     v = vrshlq_s32(vqaddq_s32(v, fix), r->neg_right);
     v = vaddq_n_s32(v, zp);
     return vminq_s32(vmaxq_s32(v, lo), hi);
-}
-
-/* The 4 channels x 2 pixels dot products over n >= 1 chunks of 16: rows xa, xb (16 n bytes each) against the
- * block's weights w; 6 loads and 8 VMLADAVA per chunk (128 multiply-accumulates). */
-TS_MVE_ALWAYS_INLINE void ts_mve_dot_4x2(const int8_t *xa, const int8_t *xb, const int8_t *w, int32_t n,
-                                         int32x4_t *out_a, int32x4_t *out_b)
-{
-    register int32_t a0 __asm__("r0") = 0, b0 __asm__("r2") = 0, a1 __asm__("r4") = 0, b1 __asm__("r6") = 0;
-    register int32_t a2 __asm__("r8") = 0, b2 __asm__("r10") = 0, a3 __asm__("r12") = 0, b3 __asm__("lr") = 0;
-    register const int8_t *pa __asm__("r1") = xa, *pb __asm__("r3") = xb, *pw __asm__("r5") = w;
-    register int32_t cnt __asm__("r7") = n;
-    __asm__ volatile(
-        "1:\n\t"
-        "vldrb.8 q0, [%[xa]], #16\n\t"
-        "vldrb.8 q1, [%[xb]], #16\n\t"
-        "vldrb.8 q2, [%[w]], #64\n\t"
-        "vldrb.8 q3, [%[w], #-48]\n\t"
-        "vldrb.8 q4, [%[w], #-32]\n\t"
-        "vldrb.8 q5, [%[w], #-16]\n\t"
-        "vmladava.s8 %[a0], q0, q2\n\t"
-        "vmladava.s8 %[b0], q1, q2\n\t"
-        "vmladava.s8 %[a1], q0, q3\n\t"
-        "vmladava.s8 %[b1], q1, q3\n\t"
-        "vmladava.s8 %[a2], q0, q4\n\t"
-        "vmladava.s8 %[b2], q1, q4\n\t"
-        "vmladava.s8 %[a3], q0, q5\n\t"
-        "vmladava.s8 %[b3], q1, q5\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
-        : [a0] "+r"(a0), [b0] "+r"(b0), [a1] "+r"(a1), [b1] "+r"(b1), [a2] "+r"(a2), [b2] "+r"(b2), [a3] "+r"(a3),
-          [b3] "+r"(b3), [xa] "+r"(pa), [xb] "+r"(pb), [w] "+r"(pw), [n] "+r"(cnt)
-        :
-        : "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
-    const int32x4_t va = {a0, a1, a2, a3}, vb = {b0, b1, b2, b3};
-    *out_a = va;
-    *out_b = vb;
-}
-
-/* The same over n >= 0 whole chunks and a last chunk of tail bytes (0..15) of xa and xb, loaded predicated
- * (zeros beyond; the weights there are zero-padded): rows of any length read in place. */
-TS_MVE_ALWAYS_INLINE void ts_mve_dot_4x2_tail(const int8_t *xa, const int8_t *xb, const int8_t *w, int32_t n,
-                                              int32_t tail, int32x4_t *out_a, int32x4_t *out_b)
-{
-    register int32_t a0 __asm__("r0") = 0, b0 __asm__("r2") = 0, a1 __asm__("r4") = 0, b1 __asm__("r6") = 0;
-    register int32_t a2 __asm__("r8") = 0, b2 __asm__("r10") = 0, a3 __asm__("r12") = 0, b3 __asm__("lr") = 0;
-    register const int8_t *pa __asm__("r1") = xa, *pb __asm__("r3") = xb, *pw __asm__("r5") = w;
-    register int32_t cnt __asm__("r7") = n;
-    register int32_t rem __asm__("r9") = tail;
-    __asm__ volatile(
-        "cbz %[n], 2f\n"
-        "1:\n\t"
-        "vldrb.8 q0, [%[xa]], #16\n\t"
-        "vldrb.8 q1, [%[xb]], #16\n\t"
-        "vldrb.8 q2, [%[w]], #64\n\t"
-        "vldrb.8 q3, [%[w], #-48]\n\t"
-        "vldrb.8 q4, [%[w], #-32]\n\t"
-        "vldrb.8 q5, [%[w], #-16]\n\t"
-        "vmladava.s8 %[a0], q0, q2\n\t"
-        "vmladava.s8 %[b0], q1, q2\n\t"
-        "vmladava.s8 %[a1], q0, q3\n\t"
-        "vmladava.s8 %[b1], q1, q3\n\t"
-        "vmladava.s8 %[a2], q0, q4\n\t"
-        "vmladava.s8 %[b2], q1, q4\n\t"
-        "vmladava.s8 %[a3], q0, q5\n\t"
-        "vmladava.s8 %[b3], q1, q5\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "cmp %[t], #0\n\t"
-        "beq 3f\n\t"
-        "vctp.8 %[t]\n\t"
-        "vpstt\n\t"
-        "vldrbt.8 q0, [%[xa]]\n\t"
-        "vldrbt.8 q1, [%[xb]]\n\t"
-        "vldrb.8 q2, [%[w]]\n\t"
-        "vldrb.8 q3, [%[w], #16]\n\t"
-        "vldrb.8 q4, [%[w], #32]\n\t"
-        "vldrb.8 q5, [%[w], #48]\n\t"
-        "vmladava.s8 %[a0], q0, q2\n\t"
-        "vmladava.s8 %[b0], q1, q2\n\t"
-        "vmladava.s8 %[a1], q0, q3\n\t"
-        "vmladava.s8 %[b1], q1, q3\n\t"
-        "vmladava.s8 %[a2], q0, q4\n\t"
-        "vmladava.s8 %[b2], q1, q4\n\t"
-        "vmladava.s8 %[a3], q0, q5\n\t"
-        "vmladava.s8 %[b3], q1, q5\n"
-        "3:\n\t"
-        : [a0] "+r"(a0), [b0] "+r"(b0), [a1] "+r"(a1), [b1] "+r"(b1), [a2] "+r"(a2), [b2] "+r"(b2), [a3] "+r"(a3),
-          [b3] "+r"(b3), [xa] "+r"(pa), [xb] "+r"(pb), [w] "+r"(pw), [n] "+r"(cnt), [t] "+r"(rem)
-        :
-        : "q0", "q1", "q2", "q3", "q4", "q5", "cc", "memory");
-    const int32x4_t va = {a0, a1, a2, a3}, vb = {b0, b1, b2, b3};
-    *out_a = va;
-    *out_b = vb;
 }
 
 /* n bytes from src to dst, whole vectors then one predicated (never reads or writes past n). */

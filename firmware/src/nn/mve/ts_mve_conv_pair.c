@@ -16,20 +16,6 @@
 #include "ts/nn.h"
 #include "ts_mve.h"
 
-_Static_assert(offsetof(ts_mve_pair_t, xa) == 0, "ts_mve_conv_pair reads xa at 0");
-_Static_assert(offsetof(ts_mve_pair_t, xb) == 4, "ts_mve_conv_pair reads xb at 4");
-_Static_assert(offsetof(ts_mve_pair_t, w) == 8, "ts_mve_conv_pair reads w at 8");
-_Static_assert(offsetof(ts_mve_pair_t, out_a) == 12, "ts_mve_conv_pair reads out_a at 12");
-_Static_assert(offsetof(ts_mve_pair_t, out_b) == 16, "ts_mve_conv_pair reads out_b at 16");
-_Static_assert(offsetof(ts_mve_pair_t, chunks) == 20, "ts_mve_conv_pair reads chunks at 20");
-_Static_assert(offsetof(ts_mve_pair_t, tail) == 24, "ts_mve_conv_pair reads tail at 24");
-_Static_assert(offsetof(ts_mve_pair_t, channels) == 28, "ts_mve_conv_pair reads channels at 28");
-_Static_assert(offsetof(ts_mve_pair_t, zp) == 32, "ts_mve_conv_pair reads zp at 32");
-_Static_assert(offsetof(ts_mve_pair_t, act_min) == 36, "ts_mve_conv_pair reads act_min at 36");
-_Static_assert(offsetof(ts_mve_pair_t, act_max) == 40, "ts_mve_conv_pair reads act_max at 40");
-_Static_assert(offsetof(ts_mve_pair_t, rows) == 44, "ts_mve_conv_pair reads rows at 44");
-_Static_assert(offsetof(ts_mve_pair_t, step) == 48, "ts_mve_conv_pair reads step at 48");
-
 #define LOADS                                   \
     "vldrb.8 q0, [r1], #16\n\t"                 \
     "vldrb.8 q1, [r3], #16\n\t"                 \

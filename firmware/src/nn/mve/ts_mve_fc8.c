@@ -8,16 +8,6 @@
 #include "ts/nn.h"
 #include "ts_mve.h"
 
-_Static_assert(offsetof(ts_mve_fc_t, x) == 0, "ts_mve_fc8 reads x at 0");
-_Static_assert(offsetof(ts_mve_fc_t, w) == 4, "ts_mve_fc8 reads w at 4");
-_Static_assert(offsetof(ts_mve_fc_t, out) == 8, "ts_mve_fc8 reads out at 8");
-_Static_assert(offsetof(ts_mve_fc_t, chunks) == 12, "ts_mve_fc8 reads chunks at 12");
-_Static_assert(offsetof(ts_mve_fc_t, tail) == 16, "ts_mve_fc8 reads tail at 16");
-_Static_assert(offsetof(ts_mve_fc_t, channels) == 20, "ts_mve_fc8 reads channels at 20");
-_Static_assert(offsetof(ts_mve_fc_t, zp) == 24, "ts_mve_fc8 reads zp at 24");
-_Static_assert(offsetof(ts_mve_fc_t, act_min) == 28, "ts_mve_fc8 reads act_min at 28");
-_Static_assert(offsetof(ts_mve_fc_t, act_max) == 32, "ts_mve_fc8 reads act_max at 32");
-
 /* The block's 8 channels times q0 (the loads of weights run on by 128 bytes). */
 #define EIGHT                                   \
     "vldrb.8 q1, [r5], #64\n\t"                 \
