@@ -139,6 +139,27 @@ def _int8_words(w: np.ndarray) -> np.ndarray:
     return b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16 | b[..., 3] << 24
 
 
+def _into_stream(L: Layer, stream_bytes: np.ndarray, exact: bool = False) -> None:
+    """The layer's weights array becomes the packed stream (bias and requantisation inside it): the bias and
+    requantisation arrays go; with `exact` the multiplier and shift arrays stay (the kernel's exact path: the
+    records hold TFLite's multiplier and shift, the arrays mark the mode)."""
+    name = L.name
+    arr = _arrays(L)
+    mult, shift = arr["mult"], arr["shift"]
+    arr["weights"].values = np.ascontiguousarray(stream_bytes).reshape(-1).view(np.int8)
+    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
+    L.params["bias"] = 0
+    if exact:
+        L.arrays += [mult, shift]
+        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    else:
+        L.params["requant"] = {"multiplier": 0, "shift": 0}
+
+
+def _finish_stream(L: Layer, stream: np.ndarray) -> None:
+    _into_stream(L, stream.astype(np.int8))
+
+
 def _prepare_conv_a7(L: Layer, family: str) -> None:
     """Stream "s8 2ch x k4 + rq" (ts_conv_s8 / ts_conv_1x1_s8 of armv7em, armv7em/ts_armv7em.h): per channel
     pair the bias pair, the int8 weight words of both channels interleaved, the two requantisation records."""
@@ -162,15 +183,7 @@ def _prepare_conv_a7(L: Layer, family: str) -> None:
     rwords = recs.reshape(groups, pg2 // 2, 6)
     stream = np.concatenate([bwords & 0xFFFFFFFF, wwords.astype(np.int64), rwords & 0xFFFFFFFF],
                             axis=-1).astype(np.uint32)
-    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
-    name = L.name
-    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
-    L.params["bias"] = 0
-    if rq.fast:
-        L.params["requant"] = {"multiplier": 0, "shift": 0}
-    else:  # the kernel's exact path (the records hold TFLite's multiplier and shift; the arrays mark the mode)
-        L.arrays += [arr["mult"], arr["shift"]]
-        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    _into_stream(L, stream.astype("<u4"), exact=not rq.fast)
     L.info["kernel_choice"] = {
         "block": "2 output channels x 2 pixels (SMLAD, 16 MACs per 14 instructions, int8 weights widened "
                  "by SXTB16)",
@@ -251,11 +264,7 @@ def _wino_records(L: Layer, w: np.ndarray, c2: int) -> np.ndarray:
 
 
 def _finish_wino(L: Layer, stream: np.ndarray, what: str) -> None:
-    _arrays(L)["weights"].values = np.ascontiguousarray((stream & 0xFFFFFFFF).astype("<u4")).view(np.int8)
-    name = L.name
-    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
-    L.params["bias"] = 0
-    L.params["requant"] = {"multiplier": 0, "shift": 0}
+    _into_stream(L, (stream & 0xFFFFFFFF).astype("<u4"))
     cout, _, _, cin = L.params["filter"]
     L.info["kernel_choice"] = {
         "method": "Winograd F(2x2, 3x3) in exact integers: 16 instead of 36 multiplies per 2x2 outputs; "
@@ -482,15 +491,7 @@ def _prepare_dw3x3_a7(L: Layer, family: str) -> None:
     assert stream.shape == (C, DW_STREAM_WORDS)
     flags = int(tr) | (2 if L.info.get("_compact") else 0)  # bit 0: transposed sweep; bit 1: one row per block
     stream = np.concatenate([[flags], stream.reshape(-1)]).astype(np.int64) & 0xFFFFFFFF
-    arr["weights"].values = np.ascontiguousarray(stream.astype("<u4")).reshape(-1).view(np.int8)
-    name = L.name
-    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
-    L.params["bias"] = 0
-    if rq.fast:
-        L.params["requant"] = {"multiplier": 0, "shift": 0}
-    else:
-        L.arrays += [arr["mult"], arr["shift"]]
-        L.params["requant"] = {"multiplier": Ref(f"{name}_mult"), "shift": Ref(f"{name}_shift")}
+    _into_stream(L, stream.astype("<u4"), exact=not rq.fast)
     p = L.params
     if p["stride_h"] == 1 and p["stride_w"] == 1 and tuple(p["input"]) == tuple(p["output"]):
         L.inplace = [(0, 0)]  # a block's input rows are in the ring before its output rows are written
@@ -604,12 +605,6 @@ def _mve_blocks(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.nda
     return np.concatenate([wb, rqb.reshape(pg4 // 4, 64)], -1).reshape(-1)
 
 
-def _finish_stream(L: Layer, stream: np.ndarray) -> None:
-    name = L.name
-    L.array("weights").values = np.ascontiguousarray(stream.astype(np.int8))
-    L.arrays = [a for a in L.arrays if a.name not in (f"{name}_bias", f"{name}_mult", f"{name}_shift")]
-    L.params["bias"] = 0
-    L.params["requant"] = {"multiplier": 0, "shift": 0}
 
 
 def _prepare_conv_mve(L: Layer, family: str) -> None:

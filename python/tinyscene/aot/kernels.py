@@ -22,6 +22,7 @@ Two steps, kept apart so that optimized kernel families can be added without tou
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -266,78 +267,79 @@ def _requant_arrays(name: str, mult: np.ndarray, shift: np.ndarray) -> tuple[lis
 
 # ---- lowering of each op --------------------------------------------------------------------------
 
-def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
+@dataclass
+class _ConvParts:
+    """What CONV_2D and DEPTHWISE_CONV_2D lowering share: the geometry, the folded bias, the requantisation."""
+    x: object
+    y: object
+    wd: np.ndarray
+    params: dict
+    arrays: list
+    info: dict
+    macs_per_tap: int  # n oh ow cout
+
+
+def _conv_parts(g: Graph, op: Op, k: int, filt: tuple[int, int, int, int], cout: int, kh: int, kw: int,
+                wd: np.ndarray, w, x, scale_axis: int, per_channel_sums: np.ndarray) -> _ConvParts:
     name = f"tsm_l{k}"
-    x = _int8(op, _tensor(g, op, 0, "input"), "input")
-    w = _tensor(g, op, 1, "weights")
-    wd = _weights(op, w, 4)
     b = _tensor(g, op, 2, "bias", optional=True)
     y = _int8(op, g.t(op.outputs[0]), "output")
     n, h, wid, c = _dims4(op, x, "input")
-    cout, kh, kw, kc = (int(d) for d in w.shape)
-    if kc <= 0 or c % kc or cout % (c // kc):
-        raise TsError(f"{op.where()}: {c} input channels do not split into groups of {kc} for {cout} outputs")
     o = op.options
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
     oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
     _check_out(op, y, (n, oh, ow, cout))
     xq, yq = _in_quant(g, op, x), _out_quant(g, op)
-    scales = _channel_scales(op, w, cout, 0)
+    scales = _channel_scales(op, w, cout, scale_axis)
     mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(cout, -1).astype(np.int64).sum(1), xq.zp)
+    bias = _fold_bias(op, _bias(op, b, cout), per_channel_sums, xq.zp)
     lo, hi = _act(g, op)
     rq, rq_fields = _requant_arrays(name, mult, shift)
-    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(cout, kh, kw, kc), "weights"),
+    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(filt), "weights"),
               CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
-    params = {"input": (n, h, wid, c), "filter": (cout, kh, kw, kc), "output": (n, oh, ow, cout),
+    params = {"input": (n, h, wid, c), "filter": filt, "output": (n, oh, ow, cout),
               "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_top": pt, "pad_left": pl,
               "input_zero_point": xq.zp, "output_zero_point": yq.zp, "act_min": lo, "act_max": hi,
               "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"), "requant": rq_fields}
-    groups = c // kc
-    return Layer(k, op, "ts_conv_params_t", params, arrays, [x.index], [y.index], "unary",
-                 macs=n * oh * ow * cout * kh * kw * kc, scratch_bytes=kh * kw * kc,
-                 info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "groups": groups, "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+    info = {"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
+            "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]}
+    return _ConvParts(x, y, wd, params, arrays, info, n * oh * ow * cout)
+
+
+def _conv_inputs(g: Graph, op: Op) -> tuple[Tensor, Tensor, np.ndarray, int]:
+    """Input, weights tensor, weights (4-D int8) and input channels of a convolution."""
+    x = _int8(op, _tensor(g, op, 0, "input"), "input")
+    w = _tensor(g, op, 1, "weights")
+    return x, w, _weights(op, w, 4), _dims4(op, x, "input")[3]
+
+
+def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
+    x, w, wd, c = _conv_inputs(g, op)
+    cout, kh, kw, kc = (int(d) for d in w.shape)
+    if kc <= 0 or c % kc or cout % (c // kc):
+        raise TsError(f"{op.where()}: {c} input channels do not split into groups of {kc} for {cout} outputs")
+    cp = _conv_parts(g, op, k, (cout, kh, kw, kc), cout, kh, kw, wd, w, x, 0,
+                     wd.reshape(cout, -1).astype(np.int64).sum(1))
+    return Layer(k, op, "ts_conv_params_t", cp.params, cp.arrays, [x.index], [cp.y.index], "unary",
+                 macs=cp.macs_per_tap * kh * kw * kc, scratch_bytes=kh * kw * kc,
+                 info={**cp.info, "groups": c // kc})
 
 
 def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
-    name = f"tsm_l{k}"
-    x = _int8(op, _tensor(g, op, 0, "input"), "input")
-    w = _tensor(g, op, 1, "weights")
-    wd = _weights(op, w, 4)
-    b = _tensor(g, op, 2, "bias", optional=True)
-    y = _int8(op, g.t(op.outputs[0]), "output")
-    n, h, wid, c = _dims4(op, x, "input")
+    x, w, wd, c = _conv_inputs(g, op)
     one, kh, kw, cout = (int(d) for d in w.shape)
     if one != 1 or cout % c:
         raise TsError(f"{op.where()}: weights {list(w.shape)} do not fit {c} input channels")
     m = cout // c
-    o = op.options
-    if int(o.get("depth_multiplier", m) or m) != m:
-        raise TsError(f"{op.where()}: depth_multiplier {o.get('depth_multiplier')} does not match the shapes "
-                      f"({c} -> {cout} channels)")
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
-    _check_out(op, y, (n, oh, ow, cout))
-    xq, yq = _in_quant(g, op, x), _out_quant(g, op)
-    scales = _channel_scales(op, w, cout, 3)
-    mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(-1, cout).astype(np.int64).sum(0), xq.zp)
-    lo, hi = _act(g, op)
-    rq, rq_fields = _requant_arrays(name, mult, shift)
-    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(1, kh, kw, cout), "weights"),
-              CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
-    params = {"input": (n, h, wid, c), "filter": (1, kh, kw, cout), "output": (n, oh, ow, cout),
-              "depth_multiplier": m, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
-              "pad_top": pt, "pad_left": pl, "input_zero_point": xq.zp, "output_zero_point": yq.zp,
-              "act_min": lo, "act_max": hi, "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"),
-              "requant": rq_fields}
-    return Layer(k, op, "ts_depthwise_conv_params_t", params, arrays, [x.index], [y.index], "unary",
-                 macs=n * oh * ow * cout * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
-                 info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "depth_multiplier": m, "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+    if int(op.options.get("depth_multiplier", m) or m) != m:
+        raise TsError(f"{op.where()}: depth_multiplier {op.options.get('depth_multiplier')} does not match the "
+                      f"shapes ({c} -> {cout} channels)")
+    cp = _conv_parts(g, op, k, (1, kh, kw, cout), cout, kh, kw, wd, w, x, 3,
+                     wd.reshape(-1, cout).astype(np.int64).sum(0))
+    return Layer(k, op, "ts_depthwise_conv_params_t", {**cp.params, "depth_multiplier": m}, cp.arrays, [x.index],
+                 [cp.y.index], "unary", macs=cp.macs_per_tap * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
+                 info={**cp.info, "depth_multiplier": m})
 
 
 def _lower_fc(g: Graph, op: Op, k: int) -> Layer:
@@ -596,8 +598,9 @@ def _lower_concat(g: Graph, op: Op, k: int) -> Layer:
                  [x.index for x in xs], [y.index], "nary", info={"axis": axis, "inputs": len(xs)})
 
 
-def _block_op(g: Graph, op: Op) -> tuple[Tensor, Tensor, list[int], list[int], bool]:
-    """Input, output, block shape, paddings or crops (4 values) of SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND."""
+def _block_op(g: Graph, op: Op) -> tuple[Tensor, Tensor, list[int], list[int], tuple, tuple]:
+    """Input, output, block shape, paddings or crops (4 values), input and output as NHWC of SPACE_TO_BATCH_ND /
+    BATCH_TO_SPACE_ND (same quantisation and channels checked)."""
     x = _int8(op, _tensor(g, op, 0, "input"), "input")
     y = _int8(op, g.t(op.outputs[0]), "output")
     if len(x.shape) not in (3, 4) or len(y.shape) != len(x.shape):
@@ -614,7 +617,12 @@ def _block_op(g: Graph, op: Op) -> tuple[Tensor, Tensor, list[int], list[int], b
         raise TsError(f"{op.where()}: block shape {block} / {pads} do not fit a {len(x.shape)}-D tensor")
     if not four:
         block, pads = [block[0], 1], [pads[0], pads[1], 0, 0]
-    return x, y, block, pads, four
+    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
+        raise TsError(f"{op.where()}: input and output are quantised differently")
+    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
+    if ys[3] != xs[3]:
+        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    return x, y, block, pads, xs, ys
 
 
 def _nhwc(shape) -> tuple[int, int, int, int]:
@@ -623,12 +631,7 @@ def _nhwc(shape) -> tuple[int, int, int, int]:
 
 
 def _lower_space_to_batch(g: Graph, op: Op, k: int) -> Layer:
-    x, y, block, pads, _ = _block_op(g, op)
-    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
-        raise TsError(f"{op.where()}: input and output are quantised differently")
-    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
-    if ys[3] != xs[3]:
-        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    x, y, block, pads, xs, ys = _block_op(g, op)
     # TFLM never sets the pad value of its SPACE_TO_BATCH_ND (an uninitialised persistent buffer: 0 in a fresh
     # arena); TFLite pads with the zero point. tflite_micro is the oracle here.
     params = {"input": xs, "output": ys, "block_h": block[0], "block_w": block[1], "pad_top": pads[0],
@@ -639,12 +642,7 @@ def _lower_space_to_batch(g: Graph, op: Op, k: int) -> Layer:
 
 
 def _lower_batch_to_space(g: Graph, op: Op, k: int) -> Layer:
-    x, y, block, crops, _ = _block_op(g, op)
-    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
-        raise TsError(f"{op.where()}: input and output are quantised differently")
-    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
-    if ys[3] != xs[3]:
-        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    x, y, block, crops, xs, ys = _block_op(g, op)
     fills = op.options.get("tflm_fills", [])
     sources: list[int] = []
     table = []

@@ -167,6 +167,25 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const 
     "cmp %[" PTR "], r4\n\t"                    \
     "bne 1b\n\t"
 
+/* ---- sums of int8 ----------------------------------------------------------------------------------- */
+
+/* sum[0..3] += the four int8 at r, r + step, ... (n words), in int16 halves (SXTAB16: channels 0, 2 and 1, 3)
+ * moved into int32 every 255 words so that the halves cannot overflow. */
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_sum4(const int8_t *r, int32_t n, int32_t step, int32_t sum[4])
+{
+    while (n > 0) {
+        const int32_t k = n < 255 ? n : 255;
+        uint32_t h02 = 0, h13 = 0;
+        for (int32_t i = 0; i < k; i++, r += step) {
+            const uint32_t v = ts_armv7em_read32(r);
+            h02 = __sxtab16(h02, v);
+            h13 = ts_armv7em_sxtab16_ror8(h13, v);
+        }
+        sum[0] += (int16_t)h02, sum[1] += (int16_t)h13, sum[2] += (int16_t)(h02 >> 16), sum[3] += (int16_t)(h13 >> 16);
+        n -= k;
+    }
+}
+
 /* ---- widening int8 -> int16 pairs ----------------------------------------------------------------- */
 
 /* One lane of a 2-pixel column: n groups of src -> lane[0], lane[1], lane += 4 words (4 per group). */

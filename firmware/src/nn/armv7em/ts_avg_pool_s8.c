@@ -71,23 +71,9 @@ static void window(const ts_pool_window_t *w, const ts_pool_params_t *p, void *c
         for (int32_t i = 0; i < 8; i++) sum[c + i] = s[i];
     }
     for (; c < d4; c += 4) {
-        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        uint32_t h02 = 0, h13 = 0; /* int16 partial sums: channels c, c+2 and c+1, c+3 */
-        int32_t n = 0;
-        for (int32_t fy = 0; fy < ny; fy++) {
-            const int8_t *r = win + (size_t)fy * line + c;
-            for (int32_t fx = 0; fx < nx; fx++, r += depth) {
-                const uint32_t v = ts_armv7em_read32(r);
-                h02 = __sxtab16(h02, v);
-                h13 = ts_armv7em_sxtab16_ror8(h13, v);
-                if (++n == 255) {
-                    s0 += (int16_t)h02, s2 += (int16_t)(h02 >> 16), s1 += (int16_t)h13, s3 += (int16_t)(h13 >> 16);
-                    h02 = h13 = 0, n = 0;
-                }
-            }
-        }
-        sum[c] = s0 + (int16_t)h02, sum[c + 1] = s1 + (int16_t)h13;
-        sum[c + 2] = s2 + (int16_t)(h02 >> 16), sum[c + 3] = s3 + (int16_t)(h13 >> 16);
+        int32_t s4[4] = {0, 0, 0, 0};
+        for (int32_t fy = 0; fy < ny; fy++) ts_armv7em_sum4(win + (size_t)fy * line + c, nx, depth, s4);
+        sum[c] = s4[0], sum[c + 1] = s4[1], sum[c + 2] = s4[2], sum[c + 3] = s4[3];
     }
     for (; c < depth; c++) {
         int32_t s = 0;

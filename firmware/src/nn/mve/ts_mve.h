@@ -79,6 +79,16 @@ TS_ASM_AT(ts_mve_fc_t, zp, 24); TS_ASM_AT(ts_mve_fc_t, act_min, 28); TS_ASM_AT(t
 
 void ts_mve_fc8(const ts_mve_fc_t *a);
 
+/* Assembly: + the output zero point (the word at [r11, #ZP]), clamped to q6..q7, of q0 and q1 (r0 clobbered). */
+#define TS_MVE_ZP_CLAMP_Q0Q1(ZP)                \
+    "ldr r0, [r11, #" ZP "]\n\t"              \
+    "vadd.i32 q0, q0, r0\n\t"                 \
+    "vadd.i32 q1, q1, r0\n\t"                 \
+    "vmax.s32 q0, q0, q6\n\t"                 \
+    "vmax.s32 q1, q1, q6\n\t"                 \
+    "vmin.s32 q0, q0, q7\n\t"                 \
+    "vmin.s32 q1, q1, q7\n\t"
+
 /* Per-lane requantisation constants of a block (the 64 bytes after its weights). */
 typedef struct {
     int32x4_t bias, multiplier, left, neg_right;

@@ -112,13 +112,7 @@ __attribute__((naked, noinline)) void ts_mve_conv_pair(const ts_mve_pair_t *a)
         "vqadd.s32 q1, q1, q4\n\t"
         "vrshl.s32 q0, q0, q2\n\t"
         "vrshl.s32 q1, q1, q2\n\t"
-        "ldr r0, [r11, #32]\n\t"        /* output zero point */
-        "vadd.i32 q0, q0, r0\n\t"
-        "vadd.i32 q1, q1, r0\n\t"
-        "vmax.s32 q0, q0, q6\n\t"
-        "vmax.s32 q1, q1, q6\n\t"
-        "vmin.s32 q0, q0, q7\n\t"
-        "vmin.s32 q1, q1, q7\n\t"
+        TS_MVE_ZP_CLAMP_Q0Q1("32") /* output zero point, clamp */
         "ldr r0, [sp, #4]\n\t"
         "ldrd r2, r4, [sp, #8]\n\t"
         "vctp.32 r0\n\t"

@@ -95,13 +95,7 @@ __attribute__((naked, noinline)) void ts_mve_fc8(const ts_mve_fc_t *a)
         "vmov.32 q1[3], lr\n\t"
         RQ("q0")
         RQ("q1")
-        "ldr r0, [r11, #24]\n\t"        /* output zero point */
-        "vadd.i32 q0, q0, r0\n\t"
-        "vadd.i32 q1, q1, r0\n\t"
-        "vmax.s32 q0, q0, q6\n\t"
-        "vmax.s32 q1, q1, q6\n\t"
-        "vmin.s32 q0, q0, q7\n\t"
-        "vmin.s32 q1, q1, q7\n\t"
+        TS_MVE_ZP_CLAMP_Q0Q1("24") /* output zero point, clamp */
         "ldr r0, [sp, #4]\n\t"
         "ldr r2, [sp, #8]\n\t"
         "vctp.32 r0\n\t"
