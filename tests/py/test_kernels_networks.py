@@ -18,10 +18,15 @@ def model_dir(tmp_path_factory):
     return M.shared_dir(tmp_path_factory)
 
 
+# Every network on the M4 and the M55; on the M7 (qemu-an500: the Armv7E-M family again, another core) one fast
+# representative, the rest in the slow suite.
+M7_FAST = "dscnn"
+CASES = [(name, board) for name in M.NETWORKS for board in ("qemu-an386", "qemu-an547")] + \
+    [pytest.param(name, "qemu-an500", marks=() if name == M7_FAST else pytest.mark.slow) for name in M.NETWORKS]
+
+
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ("qemu-an386", "qemu-an547",
-                                   pytest.param("qemu-an500", marks=pytest.mark.slow)))
-@pytest.mark.parametrize("name", M.NETWORKS)
+@pytest.mark.parametrize("name,board", CASES)
 def test_network_bit_exact(name, board, model_dir, tmp_path):
     model = M.build(name, model_dir)
     inputs = M.random_inputs(model, N_INPUTS, seed=9)

@@ -9,7 +9,7 @@
 #define ACCUMULATION_INTEGER_BITS 12
 #define TS_SOFTMAX_CACHE 64
 
-static inline int32_t exp_of(const ts_softmax_params_t *p, int32_t diff)
+static __attribute__((noinline)) int32_t exp_of(const ts_softmax_params_t *p, int32_t diff)
 {
     const int32_t scaled = ts_mbqm_gt1(diff, p->input_multiplier, p->input_left_shift); /* Q5.26 */
     return ts_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);                  /* Q0.31 */

@@ -804,7 +804,7 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
                     source="mve"),
     ],
     "FULLY_CONNECTED": [
-        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7_ONLY, weight_layout="s16 4ch x k4",
+        FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=A7_ONLY, weight_layout="s8 4ch x k4",
                     prepare=_prepare_fc_a7),
         FastVariant("FULLY_CONNECTED", "ts_fully_connected_s8", families=MVE, weight_layout="s8 8ch x k16 + rq",
                     prepare=_prepare_fc_mve, source="mve"),

@@ -13,6 +13,7 @@ from tinyscene.target.apps import get_app
 from tinyscene.target.boards import Board
 from tinyscene.target.build import build_firmware
 from tinyscene.target.image import host_image_bytes, symbols_bytes
+from tinyscene.target.imagemap import runtime_flash_of
 from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.target.qemu import run_firmware
 from tinyscene.util.atomic import save_npy, write_json
@@ -186,6 +187,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
                    for L in comp.layers],
         extra={"arena_lower_bound_bytes": comp.plan.lower_bound_bytes, "layers": len(comp.layers),
                "prefer": comp.prefer, **{f"flash_{k}": v for k, v in comp.flash_breakdown().items()},
+               "flash_runtime_image_bytes": runtime_flash_of(build.elf, board),
                "ticks": ticks, "counter_unit": board.counter.unit, "elf": str(build.elf),
                "generated": str(comp.out_dir)},
     )

@@ -88,11 +88,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from tinyscene.runtimes.bench import bench
+    import sys
 
-    bench([Path(m) for m in args.model], _csv(args.boards), _csv(args.runtimes),
-          out=Path(args.out) if args.out else None, per_layer=args.per_layer, seed=args.seed,
-          timeout=args.timeout)
+    from tinyscene.runtimes.bench import BenchFailure, bench, parse_fail_on
+
+    limits = parse_fail_on(args.fail_on)  # a malformed spec stops before any build
+    try:
+        bench([Path(m) for m in args.model], _csv(args.boards), _csv(args.runtimes),
+              out=Path(args.out) if args.out else None, per_layer=args.per_layer, seed=args.seed,
+              timeout=args.timeout, fail_on=limits)
+    except BenchFailure as e:
+        lines = str(e).splitlines()
+        for line in lines:
+            print(f"tinyscene bench: FAIL: {line}", file=sys.stderr)
+        print(f"tinyscene bench: {len(lines)} failure(s)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -116,10 +126,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the firmware counts as hung")
     p.set_defaults(func=_run)
 
-    q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, arena, flash",
+    q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, flash, arena",
                        description="Runs each model on each board with each runtime (same input), and writes one "
                                    "table (markdown + CSV) and one plot: instructions per invoke and per MAC, "
-                                   "arena bytes, flash bytes (runtime code and model), ratio to tflm.")
+                                   "flash image, code + tables beyond the weights, arena bytes, each beside its "
+                                   "ratio to tflm (TFLM + CMSIS-NN); exit 1 on an output that is not bit-exact "
+                                   "or a --fail-on limit missed.")
     q.add_argument("--model", nargs="+", required=True, metavar="M.tflite", help="int8 .tflite model(s)")
     q.add_argument("--boards", required=True, metavar="B,...", help="comma-separated boards")
     q.add_argument("--runtimes", default="aot,tflm,tflm-ref", metavar="R,...",
@@ -128,4 +140,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", metavar="DIR", help="folder for bench.md, bench.csv, bench.png (default build/bench)")
     q.add_argument("--seed", type=int, default=0, help="seed of the random int8 input (default 0)")
     q.add_argument("--timeout", type=float, default=600.0, help="seconds per firmware run (default 600)")
+    q.add_argument("--fail-on", metavar="KEY=LIMIT,...",
+                   help="exit 1 when a runtime's ratio to tflm on the same model and board is above LIMIT: ratio "
+                        "(instructions), flash (image), code (code + tables beyond the weights), arena; e.g. "
+                        "ratio=0.8,flash=1.0,arena=1.0. Outputs that are not bit-exact always exit 1")
     q.set_defaults(func=cmd_bench)

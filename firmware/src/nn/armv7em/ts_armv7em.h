@@ -125,16 +125,6 @@ TS_ARMV7EM_ALWAYS_INLINE int ts_armv7em_rq_mode(const ts_requant_t *rq, int32_t 
     return (act_min > INT8_MIN || act_max < INT8_MAX) ? TS_ARMV7EM_RQ_FAST_CLAMP : TS_ARMV7EM_RQ_FAST;
 }
 
-/* F(args..., mode) with the layer's mode as a constant: one specialised copy of F per mode. */
-#define TS_ARMV7EM_BY_MODE(p, F, ...)                                                                            \
-    do {                                                                                                         \
-        switch (ts_armv7em_rq_mode(&(p)->requant, (p)->act_min, (p)->act_max)) {                                 \
-        case TS_ARMV7EM_RQ_FAST: F(__VA_ARGS__, TS_ARMV7EM_RQ_FAST); break;                                      \
-        case TS_ARMV7EM_RQ_FAST_CLAMP: F(__VA_ARGS__, TS_ARMV7EM_RQ_FAST_CLAMP); break;                          \
-        default: F(__VA_ARGS__, TS_ARMV7EM_RQ_EXACT); break;                                                     \
-        }                                                                                                        \
-    } while (0)
-
 /* acc of channel c -> int8 in any mode; mult / shift: the layer's requant.multiplier / requant.shift. */
 TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_requant(int mode, int32_t acc, const int32_t *mult, const int32_t *shift, int32_t c,
                                           int32_t out_zp, int32_t act_min, int32_t act_max)
@@ -458,47 +448,50 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int folded, int32
     return (int8_t)v;
 }
 
-/* ts_armv7em_mac_2x2 out of line: its asm takes every register, which GCC cannot always arrange inside a big
- * function (the clamped and exact modes' path only). */
-static __attribute__((noinline, unused)) void ts_armv7em_mac_2x2_call(const int32_t *x, const int32_t **wp, int32_t n,
-                                                                 int32_t acc[4], int wide)
-{
-    if (wide) {
-        ts_armv7em_mac_2x2_s16(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
-    } else {
-        ts_armv7em_mac_2x2(x, wp, n, &acc[0], &acc[1], &acc[2], &acc[3]);
-    }
-}
+/* The output channels of one 2-pixel column, for the convolutions (armv7em/ts_armv7em_channels_s8.c, _s16.c):
+ * out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes hold the same pixel); w: the stream of the
+ * first channel pair, int8 ("s8 2ch x k4 + rq") or widened ("s16 2ch x k4 + rq"); mode: the layer's
+ * (ts_armv7em_rq_mode). */
+typedef void (*ts_armv7em_channels_t)(int mode, const int32_t *col, int32_t n4, const int32_t *w, int32_t nch,
+                                      int8_t *out_a, int8_t *out_b, int32_t out_zp, int32_t act_min,
+                                      int32_t act_max);
 
-/* Every channel of one 2-pixel column: out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes
- * hold the same pixel); w: the stream of the first channel pair, int8 ("s8 2ch x k4 + rq") or, with wide, the
- * widened one ("s16 2ch x k4 + rq"). */
-TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, int wide, const int32_t *col, int32_t n4,
-                                                      const int32_t *w, int32_t nch, int8_t *out_a, int8_t *out_b,
-                                                      int32_t out_zp, int32_t act_min, int32_t act_max)
+/* A stream format: its channel function, and whether it is the widened one. A kernel links only the format
+ * it names (the int16 one, with its own assembly, only where a widened variant is used). */
+typedef struct {
+    ts_armv7em_channels_t channels;
+    int32_t wide;
+} ts_armv7em_format_t;
+
+extern const ts_armv7em_format_t ts_armv7em_format_s8, ts_armv7em_format_s16;
+
+/* The body of both channel functions (wide and the two functions constant in each): the fast mode by the
+ * assembly of mat_mult, the clamped and exact ones pair by pair through mac (out of line: its asm takes every
+ * register, which GCC cannot always arrange inside a bigger function). */
+TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int wide, void (*mat_mult)(const ts_armv7em_mm_t *),
+                                                      void (*mac)(const int32_t *, const int32_t **, int32_t,
+                                                                  int32_t *),
+                                                      int mode, const int32_t *col, int32_t n4, const int32_t *w,
+                                                      int32_t nch, int8_t *out_a, int8_t *out_b, int32_t out_zp,
+                                                      int32_t act_min, int32_t act_max)
 {
     const int32_t pw = wide ? TS_ARMV7EM_PAIR_WORDS_S16(n4) : TS_ARMV7EM_PAIR_WORDS(n4);
     int32_t c = 0;
     if (mode == TS_ARMV7EM_RQ_FAST && nch >= 2) {
         const ts_armv7em_mm_t a = {col, w, out_a, out_b, nch >> 1, n4};
-        if (wide) {
-            ts_armv7em_mat_mult_2x2_s16(&a);
-        } else {
-            ts_armv7em_mat_mult_2x2(&a);
-        }
+        mat_mult(&a);
         c = nch & ~1;
         w += (nch >> 1) * pw;
     }
     for (; c < nch; c += 2, w += pw) {
         int32_t acc[4] = {w[0], w[0], w[1], w[1]};
         const int32_t *wk = w + 2;
-        ts_armv7em_mac_2x2_call(col, &wk, n4, acc, wide);
-        const int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-        const int8_t y00 = ts_armv7em_rq_record(mode, wide, a00, wk, out_zp, act_min, act_max);
-        const int8_t y01 = ts_armv7em_rq_record(mode, wide, a01, wk, out_zp, act_min, act_max);
+        mac(col, &wk, n4, acc);
+        const int8_t y00 = ts_armv7em_rq_record(mode, wide, acc[0], wk, out_zp, act_min, act_max);
+        const int8_t y01 = ts_armv7em_rq_record(mode, wide, acc[1], wk, out_zp, act_min, act_max);
         if (c + 1 < nch) { /* an odd count's padding channel: zero weights, result unused */
-            const int8_t y10 = ts_armv7em_rq_record(mode, wide, a10, wk + 3, out_zp, act_min, act_max);
-            const int8_t y11 = ts_armv7em_rq_record(mode, wide, a11, wk + 3, out_zp, act_min, act_max);
+            const int8_t y10 = ts_armv7em_rq_record(mode, wide, acc[2], wk + 3, out_zp, act_min, act_max);
+            const int8_t y11 = ts_armv7em_rq_record(mode, wide, acc[3], wk + 3, out_zp, act_min, act_max);
             out_a[c + 1] = y10; /* stores after the loads: an int8 store may alias anything */
             out_b[c + 1] = y11;
         }
@@ -510,13 +503,13 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_channels(int mode, int wide, const
 /* ---- the convolutions' shared implementations -------------------------------------------------- */
 
 /* The general convolution (armv7em/ts_armv7em_conv.c) and the 1x1 one (ts_armv7em_conv_1x1.c) on a stream of
- * either format (wide: the widened one) for output channels [c0, c0 + nch) (c0 even; stream: their first pair;
+ * either format for output channels [c0, c0 + nch) (c0 even; stream: their first pair;
  * a grouped convolution takes every channel); their scratch before any widened stream. */
 void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                     const int32_t *stream, int wide, int32_t c0, int32_t nch);
+                     const int32_t *stream, const ts_armv7em_format_t *format, int32_t c0, int32_t nch);
 int32_t ts_armv7em_conv_scratch(const ts_conv_params_t *p);
 void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                         const int32_t *stream, int wide, int32_t c0, int32_t nch);
+                         const int32_t *stream, const ts_armv7em_format_t *format, int32_t c0, int32_t nch);
 int32_t ts_armv7em_conv_1x1_scratch(const ts_conv_params_t *p);
 
 /* Channel pairs of a convolution's stream: groups x ceil(channels per group / 2). */
@@ -538,7 +531,8 @@ TS_ARMV7EM_ALWAYS_INLINE int32_t ts_armv7em_conv_chunk_pairs(const ts_conv_param
 TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_widened(const ts_conv_params_t *p, const int8_t *input, int8_t *output,
                                                      void *scratch, int32_t *wide, int32_t n4,
                                                      void (*run)(const ts_conv_params_t *, const int8_t *, int8_t *,
-                                                                 void *, const int32_t *, int, int32_t, int32_t))
+                                                                 void *, const int32_t *, const ts_armv7em_format_t *,
+                                                                 int32_t, int32_t))
 {
     const int32_t pairs = ts_armv7em_conv_stream_pairs(p), chunk = ts_armv7em_conv_chunk_pairs(p);
     const int fold = p->requant.shift == NULL ? 2 : 1;
@@ -547,7 +541,8 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_conv_widened(const ts_conv_params_t *p,
         const int32_t n = pairs - pr < chunk ? pairs - pr : chunk;
         ts_armv7em_widen_stream(src + (size_t)pr * TS_ARMV7EM_PAIR_WORDS(n4), n, n4, fold, wide);
         const int32_t c0 = 2 * pr, nch = (2 * (pr + n) < p->output.c ? 2 * (pr + n) : p->output.c) - c0;
-        run(p, input, output, scratch, wide, 1, chunk == pairs ? 0 : c0, chunk == pairs ? p->output.c : nch);
+        run(p, input, output, scratch, wide, &ts_armv7em_format_s16, chunk == pairs ? 0 : c0,
+            chunk == pairs ? p->output.c : nch);
     }
 }
 

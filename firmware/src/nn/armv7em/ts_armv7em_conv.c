@@ -388,9 +388,10 @@ static NO_LIBCALL void field_pair(const int32_t *fa, const int32_t *fb, int32_t 
         }
 }
 
-TS_ARMV7EM_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                                   const int32_t *stream, int wide, int32_t c0, int32_t nch, const int mode)
+void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                     const int32_t *stream, const ts_armv7em_format_t *format, int32_t c0, int32_t nch)
 {
+    const int mode = ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max);
     geo_t g;
     g.input = input;
     g.in_h = p->input.h, g.in_w = p->input.w, g.in_c = p->input.c;
@@ -424,7 +425,7 @@ TS_ARMV7EM_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *inpu
     const int32_t seg = g.kw * g.in_c;
     for (int32_t grp = 0; grp < groups; grp++) {
         const int32_t *wg = stream + (size_t)grp * (pg2 >> 1)
-                                         * (wide ? TS_ARMV7EM_PAIR_WORDS_S16(g.n4) : TS_ARMV7EM_PAIR_WORDS(g.n4));
+                                         * (format->wide ? TS_ARMV7EM_PAIR_WORDS_S16(g.n4) : TS_ARMV7EM_PAIR_WORDS(g.n4));
         pixel_t qa = {0, 0, 0};
         for (int32_t pix = 0; pix < npix; pix += 2) {
             pixel_t qb = qa;
@@ -469,17 +470,11 @@ TS_ARMV7EM_ALWAYS_INLINE void conv(const ts_conv_params_t *p, const int8_t *inpu
             }
             int8_t *out_a = output + (size_t)pix * out_c + grp * per_group;
             int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
-            ts_armv7em_conv_channels(mode, wide, col, g.n4, wg, groups == 1 ? nch : per_group,
+            format->channels(mode, col, g.n4, wg, groups == 1 ? nch : per_group,
                                      out_a + (groups == 1 ? c0 : 0), out_b + (groups == 1 ? c0 : 0), out_zp, act_min,
                                      act_max);
             qa = qb;
             next_pixel(&qa, &g);
         }
     }
-}
-
-void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                     const int32_t *stream, int wide, int32_t c0, int32_t nch)
-{
-    TS_ARMV7EM_BY_MODE(p, conv, p, input, output, scratch, stream, wide, c0, nch);
 }

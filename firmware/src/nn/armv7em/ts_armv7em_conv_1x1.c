@@ -13,9 +13,10 @@ int32_t ts_armv7em_conv_1x1_scratch(const ts_conv_params_t *p)
     return 16 * ((p->input.c + 3) >> 2);
 }
 
-TS_ARMV7EM_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                                       const int32_t *w, int wide, int32_t c0, int32_t nch, const int mode)
+void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                         const int32_t *w, const ts_armv7em_format_t *format, int32_t c0, int32_t nch)
 {
+    const int mode = ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max);
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
     const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
     const int32_t n4 = (in_c + 3) >> 2;
@@ -47,13 +48,7 @@ TS_ARMV7EM_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *
         }
         int8_t *out_a = output + (size_t)pix * out_c + c0;
         ts_armv7em_widen2(a, bb, in_c, col);
-        ts_armv7em_conv_channels(mode, wide, col, n4, w, nch, out_a, pix + 1 < npix ? out_a + out_c : out_a,
+        format->channels(mode, col, n4, w, nch, out_a, pix + 1 < npix ? out_a + out_c : out_a,
                             p->output_zero_point, p->act_min, p->act_max);
     }
-}
-
-void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                         const int32_t *stream, int wide, int32_t c0, int32_t nch)
-{
-    TS_ARMV7EM_BY_MODE(p, conv_1x1, p, input, output, scratch, stream, wide, c0, nch);
 }

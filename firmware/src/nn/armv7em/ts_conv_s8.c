@@ -8,5 +8,6 @@ int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p) { return ts_armv7e
 
 void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    ts_armv7em_conv(p, input, output, scratch, (const int32_t *)(const void *)p->weights, 0, 0, p->output.c);
+    ts_armv7em_conv(p, input, output, scratch, (const int32_t *)(const void *)p->weights, &ts_armv7em_format_s8, 0,
+                    p->output.c);
 }

@@ -208,9 +208,25 @@ TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *
     }
 }
 
-TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                            const int mode)
+typedef void (*row_fn)(int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2, const int32_t *ws,
+                       int8_t *out, int32_t C, int32_t ow, int32_t zp, int32_t lo, int32_t hi);
+
+/* channel_row with the mode a constant: one small copy per mode (the rest of the kernel is shared). */
+#define ROW_FN(NAME, MODE)                                                                                       \
+    static void NAME(int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2, const int32_t *ws,     \
+                     int8_t *out, int32_t C, int32_t ow, int32_t zp, int32_t lo, int32_t hi)                     \
+    {                                                                                                            \
+        channel_row(MODE, stride2, p0, p1, p2, ws, out, C, ow, zp, lo, hi);                                      \
+    }
+ROW_FN(row_fast, TS_ARMV7EM_RQ_FAST)
+ROW_FN(row_clamp, TS_ARMV7EM_RQ_FAST_CLAMP)
+ROW_FN(row_exact, TS_ARMV7EM_RQ_EXACT)
+
+void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
+                              void *scratch)
 {
+    const int mode = ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max);
+    const row_fn row = mode == TS_ARMV7EM_RQ_FAST ? row_fast : mode == TS_ARMV7EM_RQ_FAST_CLAMP ? row_clamp : row_exact;
     const dw_geo_t g = geometry(p);
     const int32_t C = p->input.c, W = g.px, sh = g.sr;
     const int32_t wp = plane_len(W), rowsz = C * wp;
@@ -278,16 +294,9 @@ TS_ARMV7EM_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8
                 int8_t *orow = oblk + c;
                 for (int32_t r = 0; r < nr; r++, orow += g.out_row_step) {
                     const int16_t *const *w3 = rows + r * sh;
-                    channel_row(mode, stride2, w3[0] + o, w3[1] + o, w3[2] + o, ws, orow, g.out_px_step, g.out_px,
-                                out_zp, lo, hi);
+                    row(stride2, w3[0] + o, w3[1] + o, w3[2] + o, ws, orow, g.out_px_step, g.out_px, out_zp, lo, hi);
                 }
             }
         }
     }
-}
-
-void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
-                              void *scratch)
-{
-    TS_ARMV7EM_BY_MODE(p, dw, p, input, output, scratch);
 }
