@@ -227,6 +227,27 @@ def _conv_ring_bytes(L: Layer) -> int:
 WINO_G = np.array([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]], dtype=np.int64)
 WINO_MAX_WEIGHT_BYTES = 256 * 1024  # stored transformed weights (--prefer speed) of one layer at most
 CONV_STORED_TRANSFORM = 2  # ts/nn.h TS_CONV_STORED_TRANSFORM
+CONV_CHUNK_SHIFT, CONV_CHUNK_MASK = 8, 0xFFFF  # ts/nn.h TS_CONV_CHUNK(n) / TS_CONV_CHUNK_OF(flags)
+
+
+def pair_words(n4: int) -> int:
+    """TS_ARMV7EM_PAIR_WORDS(n4): words of one channel pair of the int8 stream "s8 2ch x k4 + rq"."""
+    return 8 + 2 * n4
+
+
+def pair_words_s16(n4: int) -> int:
+    """TS_ARMV7EM_PAIR_WORDS_S16(n4): of the stream widened into the scratch ("s16 2ch x k4 + rq")."""
+    return 8 + 4 * n4
+
+
+def conv_chunk(n: int) -> int:
+    """TS_CONV_CHUNK(n): the flags bits of n channel pairs made per pass (0: all)."""
+    return n << CONV_CHUNK_SHIFT
+
+
+def chunk_of(flags: int) -> int:
+    """TS_CONV_CHUNK_OF(flags)."""
+    return (flags >> CONV_CHUNK_SHIFT) & CONV_CHUNK_MASK
 
 
 def _wino_stored_ok(L: Layer) -> bool:
@@ -239,7 +260,7 @@ def _wino_scratch(L: Layer, family: str) -> int:
     cout, _, _, cin = L.params["filter"]
     k4, pairs = (cin + 3) // 4, (cout + 1) // 2
     flags = L.params.get("flags", 0)
-    n = (flags >> 8) & 0xFFFF
+    n = chunk_of(flags)
     chunk = n if 0 < n < pairs else pairs
     return 16 * 16 * k4 + 256 + 16 * 4 * k4 + (0 if flags & CONV_STORED_TRANSFORM else chunk * 16 * k4 * 16)
 
@@ -250,7 +271,7 @@ def _wino_chunks(L: Layer) -> list[dict]:
     while n >= 1:
         sizes.append(n)
         n //= 2
-    return [{"flags": n << 8} for n in sizes]
+    return [{"flags": conv_chunk(n)} for n in sizes]
 
 
 def _wino_records(L: Layer, w: np.ndarray, c2: int) -> np.ndarray:
@@ -282,7 +303,7 @@ def _prepare_conv_wino8_a7(L: Layer, family: str) -> None:
     g = arr["weights"].values.astype(np.int64)  # [cout, 3, 3, cin]
     taps = _int8_words(_pad_rows(g, c2)).reshape(-1)  # [c2, 3, 3, k4]
     stream = np.concatenate([taps.astype(np.int64), _wino_records(L, g.reshape(cout, -1), c2)])
-    n = (L.params.get("flags", 0) >> 8) & 0xFFFF
+    n = chunk_of(L.params.get("flags", 0))
     _finish_wino(L, stream, "int8 taps, transformed at run time into the scratch (U = G'gG'^T, "
                  + (f"{n} channel pairs per pass)" if n else "all channel pairs at once)"))
 
@@ -354,7 +375,7 @@ def _pairs(L: Layer) -> int:
 
 def _chunk_pairs(L: Layer) -> int:
     """ts_armv7em_conv_chunk_pairs(): channel pairs made per pass in the scratch."""
-    n, allp = (L.params.get("flags", 0) >> 8) & 0xFFFF, _pairs(L)
+    n, allp = chunk_of(L.params.get("flags", 0)), _pairs(L)
     one_group = L.params["filter"][3] == L.params["input"][3]
     return n if 0 < n < allp and one_group else allp
 
@@ -369,16 +390,16 @@ def _chunk_settings(L: Layer, compact_too: bool) -> list[dict]:
         while n >= 1:
             sizes.append(n)
             n //= 2
-    out = [{"flags": n << 8} for n in sizes]
+    out = [{"flags": conv_chunk(n)} for n in sizes]
     if compact_too:
-        out += [{"flags": CONV_COMPACT | n << 8} for n in sizes]
+        out += [{"flags": CONV_COMPACT | conv_chunk(n)} for n in sizes]
     return out
 
 
 def _widened_stream_bytes(L: Layer) -> int:
     """Bytes of the int16 stream the widened variants make in their scratch ("s16 2ch x k4 + rq")."""
     _, _, _, n4 = _conv_geometry(L)
-    return 4 * _chunk_pairs(L) * (8 + 4 * n4)
+    return 4 * _chunk_pairs(L) * pair_words_s16(n4)
 
 
 def _scratch_conv_widened_a7(L: Layer, family: str) -> int:
@@ -404,8 +425,8 @@ def _is_1x1(L: Layer) -> bool:
 
 # ---- armv7em: depthwise 3x3 ------------------------------------------------------------------------------
 
-DW_STREAM_WORDS = 7  # per channel: bias, 3 x int8 (w0, w1, w2, 0), multiplier, round, shift (in flash)
-DW_WIDE_WORDS = 10  # per channel in the scratch: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
+DW_STREAM_WORDS = 7  # armv7em/ts_depthwise_conv_3x3_s8.c DW_FLASH_WORDS; per channel: bias, 3 x int8 (w0, w1, w2, 0), multiplier, round, shift (in flash)
+DW_WIDE_WORDS = 10  # armv7em/ts_depthwise_conv_3x3_s8.c DW_WORDS; per channel in the scratch: bias, 3 x (w0 | w1 << 16, w2), multiplier, round, shift
 
 
 def _dw_transposed(L: Layer) -> bool | None:
@@ -681,7 +702,7 @@ def _prepare_dw_mve(L: Layer, family: str) -> None:
                                "requant": "exact (VQRDMULH, VRSHL)"}
 
 
-PLANAR_MAX = 9362  # ts_depthwise_conv_planar_s8: a plane's bytes (16-bit offsets of its 8-pixel gathers)
+PLANAR_MAX = 9362  # mve/ts_depthwise_conv_planar_s8.c TS_MVE_PLANAR_MAX: a plane's bytes (16-bit gather offsets)
 
 
 def _planar_geometry(L: Layer) -> tuple[bool, int, int] | None:

@@ -18,6 +18,11 @@
 #include "ts/nn.h"
 #include "ts_mve.h"
 
+/* A channel's plane may take at most this many bytes: the 8-pixel gathers' offsets are 16-bit (7 pixel steps of
+ * a row below 65536); the compiler (aot/fastkernels.py PLANAR_MAX) picks this kernel only within it. */
+#define TS_MVE_PLANAR_MAX 9362
+_Static_assert(7 * TS_MVE_PLANAR_MAX < 65536, "the gathers' 16-bit offsets");
+
 typedef struct {
     int32_t in_rows, in_px, out_rows, out_px; /* swept geometry: rows across, pixels along the vectors */
     int32_t in_row_step, in_px_step, out_row_step, out_px_step;
