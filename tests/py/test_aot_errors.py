@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
 from tinyscene.aot.compiler import compile_graph, compile_model
-from tinyscene.tflite.reader import read_tflite, read_tflite_bytes
 from tinyscene.aot.runner import run
-from tinyscene.target.boards import Memory, load_board
 from tinyscene.errors import TsError
+from tinyscene.target.boards import Memory, load_board
+from tinyscene.tflite.reader import read_tflite, read_tflite_bytes
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import struct
 
+import device_bundle as DB
 import pytest
 
-import device_bundle as DB
+from tinyscene.deploy.classifier import load_bundle, plan_memory
+from tinyscene.errors import TsError
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import load_board
 from tinyscene.target.build import build_firmware
-from tinyscene.deploy.classifier import load_bundle, plan_memory
-from tinyscene.errors import TsError
 
 REAL = ["nucleo-l4r5zi", "disco-f746ng"]
 CFG = DB.tiny_config(0.25)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
+import device_bundle as DB
 import numpy as np
 import pytest
 
-import device_bundle as DB
-from tinyscene.target import protocol as P
 from tinyscene.deploy.parity import ParityClip, parity_run
 from tinyscene.errors import TsError
+from tinyscene.target import protocol as P
 
 CFG = DB.tiny_config(0.25)  # 16 kHz, 512-point FFT, hop 512, 32 mels, 2 channels, 0.25 s = 8 frames
 # (short clips keep the emulated UART, about 15 KB/s into the guest, quick)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tinyscene.errors import TsError
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import board_names, load_board
 from tinyscene.target.build import build_firmware, memory_ld
 from tinyscene.target.qemu import run_firmware
-from tinyscene.errors import TsError
 
 QEMU_BOARDS = [b for b in board_names() if load_board(b).is_emulated]
 

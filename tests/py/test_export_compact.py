@@ -8,8 +8,7 @@ import json
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch  # noqa: F401 (the export path needs it)
 
 from tinyscene.errors import TsError  # noqa: E402
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tinyscene.aot import fastkernels as FK
 from tinyscene.aot.kernels import optimized_variants
-from tinyscene.target.apps import KERNEL_OVERLAYS
 from tinyscene.paths import FIRMWARE_DIR
+from tinyscene.target.apps import KERNEL_OVERLAYS
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 

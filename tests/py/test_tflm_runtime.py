@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
-from tinyscene.target.boards import load_board
-from tinyscene.runtimes.dispatch import run_model
 from tinyscene.errors import TsError
+from tinyscene.runtimes.dispatch import run_model
+from tinyscene.target.boards import load_board
 from tinyscene.tflm import build as tb
 from tinyscene.tflm import runner
 
@@ -212,6 +212,16 @@ def test_bench_side_by_side_and_deterministic(model_dir, tmp_path, run_cli, tflm
     assert rows["tflm"][col["exact"]] == rows["tflm-ref"][col["exact"]] == "True"
     assert "unknown runtime" in rows["nosuch"][col["status"]]
     assert "| dscnn.tflite | qemu-an386 | tflm | cmsis-nn |" in stdout
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ["mobilenet", "autoencoder"])
+def test_more_networks_with_cmsis_nn_helium(name, model_dir, tmp_path, tflm_lib):
+    """Fast representative of the test below: two more networks (depthwise-separable, fully connected)
+    on the Cortex-M55 with CMSIS-NN's Helium kernels, bit-exact with tflite_micro."""
+    model = M.build(name, model_dir)
+    rep = _check(model, "qemu-an547", "tflm", M.random_inputs(model, 2, seed=4), tmp_path, tflm_lib)
+    assert rep.kernels == "cmsis-nn" and rep.instructions > 0
 
 
 @pytest.mark.slow

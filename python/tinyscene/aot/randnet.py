@@ -28,6 +28,7 @@ from tinyscene.target.boards import load_board
 from tinyscene.tflite.interpreters import tflm_interpreter
 from tinyscene.tflite.reader import read_tflite
 from tinyscene.util.atomic import save_npy
+from tinyscene.tflite.keras_int8 import keras_to_int8
 from tinyscene.util.quiet import quiet, tf_env
 
 MAX_MACS = 1_500_000  # per network: QEMU runs of a few million instructions
@@ -286,15 +287,8 @@ def convert(spec: NetSpec) -> bytes:
         for _ in range(24):
             yield [rng.standard_normal((1, *shape)).astype(np.float32)]
 
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if not spec.float_io:
-        c.inference_input_type = tf.int8
-        c.inference_output_type = tf.int8
     with quiet():  # the converter prints its saved-model summary
-        return c.convert()
+        return keras_to_int8(tf, model, rep, float_io=spec.float_io)
 
 
 def model_path(seed: int, folder: Path) -> Path:

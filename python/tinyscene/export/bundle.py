@@ -63,6 +63,7 @@ from tinyscene.util.atomic import (
     write_json,
     write_text,
 )
+from tinyscene.util.jsonfile import read_json
 
 BUNDLE_FORMAT = "tinyscene-bundle/1"
 MANIFEST = "manifest.json"
@@ -358,10 +359,7 @@ def check_bundle(path: str | os.PathLike) -> dict:
     mpath = path / MANIFEST
     if not mpath.is_file():
         raise TsError(f"{path}: not an export bundle (no {MANIFEST})")
-    try:
-        man = json.loads(mpath.read_text())
-    except (OSError, ValueError) as e:
-        raise TsError(f"{mpath}: not readable JSON ({e})") from None
+    man = read_json(mpath, dict)
     if man.get("format") != BUNDLE_FORMAT or not isinstance(man.get("files"), dict):
         raise TsError(f"{mpath}: not a {BUNDLE_FORMAT} manifest")
     for rel, rec in man["files"].items():

@@ -34,6 +34,7 @@ from tinyscene.export.biascorr import correct_output_bias
 from tinyscene.export.compact import compact_tflite, same_outputs
 from tinyscene.tflite.graph import Graph
 from tinyscene.tflite.interpreters import run_onnx
+from tinyscene.tflite.keras_int8 import keras_to_int8
 from tinyscene.tflite.reader import read_tflite_bytes
 from tinyscene.tflite.summary import WEIGHTED_OPS, summarize
 from tinyscene.util.quiet import import_tf, quiet, tf_env
@@ -118,18 +119,9 @@ def quantize_keras(km, calib: np.ndarray, scale: float, zero_point: int) -> tupl
 
     with quiet() as cap:
         try:
-            conv = tf.lite.TFLiteConverter.from_keras_model(km)
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.representative_dataset = representative
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-            # Fully connected layers per tensor: LiteRT's per-channel FULLY_CONNECTED requantises with
-            # single rounding, tflite_micro's with double rounding, so per-channel FC outputs differ by
-            # 1 LSB on some inputs; per tensor, both use the same (TFLM's) arithmetic. Convolutions stay
-            # per channel.
-            conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-            data = conv.convert()
+            # Fully connected layers per tensor: per channel, LiteRT and tflite_micro differ by 1 LSB on some
+            # inputs (single vs double rounding). Convolutions stay per channel.
+            data = keras_to_int8(tf, km, representative, per_tensor_dense=True)
         except Exception as e:
             err = e
             data = None

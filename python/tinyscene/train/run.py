@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
 from tinyscene.util.atomic import atomic_path
+from tinyscene.util.jsonfile import read_json
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -37,10 +37,7 @@ def read_run_config(run_dir: str | os.PathLike) -> dict:
         raise TsError(f"{run_dir}: no such run folder")
     if not path.is_file():
         raise TsError(f"{path}: not found (not a finished `tinyscene train` run folder)")
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise TsError(f"{path}: not readable JSON ({e})") from None
+    cfg = read_json(path, dict)
     for key in ("model_name", "model_config", "input_shape", "frontend", "input_quant"):
         if key not in cfg:
             raise TsError(f"{path}: lacks '{key}'")
