@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyscene.errors import TsError
 from tinyscene.target.apps import App
+from tinyscene.util.limits import parse_limits
 
 NNBENCH_APP = App("nnbench", "whole-network and per-layer instruction counts of a generated model", ("rt", "nn"))
 RESULT_LINE = re.compile(r"^ts-nnbench: result total=(\d+) layers=([\d,]*) hooked=(\d+)\s*$", re.MULTILINE)
@@ -200,23 +201,7 @@ FAIL_ON_KEYS = {"per_mac": "max_per_mac", "speedup": "min_speedup", "layer_per_m
 
 def parse_fail_on(spec: str | None) -> dict[str, float]:
     """"speedup=5,per_mac=1.5" -> {"speedup": 5.0, "per_mac": 1.5}; malformed: a TsError naming the part."""
-    if spec is None:
-        return {}
-    out = {}
-    for part in spec.split(","):
-        key, eq, val = part.strip().partition("=")
-        if not eq or key.strip() not in FAIL_ON_KEYS:
-            raise TsError(f"--fail-on: '{part.strip()}' is not KEY=VALUE with KEY one of {', '.join(FAIL_ON_KEYS)}")
-        try:
-            v = float(val)
-        except ValueError:
-            raise TsError(f"--fail-on: '{part.strip()}': the value '{val}' is not a number") from None
-        if not v > 0:
-            raise TsError(f"--fail-on: '{part.strip()}': the value must be positive")
-        out[key.strip()] = v
-    if not out:
-        raise TsError("--fail-on: no KEY=VALUE given")
-    return out
+    return parse_limits(spec, FAIL_ON_KEYS)
 
 
 def display_name(model: str) -> str:

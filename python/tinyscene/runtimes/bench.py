@@ -33,6 +33,7 @@ from tinyscene.tflite.graph import NUMPY_DTYPES
 from tinyscene.tflite.interpreters import tflm_interpreter
 from tinyscene.tflite.reader import read_tflite
 from tinyscene.util.atomic import write_text
+from tinyscene.util.limits import parse_limits
 from tinyscene.util.plots import pyplot, save_png
 from tinyscene.util.quiet import quiet
 
@@ -50,23 +51,7 @@ class BenchFailure(Exception):
 
 def parse_fail_on(spec: str | None) -> dict[str, float]:
     """"ratio=0.8,flash=1.0" -> {"ratio": 0.8, "flash": 1.0}; a malformed spec is a TsError naming the part."""
-    if spec is None:
-        return {}
-    out: dict[str, float] = {}
-    for part in spec.split(","):
-        key, eq, val = part.strip().partition("=")
-        if not eq or key.strip() not in GATES:
-            raise TsError(f"--fail-on: '{part.strip()}' is not KEY=LIMIT with KEY one of {', '.join(GATES)}")
-        try:
-            limit = float(val)
-        except ValueError:
-            raise TsError(f"--fail-on: '{part.strip()}': the limit '{val}' is not a number") from None
-        if not limit > 0:
-            raise TsError(f"--fail-on: '{part.strip()}': the limit must be a positive ratio")
-        out[key.strip()] = limit
-    if not out:
-        raise TsError("--fail-on: no KEY=LIMIT given")
-    return out
+    return parse_limits(spec, GATES)
 
 
 @dataclass

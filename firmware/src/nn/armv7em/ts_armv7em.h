@@ -448,7 +448,7 @@ TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int folded, int32
     return (int8_t)v;
 }
 
-/* The output channels of one 2-pixel column, for the convolutions (armv7em/ts_armv7em_channels_s8.c, _s16.c):
+/* The output channels of one 2-pixel column, for the convolutions (armv7em/ts_armv7em_channels.c):
  * out_a[c] / out_b[c] for c < nch (out_b == out_a when the two lanes hold the same pixel); w: the stream of the
  * first channel pair, int8 ("s8 2ch x k4 + rq") or widened ("s16 2ch x k4 + rq"); mode: the layer's
  * (ts_armv7em_rq_mode). */
