@@ -48,7 +48,8 @@ def kernel_edges():
 @M.case
 def kernel_edges_2():
     """More paths: convolutions over widened field rows (1 and 2 input channels), an average pool over whole
-    rows longer than one flush (320 pixels), depthwise 3x3 rows of 4k + 0 / 2 outputs (four at a time)."""
+    rows longer than one flush (320 pixels), depthwise 3x3 rows of 4k + 0 / 1 / 2 / 3 outputs (four at a time),
+    Winograd on channels that are not groups of 4 and VALID with an odd number of tiles per row."""
     tf = M._tf(); K = tf.keras.layers; M._init(tf, 22)
     x0 = K.Input((20, 16, 8))
     he = "he_normal"
@@ -60,7 +61,11 @@ def kernel_edges_2():
     e = K.DepthwiseConv2D(3, padding="same")(x0)                                     # rows of 16 / 20
     f = K.DepthwiseConv2D(3, padding="same")(K.MaxPooling2D(2)(x0))                  # rows of 8 / 10
     g = K.DepthwiseConv2D(3, padding="same", activation="relu")(K.Conv2D(12, 1)(x0))  # 12 channels, relu
-    return tf.keras.Model(x0, [a, b, c, d, e, f, g]), {}
+    h = K.DepthwiseConv2D(3, padding="same")(K.MaxPooling2D((2, 1), strides=1)(x0))   # sweeps of 19 (4k + 3)
+    i = K.DepthwiseConv2D(3, padding="same")(K.MaxPooling2D((4, 1), strides=1)(x0))   # sweeps of 17 (4k + 1)
+    j = K.Conv2D(12, 3, padding="same", kernel_initializer=he)(K.Conv2D(10, 1)(x0))    # Winograd, 10 channels
+    k = K.Conv2D(9, 3, padding="valid", kernel_initializer=he)(K.Conv2D(16, 1)(x0))    # Winograd VALID, 7 tiles
+    return tf.keras.Model(x0, [a, b, c, d, e, f, g, h, i, j, k]), {}
 
 
 MODELS = M.OP_MODELS + ("kernel_edges", "kernel_edges_2")

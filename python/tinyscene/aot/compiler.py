@@ -10,6 +10,7 @@ from tinyscene.aot.kernels import check_supported, dead_space_upgrades, lower_gr
 from tinyscene.aot.layer import Layer
 from tinyscene.aot.passes import run_passes
 from tinyscene.aot.planner import Plan, check_plan, plan_memory
+from tinyscene.aot.schedule import reorder_for_memory
 from tinyscene.errors import TsError
 from tinyscene.target.boards import Board
 from tinyscene.target.budget import Part, place
@@ -126,6 +127,7 @@ def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = 
     check_supported(g)
     mark_tflm_fills(g)
     run_passes(g)
+    reorder_for_memory(g)
     dropped: list[int] = []
     while True:
         layers = lower_graph(g, family, prefer, frozenset(dropped))

@@ -255,23 +255,45 @@ def _wino_stored_ok(L: Layer) -> bool:
     return _wino_ok(L) and 16 * (cout + cout % 2) * ((cin + 3) // 4) * 8 <= WINO_MAX_WEIGHT_BYTES
 
 
+def _wino_band_bytes(L: Layer) -> int:
+    """The band of padded input rows of armv7em ts_conv_wino_s8 (its band_tile_rows(), band_width(),
+    band_line()): 2 R + 2 rows, R = 2 when a tile row has an odd number of tiles."""
+    p = L.params
+    tw = (p["output"][2] + 1) // 2
+    rows = 2 * (2 if tw % 2 else 1) + 2
+    line = ((2 * tw + 2) * 4 * ((p["input"][3] + 3) // 4) + 15) // 16 * 16
+    return rows * line
+
+
+def _wino_chunk_pairs(L: Layer) -> int:
+    pairs = (L.params["filter"][0] + 1) // 2
+    n = chunk_of(L.params.get("flags", 0))
+    return n if 0 < n < pairs else pairs
+
+
 def _wino_scratch(L: Layer, family: str) -> int:
-    """ts_conv_wino_s8_get_buffer_size(): columns, products, border patch, the transformed weights of a pass."""
+    """ts_conv_wino_s8_get_buffer_size(): columns, products, the band, the transformed weights of a pass."""
     cout, _, _, cin = L.params["filter"]
-    k4, pairs = (cin + 3) // 4, (cout + 1) // 2
+    k4 = (cin + 3) // 4
     flags = L.params.get("flags", 0)
-    n = chunk_of(flags)
-    chunk = n if 0 < n < pairs else pairs
-    return 16 * 16 * k4 + 256 + 16 * 4 * k4 + (0 if flags & CONV_STORED_TRANSFORM else chunk * 16 * k4 * 16)
+    return 16 * 16 * k4 + 256 + _wino_band_bytes(L) + (
+        0 if flags & CONV_STORED_TRANSFORM else _wino_chunk_pairs(L) * 16 * k4 * 16)
+
+
+def pass_sizes(n: int) -> list[int]:
+    """The items per pass worth trying for n items, most first: each the smallest size that makes its number of
+    passes (n, ceil(n / 2), ceil(n / 3), ... without repeats)."""
+    out: list[int] = []
+    for passes in range(1, n + 1):
+        size = -(-n // passes)
+        if size not in out:
+            out.append(size)
+    return out
 
 
 def _wino_chunks(L: Layer) -> list[dict]:
     pairs = (L.params["filter"][0] + 1) // 2
-    sizes, n = [0], pairs // 2
-    while n >= 1:
-        sizes.append(n)
-        n //= 2
-    return [{"flags": conv_chunk(n)} for n in sizes]
+    return [{"flags": conv_chunk(0 if n == pairs else n)} for n in pass_sizes(pairs)]
 
 
 def _wino_records(L: Layer, w: np.ndarray, c2: int) -> np.ndarray:
@@ -292,6 +314,11 @@ def _finish_wino(L: Layer, stream: np.ndarray, what: str) -> None:
                   "2 output channels x 2 tiles SMLAD blocks per Winograd position",
         "k": cin, "k_padded": 4 * ((cin + 3) // 4), "weights": what, "requant": "fast",
         "scratch_bytes": L.scratch_bytes}
+    p = L.params
+    if _wino_chunk_pairs(L) == (cout + 1) // 2 and tuple(p["input"]) == tuple(p["output"]):
+        # one pass over the input, read through the band before the outputs that cover it are written
+        L.inplace = [(0, 0)]
+        L.info["kernel_choice"]["in_place"] = "allowed (output over the input)"
 
 
 def _prepare_conv_wino8_a7(L: Layer, family: str) -> None:

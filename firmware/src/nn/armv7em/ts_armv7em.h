@@ -218,10 +218,26 @@ TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_widen_pair(const int8_t *a, const int8_
         : "r4", "r5", "r6", "r7", "cc", "memory");
 }
 
-/* n words of v at d (word-aligned), 4 per pass. */
+/* n words of v at d (word-aligned): 8 per pass by two STM. */
 TS_ARMV7EM_ALWAYS_INLINE void ts_armv7em_fill_words(uint32_t *d, uint32_t v, int32_t n)
 {
-    for (; n >= 4; n -= 4, d += 4) d[0] = v, d[1] = v, d[2] = v, d[3] = v;
+    if (n >= 8) {
+        int32_t k = n >> 3;
+        __asm__ volatile(
+            "mov r4, %[v]\n\t"
+            "mov r5, %[v]\n\t"
+            "mov r6, %[v]\n\t"
+            "mov r7, %[v]\n"
+            "1:\n\t"
+            "stm %[d]!, {r4, r5, r6, r7}\n\t"
+            "stm %[d]!, {r4, r5, r6, r7}\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 1b\n\t"
+            : [d] "+r"(d), [k] "+r"(k)
+            : [v] "r"(v)
+            : "r4", "r5", "r6", "r7", "cc", "memory");
+        n &= 7;
+    }
     for (; n > 0; n--) *d++ = v;
 }
 
@@ -434,6 +450,7 @@ TS_ASM_AT(ts_armv7em_mm_t, out_b, 12); TS_ASM_AT(ts_armv7em_mm_t, pairs, 16); TS
 
 void ts_armv7em_mat_mult_2x2(const ts_armv7em_mm_t *a);
 void ts_armv7em_mat_mult_2x2_s16(const ts_armv7em_mm_t *a); /* on the widened stream */
+void ts_armv7em_mat_mult_2x1_s16(const ts_armv7em_mm_t *a); /* the widened stream and lane A only (out_a) */
 
 /* acc -> int8 through a record of the stream (fast or exact); `folded`: the weights carry the doubling. */
 TS_ARMV7EM_ALWAYS_INLINE int8_t ts_armv7em_rq_record(int mode, int folded, int32_t acc, const int32_t *rec,
@@ -461,6 +478,8 @@ typedef void (*ts_armv7em_channels_t)(int mode, const int32_t *col, int32_t n4, 
 typedef struct {
     ts_armv7em_channels_t channels;
     int32_t wide;
+    void (*mat_mult)(const ts_armv7em_mm_t *a); /* the fast mode's assembly (ts_armv7em_mat_mult_2x2[_s16]) */
+    void (*mat_mult_1)(const ts_armv7em_mm_t *a); /* the same for one pixel (out_a), or NULL: both lanes */
 } ts_armv7em_format_t;
 
 extern const ts_armv7em_format_t ts_armv7em_format_s8, ts_armv7em_format_s16;

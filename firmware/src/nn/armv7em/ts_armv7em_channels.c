@@ -5,8 +5,9 @@
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
-/* The channel function of one format: MAC, the SMLAD block out of line; MM, the assembly of the fast mode. */
-#define FORMAT(NAME, WIDE, MAC, MM)                                                                              \
+/* The channel function of one format: MAC, the SMLAD block out of line; MM, the assembly of the fast mode; MM1,
+ * that of one pixel (or NULL). */
+#define FORMAT(NAME, WIDE, MAC, MM, MM1)                                                                              \
     static __attribute__((noinline)) void NAME##_mac(const int32_t *x, const int32_t **wp, int32_t n,           \
                                                      int32_t *acc)                                              \
     {                                                                                                            \
@@ -18,7 +19,8 @@
         ts_armv7em_conv_channels(WIDE, MM, NAME##_mac, mode, col, n4, w, nch, out_a, out_b, out_zp, act_min,     \
                                  act_max);                                                                       \
     }                                                                                                            \
-    const ts_armv7em_format_t NAME = {NAME##_channels, WIDE};
+    const ts_armv7em_format_t NAME = {NAME##_channels, WIDE, MM, MM1};
 
-FORMAT(ts_armv7em_format_s8, 0, ts_armv7em_mac_2x2, ts_armv7em_mat_mult_2x2)
-FORMAT(ts_armv7em_format_s16, 1, ts_armv7em_mac_2x2_s16, ts_armv7em_mat_mult_2x2_s16)
+FORMAT(ts_armv7em_format_s8, 0, ts_armv7em_mac_2x2, ts_armv7em_mat_mult_2x2, NULL)
+FORMAT(ts_armv7em_format_s16, 1, ts_armv7em_mac_2x2_s16, ts_armv7em_mat_mult_2x2_s16,
+       ts_armv7em_mat_mult_2x1_s16)

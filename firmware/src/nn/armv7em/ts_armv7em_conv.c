@@ -423,6 +423,8 @@ void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *out
     int32_t *rows = col + 6 * g.n4;           /* ring: kh pair rows of ring_w x in_c words, after col8 */
     const int32_t row_words = g.ring_w * g.in_c; /* words of a pair row; seg: of one filter row's taps */
     const int32_t seg = g.kw * g.in_c;
+    const int32_t nc = groups == 1 ? nch : per_group; /* channels per pixel and group */
+    const int fast = mode == TS_ARMV7EM_RQ_FAST && !(nc & 1);
     for (int32_t grp = 0; grp < groups; grp++) {
         const int32_t *wg = stream + (size_t)grp * (pg2 >> 1)
                                          * (format->wide ? TS_ARMV7EM_PAIR_WORDS_S16(g.n4) : TS_ARMV7EM_PAIR_WORDS(g.n4));
@@ -468,11 +470,14 @@ void ts_armv7em_conv(const ts_conv_params_t *p, const int8_t *input, int8_t *out
             } else {
                 fill_pair(&g, &qa, &qb, grp * g.kc, col, col8);
             }
-            int8_t *out_a = output + (size_t)pix * out_c + grp * per_group;
+            int8_t *out_a = output + (size_t)pix * out_c + grp * per_group + (groups == 1 ? c0 : 0);
             int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
-            format->channels(mode, col, g.n4, wg, groups == 1 ? nch : per_group,
-                                     out_a + (groups == 1 ? c0 : 0), out_b + (groups == 1 ? c0 : 0), out_zp, act_min,
-                                     act_max);
+            if (fast) { /* fast records, whole channel pairs: straight to the assembly */
+                const ts_armv7em_mm_t mm = {col, wg, out_a, out_b, nc >> 1, g.n4};
+                (out_b == out_a && format->mat_mult_1 ? format->mat_mult_1 : format->mat_mult)(&mm);
+            } else {
+                format->channels(mode, col, g.n4, wg, nc, out_a, out_b, out_zp, act_min, act_max);
+            }
             qa = qb;
             next_pixel(&qa, &g);
         }

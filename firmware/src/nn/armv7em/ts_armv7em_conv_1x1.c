@@ -27,6 +27,20 @@ void ts_armv7em_conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t 
     const size_t step_b = (size_t)in_h * in_w * in_c;
     const int8_t *row = input, *src = input; /* the next pixel: its input row (of strides) and itself */
     int32_t b = 0, oy = 0, ox = 0;
+    if (contiguous && mode == TS_ARMV7EM_RQ_FAST && !(nch & 1) && !(in_c & 3)) {
+        /* the common case: pixels one after the other, fast records, whole channel pairs and groups */
+        ts_armv7em_mm_t a = {col, w, output + c0, output + c0 + out_c, nch >> 1, n4};
+        for (int32_t pix = 0; pix + 1 < npix; pix += 2, src += 2 * in_c, a.out_a += 2 * out_c, a.out_b += 2 * out_c) {
+            ts_armv7em_widen_pair(src, src + in_c, n4, col);
+            format->mat_mult(&a);
+        }
+        if (npix & 1) { /* an unpaired last pixel: alone, or in both lanes */
+            a.out_b = a.out_a;
+            ts_armv7em_widen_pair(src, src, n4, col);
+            (format->mat_mult_1 ? format->mat_mult_1 : format->mat_mult)(&a);
+        }
+        return;
+    }
     for (int32_t pix = 0; pix < npix; pix += 2) {
         const int8_t *a = src, *bb = src; /* an unpaired last pixel fills both lanes */
         for (int32_t k = 0; k < 2 && pix + k < npix; k++) {

@@ -172,6 +172,14 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_rows(const ts_armv7em_dw_
     "smlabb r0, r10, r9, r0\n\t"                 \
     "smlatb r1, r10, r9, r1\n\t"
 
+/* One filter row of a single output (r0), the row moved on by one output. */
+#define DW_ONE_ROW_ON(ROW, WOFF)                 \
+    "ldrd r8, r9, [lr, #" WOFF "]\n\t"           \
+    "ldr r10, [" ROW "], #2\n\t"                 \
+    "smlad r0, r10, r8, r0\n\t"                  \
+    "ldr r10, [" ROW ", #2]\n\t"                 \
+    "smlabb r0, r10, r9, r0\n\t"
+
 /* One filter row of a single output (r0). */
 #define DW_ONE_ROW(ROW, WOFF)                    \
     "ldrd r8, r9, [lr, #" WOFF "]\n\t"           \
@@ -214,12 +222,13 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_rows(const ts_armv7em_dw_
  * Registers: r0-r3 accumulators, r4-r6 the three rows, r7 output, r8 r9 weights / record, r10 r11 data,
  * r12 C, lr the stream. Stack: [sp] quad loop end, [sp+4] d1, [sp+8] d2, [sp+12] the next channel's first
  * row, [sp+16] its output, [sp+20] channels left, [sp+24] ow, [sp+28] plane stride, [sp+32] quad span,
- * [sp+36] the entry of the two-quad loop (at its second quad for an odd count). */
+ * [sp+36] the entry of the two-quad loop (at its second quad for an odd count), [sp+40] the entry of the code
+ * for the 0-3 outputs left after the quads (ow % 4). */
 __attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_dw_row_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #40\n\t"
+        "sub sp, sp, #44\n\t"
         "ldr r1, [r0, #0]\n\t"         /* row0 */
         "str r1, [sp, #12]\n\t"
         "ldrd r1, r2, [r0, #4]\n\t"    /* d1, d2 */
@@ -239,6 +248,20 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_d
         "adrne r2, 2f\n\t"
         "orr r2, r2, #1\n\t"         /* Thumb */
         "str r2, [sp, #36]\n\t"        /* the quad loop's entry */
+        "ldr r1, [sp, #24]\n\t"
+        "and r1, r1, #3\n\t"         /* the code for the 0-3 outputs after the quads */
+        "adr r2, 5f\n\t"
+        "cmp r1, #1\n\t"
+        "it eq\n\t"
+        "adreq r2, 9f\n\t"
+        "cmp r1, #2\n\t"
+        "it eq\n\t"
+        "adreq r2, 8f\n\t"
+        "cmp r1, #3\n\t"
+        "it eq\n\t"
+        "adreq r2, 7f\n\t"
+        "orr r2, r2, #1\n\t"
+        "str r2, [sp, #40]\n\t"
         "ldr r1, [r0, #28]\n\t"        /* plane stride (bytes) */
         "str r1, [sp, #28]\n\t"
         "ldr r1, [r0, #32]\n\t"        /* channels */
@@ -267,10 +290,19 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_d
         "ldr r11, [sp]\n\t"
         "cmp r4, r11\n\t"
         "bne 1b\n\t"
-        "4:\n\t"                       /* ---- 1-3 outputs left */
-        "ldr r1, [sp, #24]\n\t"
-        "tst r1, #2\n\t"
-        "beq 6f\n\t"
+        "4:\n\t"                       /* ---- 1-3 outputs left: their code, entered at the entry for ow % 4 */
+        "ldr pc, [sp, #40]\n\t"
+        "7:\n\t"                       /* 3 left: one output, the rows moved on by one, then a pair */
+        "ldr r0, [lr]\n\t"
+        DW_ONE_ROW_ON("r4", "4")
+        DW_ONE_ROW_ON("r5", "12")
+        DW_ONE_ROW_ON("r6", "20")
+        "ldrd r8, r9, [lr, #28]\n\t"
+        "ldr r10, [lr, #36]\n\t"
+        DW_RQ("r0")
+        "strb r0, [r7]\n\t"
+        "add r7, r7, r12\n\t"
+        "8:\n\t"                       /* 2 left: a pair */
         "ldr r0, [lr]\n\t"
         "mov r1, r0\n\t"
         DW_PAIR_ROW("r4", "4")
@@ -282,11 +314,8 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_d
         "strb r0, [r7]\n\t"
         DW_RQ("r1")
         "strb r1, [r7, r12]\n\t"
-        "add r7, r7, r12, lsl #1\n\t"
-        "6:\n\t"
-        "ldr r1, [sp, #24]\n\t"
-        "tst r1, #1\n\t"
-        "beq 5f\n\t"
+        "b 5f\n\t"
+        "9:\n\t"                       /* 1 left */
         "ldr r0, [lr]\n\t"
         DW_ONE_ROW("r4", "4")
         DW_ONE_ROW("r5", "12")
@@ -301,6 +330,6 @@ __attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_d
         "subs r1, r1, #1\n\t"
         "str r1, [sp, #20]\n\t"
         "bne 3b\n\t"
-        "add sp, sp, #40\n\t"
+        "add sp, sp, #44\n\t"
         "pop {r4-r11, pc}\n\t");
 }

@@ -11,8 +11,9 @@
  * the Duff's device of ts_armv7em_mac_2x2 over the n4 groups; the four results doubled and through the two
  * records (ts_armv7em_rq2: SMMLAR, sign fix, shift, SSAT); both channels' bytes of a pixel stored as one halfword.
  * Registers in the SMLAD loop: r0-r3 accumulators, r4-r11 data, r12 column, lr stream; the rest of the
- * state lives on the stack: [sp] column, [sp+4] loop entry, [sp+8] column end, [sp+12] out_a,
- * [sp+16] out_b, [sp+20] stream end. */
+ * state lives on the stack: [sp] column, [sp+4] stream end (one LDRD per pair reloads both), [sp+8] loop
+ * entry, [sp+12] out_a, [sp+16] out_b, [sp+20] column end, [sp+24] the entry of the one-pass copy (entries
+ * are taken by LDR PC, so they carry the Thumb bit). */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
@@ -88,15 +89,17 @@
             ENTRY                                                                                                \
             "adr r9, 5f\n\t"                                                                                     \
             "add r9, r9, r8\n\t"                                                                                 \
-            "add r9, r9, #" BYTES "\n\t"   /* ... in the one-pass copy, after the first body (done before) */    \
+            "add r9, r9, #" BYTES "+1\n\t" /* ... in the one-pass copy, after the first body (done before); Thumb */ \
             "str r9, [sp, #24]\n\t"                                                                              \
             "adr r9, 1f\n\t"                                                                                     \
             "add r8, r9, r8\n\t"                                                                                 \
-            "str r2, [sp]\n\t"                                                                                   \
-            "str r8, [sp, #4]\n\t"                                                                               \
-            "str r3, [sp, #8]\n\t"                                                                               \
+            "orr r8, r8, #1\n\t"         /* Thumb: the entries are taken by LDR PC */                           \
+            "str r2, [sp]\n\t"            /* column, then stream end: one LDRD reloads both per pair */         \
+            "str r7, [sp, #4]\n\t"                                                                               \
+            "str r8, [sp, #8]\n\t"                                                                               \
             "strd r4, r5, [sp, #12]\n\t"                                                                         \
-            "str r7, [sp, #20]\n\t"                                                                              \
+            "str r3, [sp, #20]\n\t"                                                                              \
+            "mov r12, r2\n\t"                                                                                    \
             "cmp r1, #16\n\t"                                                                                    \
             "beq 6f\n\t"                 /* exactly 16 groups: one pass, no jump */                              \
             "blt 4f\n\t"                 /* fewer: one pass from the entry, no end check */                      \
@@ -104,41 +107,36 @@
             "ldrd r0, r2, [lr], #8\n\t"    /* bias pair */                                                       \
             "mov r1, r0\n\t"                                                                                     \
             "mov r3, r2\n\t"                                                                                     \
-            "ldr r12, [sp]\n\t"                                                                                  \
-            "ldr r4, [sp, #4]\n\t"                                                                               \
-            "mov pc, r4\n\t"                                                                                     \
+            "ldr pc, [sp, #8]\n\t"                                                                               \
             ".p2align 2\n"                                                                                       \
             "1:\n\t"                                                                                             \
             X16(BODY)                                                                                            \
-            "ldr r4, [sp, #8]\n\t"                                                                               \
+            "ldr r4, [sp, #20]\n\t"                                                                              \
             "cmp r12, r4\n\t"                                                                                    \
             "bne 1b\n\t"                                                                                         \
             PAIR_TAIL(DOUBLE)                                                                                    \
-            "ldr r4, [sp, #20]\n\t"                                                                              \
+            "ldrd r12, r4, [sp]\n\t"                                                                             \
             "cmp lr, r4\n\t"                                                                                     \
             "bne 2b\n\t"                                                                                         \
             "b 9f\n\t"                                                                                           \
             "4:\n\t"                      /* ---- n4 < 16 */                                                     \
             "ldrd r0, r2, [lr], #8\n\t"                                                                          \
-            "ldr r12, [sp]\n\t"                                                                                  \
             FIRST                                                                                                \
-            "ldr r4, [sp, #24]\n\t"                                                                              \
-            "mov pc, r4\n\t"                                                                                     \
+            "ldr pc, [sp, #24]\n\t"                                                                              \
             ".p2align 2\n"                                                                                       \
             "5:\n\t"                                                                                             \
             X16(BODY)                                                                                            \
             PAIR_TAIL(DOUBLE)                                                                                    \
-            "ldr r4, [sp, #20]\n\t"                                                                              \
+            "ldrd r12, r4, [sp]\n\t"                                                                             \
             "cmp lr, r4\n\t"                                                                                     \
             "bne 4b\n\t"                                                                                         \
             "b 9f\n\t"                                                                                           \
             "6:\n\t"                      /* ---- n4 == 16 */                                                    \
             "ldrd r0, r2, [lr], #8\n\t"                                                                          \
-            "ldr r12, [sp]\n\t"                                                                                  \
             FIRST                                                                                                \
             X15(BODY)                                                                                            \
             PAIR_TAIL(DOUBLE)                                                                                    \
-            "ldr r4, [sp, #20]\n\t"                                                                              \
+            "ldrd r12, r4, [sp]\n\t"                                                                             \
             "cmp lr, r4\n\t"                                                                                     \
             "bne 6b\n\t"                                                                                         \
             "9:\n\t"                                                                                             \

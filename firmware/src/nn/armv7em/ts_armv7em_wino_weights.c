@@ -5,59 +5,98 @@
  * U = G' g G'^T with G' = [[2 0 0] [1 1 1] [1 -1 1] [0 0 2]] (twice Lavin and Gray's G, so that U is integer;
  * |U| <= 9 x 128 fits int16), per output channel and input channel. Two input channels at a time in int16
  * halves: a tap word [i0 i1 i2 i3] gives (i0, i2) by SXTB16 and (i1, i3) by SXTB16 ROR 8, and the transform is
- * SADD16 / SSUB16 on those pairs: per column of taps a0 = 2 g0, a1 = g0 + g1 + g2, a2 = g0 - g1 + g2, a3 =
- * 2 g2, then the same along each row. Output layout (what ts_armv7em_wino_gemm reads): for each of the 16
- * positions (row-major 4x4), k4 groups of [c0(i0,i2) c0(i1,i3) c1(i0,i2) c1(i1,i3)]. */
+ * SADD16 / SSUB16 on those pairs: per row of taps b0 = 2 g0, b1 = g0 + g1 + g2, b2 = g0 - g1 + g2, b3 = 2 g2,
+ * then the same down each column. Output layout (what ts_armv7em_wino_gemm reads): for each of the 16
+ * positions (row-major 4x4), k4 groups of [c0(i0,i2) c0(i1,i3) c1(i0,i2) c1(i1,i3)].
+ *
+ * In assembly (GCC's version spilled the 32 values of a group: about 260 instructions per channel and group,
+ * here about 155): per group, the three rows of taps (3 loads, 6 SXTB16, 10 SADD16/SSUB16) into b on the stack
+ * as [row][column][half]; then per column the three b pairs (LDRD), 10 SADD16/SSUB16, the four positions
+ * stored by STRD. Registers: r0 the group's taps, r1 4 k4 (bytes between two taps of a channel), r2 b or a
+ * position pointer, r3 the group's words of position (0, column), r4-r12 and lr values. Stack: [sp] b (24
+ * words), [sp+96] the group's taps, [sp+100] groups left. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
-/* (x0, x1, x2) -> (2 x0, x0 + x1 + x2, x0 - x1 + x2, 2 x2), per int16 half: y0..y3. */
-#define G3(x0, x1, x2, y0, y1, y2, y3)   \
-    do {                                 \
-        const uint32_t t_ = __sadd16(x0, x2); \
-        y0 = __sadd16(x0, x0);           \
-        y1 = __sadd16(t_, x1);           \
-        y2 = __ssub16(t_, x1);           \
-        y3 = __sadd16(x2, x2);           \
-    } while (0)
+/* One row of taps (r0, r0 + r1, r0 + 2 r1) -> b[row] (8 words at r2, advanced); r0 moves to the next row. */
+#define TAP_ROW                                 \
+    "ldr r10, [r0]\n\t"                         \
+    "ldr r11, [r0, r1]\n\t"                     \
+    "ldr r12, [r0, r1, lsl #1]\n\t"             \
+    "add r0, r0, r1, lsl #1\n\t"                \
+    "add r0, r0, r1\n\t"                        \
+    "sxtb16 r4, r10\n\t"                        \
+    "sxtb16 r5, r10, ror #8\n\t"                \
+    "sxtb16 r6, r11\n\t"                        \
+    "sxtb16 r7, r11, ror #8\n\t"                \
+    "sxtb16 r8, r12\n\t"                        \
+    "sxtb16 r9, r12, ror #8\n\t"                \
+    "sadd16 r12, r4, r8\n\t"       /* g0 + g2 */ \
+    "sadd16 lr, r5, r9\n\t"                     \
+    "sadd16 r10, r8, r8\n\t"       /* b3 */     \
+    "sadd16 r11, r9, r9\n\t"                    \
+    "sadd16 r4, r4, r4\n\t"        /* b0 */     \
+    "sadd16 r5, r5, r5\n\t"                     \
+    "ssub16 r8, r12, r6\n\t"       /* b2 */     \
+    "ssub16 r9, lr, r7\n\t"                     \
+    "sadd16 r6, r12, r6\n\t"       /* b1 */     \
+    "sadd16 r7, lr, r7\n\t"                     \
+    "stm r2!, {r4-r11}\n\t"
 
-/* One channel's 9 tap pairs (int16 halves, t0..t8 = t[ky * 3 + kx]) -> 16 transformed pairs at u[pos * s],
- * straight-line (every value in a register). */
-static inline __attribute__((always_inline)) void transform(uint32_t t0, uint32_t t1, uint32_t t2, uint32_t t3,
-                                                            uint32_t t4, uint32_t t5, uint32_t t6, uint32_t t7,
-                                                            uint32_t t8, uint32_t *u, int32_t s)
+/* Column j of b -> positions (0, j) .. (3, j): r3 at position (0, j), moved to (0, j + 1). */
+#define TAP_COL(J)                                      \
+    "ldrd r4, r5, [sp, #" #J "*8]\n\t"                 \
+    "ldrd r6, r7, [sp, #32+" #J "*8]\n\t"              \
+    "ldrd r8, r9, [sp, #64+" #J "*8]\n\t"              \
+    "sadd16 r10, r4, r8\n\t"                           \
+    "sadd16 r11, r5, r9\n\t"                           \
+    "sadd16 r4, r4, r4\n\t"                            \
+    "sadd16 r5, r5, r5\n\t"                            \
+    "sadd16 r12, r10, r6\n\t"                          \
+    "sadd16 lr, r11, r7\n\t"                           \
+    "ssub16 r10, r10, r6\n\t"                          \
+    "ssub16 r11, r11, r7\n\t"                          \
+    "sadd16 r8, r8, r8\n\t"                            \
+    "sadd16 r9, r9, r9\n\t"                            \
+    "strd r4, r5, [r3]\n\t"                            \
+    "add r2, r3, r1, lsl #4\n\t"   /* 4 positions on */ \
+    "strd r12, lr, [r2]\n\t"                           \
+    "add r2, r2, r1, lsl #4\n\t"                       \
+    "strd r10, r11, [r2]\n\t"                          \
+    "add r2, r2, r1, lsl #4\n\t"                       \
+    "strd r8, r9, [r2]\n\t"                            \
+    "add r3, r3, r1, lsl #2\n\t"
+
+/* One channel's k4 groups of taps (9 k4 words, [ky][kx][group]) -> its two words of every position and group
+ * at dst (the pair's block, offset by the channel: 2 words). */
+__attribute__((naked, noinline)) static void wino_taps(const int32_t *taps, int32_t k4, int32_t *dst)
 {
-    uint32_t a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23; /* a[kx][row] */
-    G3(t0, t3, t6, a00, a01, a02, a03);
-    G3(t1, t4, t7, a10, a11, a12, a13);
-    G3(t2, t5, t8, a20, a21, a22, a23);
-    uint32_t y0, y1, y2, y3;
-    G3(a00, a10, a20, y0, y1, y2, y3);
-    u[0 * s] = y0, u[1 * s] = y1, u[2 * s] = y2, u[3 * s] = y3;
-    G3(a01, a11, a21, y0, y1, y2, y3);
-    u[4 * s] = y0, u[5 * s] = y1, u[6 * s] = y2, u[7 * s] = y3;
-    G3(a02, a12, a22, y0, y1, y2, y3);
-    u[8 * s] = y0, u[9 * s] = y1, u[10 * s] = y2, u[11 * s] = y3;
-    G3(a03, a13, a23, y0, y1, y2, y3);
-    u[12 * s] = y0, u[13 * s] = y1, u[14 * s] = y2, u[15 * s] = y3;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #104\n\t"
+        "str r1, [sp, #100]\n\t"
+        "lsl r1, r1, #2\n\t"
+        "mov r3, r2\n\t"
+        "str r0, [sp, #96]\n\t"
+        "1:\n\t"
+        "mov r2, sp\n\t"
+        TAP_ROW TAP_ROW TAP_ROW
+        TAP_COL(0) TAP_COL(1) TAP_COL(2) TAP_COL(3)
+        "sub r3, r3, r1, lsl #4\n\t"   /* back to position 0, the next group */
+        "add r3, r3, #16\n\t"
+        "ldr r0, [sp, #96]\n\t"
+        "add r0, r0, #4\n\t"
+        "str r0, [sp, #96]\n\t"
+        "ldr r4, [sp, #100]\n\t"
+        "subs r4, r4, #1\n\t"
+        "str r4, [sp, #100]\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #104\n\t"
+        "pop {r4-r11, pc}\n\t");
 }
 
 void ts_armv7em_wino_weights(const int32_t *taps0, const int32_t *taps1, int32_t k4, int32_t *u)
 {
-    const int32_t stride = 4 * k4; /* words from one position's block to the next */
-    for (int32_t q = 0; q < k4; q++) {
-        for (int32_t ch = 0; ch < 2; ch++) {
-            const int32_t *t = (ch ? taps1 : taps0) + q;
-            uint32_t *dst = (uint32_t *)(void *)(u + 4 * q + 2 * ch);
-            const uint32_t v0 = (uint32_t)t[0], v1 = (uint32_t)t[k4], v2 = (uint32_t)t[2 * k4];
-            const uint32_t v3 = (uint32_t)t[3 * k4], v4 = (uint32_t)t[4 * k4], v5 = (uint32_t)t[5 * k4];
-            const uint32_t v6 = (uint32_t)t[6 * k4], v7 = (uint32_t)t[7 * k4], v8 = (uint32_t)t[8 * k4];
-            transform(__sxtb16(v0), __sxtb16(v1), __sxtb16(v2), __sxtb16(v3), __sxtb16(v4), __sxtb16(v5),
-                      __sxtb16(v6), __sxtb16(v7), __sxtb16(v8), dst, stride);
-            transform(ts_armv7em_sxtb16_ror8(v0), ts_armv7em_sxtb16_ror8(v1), ts_armv7em_sxtb16_ror8(v2),
-                      ts_armv7em_sxtb16_ror8(v3), ts_armv7em_sxtb16_ror8(v4), ts_armv7em_sxtb16_ror8(v5),
-                      ts_armv7em_sxtb16_ror8(v6), ts_armv7em_sxtb16_ror8(v7), ts_armv7em_sxtb16_ror8(v8), dst + 1,
-                      stride);
-        }
-    }
+    wino_taps(taps0, k4, u);
+    wino_taps(taps1, k4, u + 2);
 }

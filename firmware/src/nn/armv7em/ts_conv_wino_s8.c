@@ -12,16 +12,23 @@
  * convolution's sums. So 16 multiplies per tile and input/output channel instead of 36, all in integers,
  * wrap-around included (the compiler checks that 4 x the largest sum and the rest of the requantisation fit
  * int32). The results, halved, are the accumulators x 2 that the fast requantisation records expect.
- * Padding taps read the input zero point (cancelled by the folded bias); tiles may stick out of the output
- * (odd sizes): those outputs are not stored.
+ * The input is read through a band of padded rows in the scratch: the rows of R tile rows (2 R + 2 input rows,
+ * R = 2 when a tile row has an odd number of tiles, so that tiles pair across the two rows, else 1), each padded
+ * with the input zero point left and right (and above and below the input), channels padded to 4 k4 with
+ * zeros; so every patch is whole words inside the band. The band moves down by 2 R rows per step: its last two
+ * rows move to the top and the next 2 R input rows are copied in, before any output of the step is written. So
+ * with all channel pairs in one pass, the output may overwrite the input (the compiler plans it in place when
+ * the shapes agree): output rows < 2 R (step + 1) are written only after the input rows they cover are in the
+ * band. Tiles may stick out of the output (odd sizes): those outputs are not stored.
  *
  * Weights: compiler layout "wino s8 + rq": per output channel (padded to even) 9 k4 int8 words, the taps
  * [ky][kx][group of 4 input channels] (cin zero-padded); or, stored transformed, "wino s16 2ch x 16pos x k4 +
  * rq": for each output channel pair, for each of the 16 positions, k4 = ceil(cin / 4) groups of [c0(i0,i2)
  * c0(i1,i3) c1(i0,i2) c1(i1,i3)] int16 pairs. Then per output channel (padded to even) bias x 2, multiplier,
  * round, shift (ts_armv7em_rq_t).
- * Scratch: 16 columns of 2 tiles (16 x 16 k4 bytes), the 16 x 4 products (256 bytes), a border patch (16
- * pixels x 4 k4 bytes), and unless stored, the transformed weights of the pairs made per pass. */
+ * Scratch: 16 columns of 2 tiles (16 x 16 k4 bytes), the 16 x 4 products (256 bytes), the band (2 R + 2 rows of
+ * (2 tiles per row + 2) pixels of 4 k4 bytes, each row rounded up to 16 bytes), and unless stored, the
+ * transformed weights of the pairs made per pass. */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 
@@ -36,47 +43,55 @@ static inline int32_t chunk_of(const ts_conv_params_t *p)
 
 static inline int32_t stored(const ts_conv_params_t *p) { return p->flags & TS_CONV_STORED_TRANSFORM; }
 
+/* The band: tile rows per step, pixels per row, bytes per row. */
+static inline int32_t band_tile_rows(const ts_conv_params_t *p) { return ((p->output.w + 1) >> 1) & 1 ? 2 : 1; }
+static inline int32_t band_width(const ts_conv_params_t *p) { return 2 * ((p->output.w + 1) >> 1) + 2; }
+static inline int32_t band_line(const ts_conv_params_t *p)
+{
+    return (band_width(p) * 4 * ((p->input.c + 3) >> 2) + 15) & ~15;
+}
+
 int32_t ts_conv_wino_s8_get_buffer_size(const ts_conv_params_t *p)
 {
     const int32_t k4 = (p->input.c + 3) >> 2;
-    /* columns, products, a border patch; the transformed weights of a pass */
-    return 16 * 16 * k4 + 256 + 16 * 4 * k4 + (stored(p) ? 0 : chunk_of(p) * 16 * k4 * 16);
+    /* columns, products, the band; the transformed weights of a pass */
+    return 16 * 16 * k4 + 256 + (2 * band_tile_rows(p) + 2) * band_line(p)
+           + (stored(p) ? 0 : chunk_of(p) * 16 * k4 * 16);
 }
 
-/* The tile whose outputs start at (oy, ox) of image b -> lane (0 or 2) of the 16 columns. */
-static void transform_tile(const ts_conv_params_t *p, const int8_t *input, int32_t b, int32_t oy, int32_t ox,
-                           int32_t *cols, int32_t lane, int32_t k4, int8_t *edge)
+/* n words of src to dst (both word-aligned), 4 at a time. */
+TS_ARMV7EM_ALWAYS_INLINE void copy_words(int32_t *dst, const int32_t *src, int32_t n)
 {
-    const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
-    const int32_t iy0 = oy - p->pad_top, ix0 = ox - p->pad_left;
-    const int32_t stride = 4 * k4; /* words between two positions' columns */
-    const int8_t *img = input + (size_t)b * in_h * in_w * in_c;
-    if (iy0 >= 0 && iy0 + 4 <= in_h && ix0 >= 0 && ix0 + 4 <= in_w && (in_c & 3) == 0) {
-        const ts_armv7em_wino_in_t a = {img + ((size_t)iy0 * in_w + ix0) * in_c, in_c, in_w * in_c, cols + lane, 4 * stride,
-                                   k4};
-        ts_armv7em_wino_in(&a);
+    const int32_t n4 = n & ~3;
+    ts_armv7em_copy_words(dst, src, n4);
+    for (int32_t i = n4; i < n; i++) dst[i] = src[i];
+}
+
+/* Input row iy of image img -> one band row: zero points outside the input, channels padded with zeros. */
+static void band_row(const ts_conv_params_t *p, const int8_t *img, int32_t iy, int8_t *dst)
+{
+    const int32_t in_w = p->input.w, in_c = p->input.c, cp = 4 * ((in_c + 3) >> 2), wb = band_width(p);
+    /* cp - in_c padding bytes per pixel: zeros (their weights are zeros) */
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->input_zero_point;
+    if (iy < 0 || iy >= p->input.h) {
+        ts_armv7em_fill_words((uint32_t *)(void *)dst, zp4, wb * (cp >> 2));
         return;
     }
-    /* at the border: the patch (4 x 4 pixels of 4 k4 channels, zero points outside, zeros past in_c) copied into
-     * `edge` first, then transformed from there */
-    const int32_t cp = 4 * k4;
-    const uint32_t zp4 = 0x01010101u * (uint8_t)p->input_zero_point;
-    for (int32_t r = 0; r < 4; r++) {
-        for (int32_t c = 0; c < 4; c++) {
-            int8_t *d = edge + (size_t)(4 * r + c) * cp;
-            const int32_t iy = iy0 + r, ix = ix0 + c;
-            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-                for (int32_t q = 0; q < cp; q += 4) ts_armv7em_write32(d + q, zp4);
-                continue;
-            }
-            const int8_t *src = img + ((size_t)iy * in_w + ix) * in_c;
+    const int32_t left = p->pad_left < wb ? p->pad_left : wb;
+    int32_t mid = in_w < wb - left ? in_w : wb - left;
+    ts_armv7em_fill_words((uint32_t *)(void *)dst, zp4, left * (cp >> 2));
+    const int8_t *src = img + (size_t)iy * in_w * in_c;
+    int8_t *d = dst + left * cp;
+    if (cp == in_c && ((uintptr_t)src & 3) == 0) {
+        copy_words((int32_t *)(void *)d, (const int32_t *)(const void *)src, (mid * in_c) >> 2);
+    } else {
+        for (int32_t x = 0; x < mid; x++, src += in_c, d += cp) {
             int32_t q = 0;
             for (; q + 4 <= in_c; q += 4) ts_armv7em_write32(d + q, ts_armv7em_read32(src + q));
             for (; q < cp; q++) d[q] = q < in_c ? src[q] : 0;
         }
     }
-    const ts_armv7em_wino_in_t a = {edge, cp, 4 * cp, cols + lane, 4 * stride, k4};
-    ts_armv7em_wino_in(&a);
+    ts_armv7em_fill_words((uint32_t *)(void *)(dst + (left + mid) * cp), zp4, (wb - left - mid) * (cp >> 2));
 }
 
 /* A^T m A of one channel and tile (m: the 16 products, stride 4) plus 4 bias2 (added to m[5], which enters
@@ -94,80 +109,111 @@ TS_ARMV7EM_ALWAYS_INLINE void inverse(const int32_t *m, int32_t bias4, int32_t *
     *y3 = (int32_t)(b1 - b2 - b3) >> 1;
 }
 
-TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                              int clamp)
+/* The outputs of channel pair pr for the (one or two) tiles of the columns, from the products. */
+TS_ARMV7EM_ALWAYS_INLINE void outputs(const ts_conv_params_t *p, const int32_t *prod, const int32_t *rq, int32_t pr,
+                                      int8_t *const o[2], const int32_t oy[2], const int32_t ox[2], const int32_t full[2],
+                                      int32_t ntile, int clamp)
 {
     const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
-    const int32_t k4 = (p->input.c + 3) >> 2, pairs = pairs_of(p), chunk = chunk_of(p);
-    const int32_t th = (out_h + 1) >> 1, tw = (out_w + 1) >> 1, ntiles = p->input.n * th * tw;
-    const int32_t pair_bytes = 16 * k4 * 16;                          /* a pair's 16 transformed weight blocks */
-    const int32_t tap_words = 9 * k4;                                 /* a channel's int8 taps */
-    const int32_t weight_bytes = stored(p) ? pairs * pair_bytes : 2 * pairs * tap_words * 4;
-    const int32_t *rq = (const int32_t *)(const void *)(p->weights + weight_bytes); /* bias2 M R E */
-    const int32_t lo = p->act_min, hi = p->act_max;
     const size_t row = (size_t)out_w * out_c;
-    int32_t *cols = (int32_t *)scratch;
-    int32_t *prod = cols + 16 * 4 * k4;
-    int32_t *made = prod + 64 + 16 * k4; /* after the border patch: the pass's transformed weights */
-    for (int32_t p0 = 0; p0 < pairs; p0 += chunk) {
-    const int32_t p1 = p0 + chunk < pairs ? p0 + chunk : pairs;
-    /* the pass's transformed weights: in flash from pair p0 on, or made here */
-    const int8_t *u = p->weights + (size_t)p0 * pair_bytes;
-    if (!stored(p)) {
-        const int32_t *taps = (const int32_t *)(const void *)p->weights;
-        for (int32_t pr = p0; pr < p1; pr++)
-            ts_armv7em_wino_weights(taps + (size_t)(2 * pr) * tap_words, taps + (size_t)(2 * pr + 1) * tap_words,
-                                    k4, made + (size_t)(pr - p0) * (pair_bytes >> 2));
-        u = (const int8_t *)made;
+    if (!clamp && ntile == 2 && full[0] && full[1] && 2 * pr + 1 < out_c) {
+        const ts_armv7em_wino_out_t w = {prod, rq + 8 * pr, o[0] + 2 * pr, o[1] + 2 * pr, out_c, (int32_t)row};
+        ts_armv7em_wino_out(&w);
+        return;
     }
-    for (int32_t t = 0; t < ntiles; t += 2) {
-        const int32_t tb = t + 1 < ntiles ? t + 1 : t; /* an odd last tile fills both lanes */
-        const int32_t tile[2] = {t, tb};
-        int32_t b[2], oy[2], ox[2], full[2];
-        int8_t *o[2];
-        for (int32_t j = 0; j < 2; j++) {
-            b[j] = tile[j] / (th * tw);
-            oy[j] = 2 * ((tile[j] / tw) % th);
-            ox[j] = 2 * (tile[j] % tw);
-            full[j] = oy[j] + 2 <= out_h && ox[j] + 2 <= out_w;
-            o[j] = output + ((size_t)(b[j] * out_h + oy[j]) * out_w + ox[j]) * out_c;
-            transform_tile(p, input, b[j], oy[j], ox[j], cols, 2 * j, k4, (int8_t *)(prod + 64));
-        }
-        const int32_t ntile = tb == t ? 1 : 2;
-        for (int32_t pr = p0; pr < p1; pr++) {
-            const ts_armv7em_wino_t a = {cols, (const int32_t *)(const void *)(u + (pr - p0) * pair_bytes), k4, 0, prod};
-            ts_armv7em_wino_gemm(&a);
-            if (!clamp && ntile == 2 && full[0] && full[1] && 2 * pr + 1 < out_c) {
-                const ts_armv7em_wino_out_t w = {prod, rq + 8 * pr, o[0] + 2 * pr, o[1] + 2 * pr, out_c, (int32_t)row};
-                ts_armv7em_wino_out(&w);
-                continue;
+    for (int32_t ch = 0; ch < 2; ch++) {
+        const int32_t c = 2 * pr + ch;
+        if (c >= out_c) break;
+        const int32_t bias4 = 2 * rq[4 * c], m = rq[4 * c + 1], r = rq[4 * c + 2], e = rq[4 * c + 3];
+        for (int32_t ti = 0; ti < ntile; ti++) {
+            int32_t y0, y1, y2, y3;
+            inverse(prod + 2 * ch + ti, bias4, &y0, &y1, &y2, &y3);
+            int32_t v[4] = {ts_armv7em_rq(y0, m, r, e), ts_armv7em_rq(y1, m, r, e), ts_armv7em_rq(y2, m, r, e),
+                            ts_armv7em_rq(y3, m, r, e)};
+            if (clamp) {
+                for (int32_t q = 0; q < 4; q++) v[q] = ts_clamp_i32(v[q], p->act_min, p->act_max);
             }
-            for (int32_t ch = 0; ch < 2; ch++) {
-                const int32_t c = 2 * pr + ch;
-                if (c >= out_c) break;
-                const int32_t bias4 = 2 * rq[4 * c], m = rq[4 * c + 1], r = rq[4 * c + 2], e = rq[4 * c + 3];
-                for (int32_t ti = 0; ti < ntile; ti++) {
-                    int32_t y0, y1, y2, y3;
-                    inverse(prod + 2 * ch + ti, bias4, &y0, &y1, &y2, &y3);
-                    int32_t v[4] = {ts_armv7em_rq(y0, m, r, e), ts_armv7em_rq(y1, m, r, e), ts_armv7em_rq(y2, m, r, e),
-                                    ts_armv7em_rq(y3, m, r, e)};
-                    if (clamp) {
-                        for (int32_t q = 0; q < 4; q++) v[q] = ts_clamp_i32(v[q], lo, hi);
-                    }
-                    int8_t *out = o[ti] + c;
-                    if (full[ti]) {
-                        out[0] = (int8_t)v[0], out[out_c] = (int8_t)v[1];
-                        out[row] = (int8_t)v[2], out[row + out_c] = (int8_t)v[3];
-                    } else {
-                        for (int32_t q = 0; q < 4; q++) {
-                            if (oy[ti] + (q >> 1) < out_h && ox[ti] + (q & 1) < out_w)
-                                out[(q >> 1) * row + (q & 1) * out_c] = (int8_t)v[q];
-                        }
-                    }
+            int8_t *out = o[ti] + c;
+            if (full[ti]) {
+                out[0] = (int8_t)v[0], out[out_c] = (int8_t)v[1];
+                out[row] = (int8_t)v[2], out[row + out_c] = (int8_t)v[3];
+            } else {
+                for (int32_t q = 0; q < 4; q++) {
+                    if (oy[ti] + (q >> 1) < out_h && ox[ti] + (q & 1) < out_w)
+                        out[(q >> 1) * row + (q & 1) * out_c] = (int8_t)v[q];
                 }
             }
         }
     }
+}
+
+TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                   int clamp)
+{
+    const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
+    const int32_t k4 = (p->input.c + 3) >> 2, cp = 4 * k4, pairs = pairs_of(p), chunk = chunk_of(p);
+    const int32_t th = (out_h + 1) >> 1, tw = (out_w + 1) >> 1;
+    const int32_t R = band_tile_rows(p), line = band_line(p), nrows = 2 * R + 2;
+    const int32_t pair_bytes = 16 * k4 * 16;                          /* a pair's 16 transformed weight blocks */
+    const int32_t tap_words = 9 * k4;                                 /* a channel's int8 taps */
+    const int32_t weight_bytes = stored(p) ? pairs * pair_bytes : 2 * pairs * tap_words * 4;
+    const int32_t *rq = (const int32_t *)(const void *)(p->weights + weight_bytes); /* bias2 M R E */
+    const size_t in_plane = (size_t)p->input.h * p->input.w * p->input.c;
+    const size_t out_plane = (size_t)out_h * out_w * out_c;
+    int32_t *cols = (int32_t *)scratch;
+    int32_t *prod = cols + 16 * 4 * k4;
+    int8_t *band = (int8_t *)(prod + 64);
+    int32_t *made = (int32_t *)(void *)(band + nrows * line); /* the pass's transformed weights */
+    for (int32_t p0 = 0; p0 < pairs; p0 += chunk) {
+        const int32_t p1 = p0 + chunk < pairs ? p0 + chunk : pairs;
+        /* the pass's transformed weights: in flash from pair p0 on, or made here */
+        const int8_t *u = p->weights + (size_t)p0 * pair_bytes;
+        if (!stored(p)) {
+            const int32_t *taps = (const int32_t *)(const void *)p->weights;
+            for (int32_t pr = p0; pr < p1; pr++)
+                ts_armv7em_wino_weights(taps + (size_t)(2 * pr) * tap_words, taps + (size_t)(2 * pr + 1) * tap_words,
+                                        k4, made + (size_t)(pr - p0) * (pair_bytes >> 2));
+            u = (const int8_t *)made;
+        }
+        for (int32_t b = 0; b < p->input.n; b++) {
+            const int8_t *img = input + b * in_plane;
+            int8_t *oimg = output + b * out_plane;
+            for (int32_t ty0 = 0; ty0 < th; ty0 += R) {
+                /* the band: input rows 2 ty0 - pad_top .. + 2 R + 1 */
+                const int32_t iy0 = 2 * ty0 - p->pad_top;
+                int32_t first = 0;
+                if (ty0 > 0) { /* the last two rows are the next step's first two */
+                    copy_words((int32_t *)(void *)band, (const int32_t *)(const void *)(band + 2 * R * line),
+                               (2 * line) >> 2);
+                    first = 2;
+                }
+                for (int32_t r = first; r < nrows; r++) band_row(p, img, iy0 + r, band + r * line);
+                const int32_t rows = th - ty0 < R ? th - ty0 : R, ntiles = rows * tw;
+                for (int32_t t = 0; t < ntiles; t += 2) {
+                    const int32_t tb = t + 1 < ntiles ? t + 1 : t; /* an odd last tile fills both lanes */
+                    const int32_t tile[2] = {t, tb};
+                    int32_t oy[2], ox[2], full[2];
+                    int8_t *o[2];
+                    for (int32_t j = 0; j < 2; j++) {
+                        const int32_t r = tile[j] / tw, x = tile[j] - r * tw;
+                        oy[j] = 2 * (ty0 + r);
+                        ox[j] = 2 * x;
+                        full[j] = oy[j] + 2 <= out_h && ox[j] + 2 <= out_w;
+                        o[j] = oimg + ((size_t)oy[j] * out_w + ox[j]) * out_c;
+                        const ts_armv7em_wino_in_t a = {band + 2 * r * line + 2 * x * cp, cp, line, cols + 2 * j,
+                                                        16 * k4, k4};
+                        ts_armv7em_wino_in(&a);
+                    }
+                    const int32_t ntile = tb == t ? 1 : 2;
+                    for (int32_t pr = p0; pr < p1; pr++) {
+                        const ts_armv7em_wino_t a = {cols, (const int32_t *)(const void *)(u + (pr - p0) * pair_bytes),
+                                                     k4, 0, prod};
+                        ts_armv7em_wino_gemm(&a);
+                        outputs(p, prod, rq, pr, o, oy, ox, full, ntile, clamp);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -83,17 +83,27 @@ int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_
 
 /* The flash stream (7 words per channel) -> the widened one (10 words per channel), taps and bias times
  * `fold` (2 with fast records, 1 for the exact path). */
-static void widen_taps(const int32_t *src, int32_t C, int32_t fold, int32_t *dst)
+TS_ARMV7EM_ALWAYS_INLINE void widen_taps_by(const int32_t *src, int32_t C, int fold, int32_t *dst)
 {
     for (int32_t c = 0; c < C; c++, src += DW_FLASH_WORDS, dst += DW_WORDS) {
         dst[0] = fold * src[0];
         for (int32_t r = 0; r < 3; r++) {
-            const uint32_t t = (uint32_t)src[1 + r];
-            const int32_t w0 = fold * (int8_t)t, w1 = fold * (int8_t)(t >> 8), w2 = fold * (int8_t)(t >> 16);
-            dst[1 + 2 * r] = (int32_t)(((uint32_t)w0 & 0xFFFFu) | ((uint32_t)w1 << 16));
-            dst[2 + 2 * r] = (int32_t)((uint32_t)w2 & 0xFFFFu);
+            const uint32_t t = (uint32_t)src[1 + r]; /* w0 w1 w2 0 */
+            uint32_t a = __sxtb16(t), b = ts_armv7em_sxtb16_ror8(t); /* (w0, w2), (w1, 0) */
+            if (fold == 2) a = __sadd16(a, a), b = __sadd16(b, b);
+            dst[1 + 2 * r] = (int32_t)((a & 0xFFFFu) | (b << 16)); /* (w0, w1): PKHBT */
+            dst[2 + 2 * r] = (int32_t)(a >> 16);         /* (w2, 0) */
         }
         dst[7] = src[4], dst[8] = src[5], dst[9] = src[6];
+    }
+}
+
+static void widen_taps(const int32_t *src, int32_t C, int32_t fold, int32_t *dst)
+{
+    if (fold == 2) {
+        widen_taps_by(src, C, 2, dst);
+    } else {
+        widen_taps_by(src, C, 1, dst);
     }
 }
 
@@ -101,37 +111,49 @@ TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 
 TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
 
 /* Channels c..c+3 of pixels x, x+1 (px bytes apart) -> the four planes (wp int16 apart) at x, in assembly:
- * two loads, four SXTB16, four PKHBT/PKHTB, four stores per 8 values; n pairs of pixels. */
+ * two loads, four SXTB16, four PKHBT/PKHTB, four stores per 8 values; n pairs of pixels, two per pass. */
+#define TRANSPOSE_PAIR                        \
+    "ldr r5, [r0]\n\t"                        \
+    "ldr r6, [r0, r1]\n\t"                    \
+    "add r0, r0, r1, lsl #1\n\t"              \
+    "sxtb16 r7, r5\n\t"                       \
+    "sxtb16 r8, r6\n\t"                       \
+    "pkhbt r9, r7, r8, lsl #16\n\t"           \
+    "pkhtb r10, r8, r7, asr #16\n\t"          \
+    "str r9, [r2]\n\t"                        \
+    "str r10, [r2, r3, lsl #1]\n\t"           \
+    "sxtb16 r7, r5, ror #8\n\t"               \
+    "sxtb16 r8, r6, ror #8\n\t"               \
+    "pkhbt r9, r7, r8, lsl #16\n\t"           \
+    "pkhtb r10, r8, r7, asr #16\n\t"          \
+    "str r9, [r2, r3]\n\t"                    \
+    "str r10, [r2, r11]\n\t"                  \
+    "add r2, r2, #4\n\t"
+
 static void __attribute__((noinline)) transpose4(const int8_t *s, int32_t px, int16_t *d, int32_t wp, int32_t n)
 {
     register const int8_t *rs __asm__("r0") = s;
     register int32_t rpx __asm__("r1") = px;
     register int16_t *rd __asm__("r2") = d;
     register int32_t wpb __asm__("r3") = 2 * wp;
-    register const int8_t *end __asm__("r4") = s + 2 * px * n;
+    register const int8_t *end __asm__("r4") = s + 2 * px * (n & ~1);
     register int32_t wpb3 __asm__("r11") = 6 * wp;
+    register int32_t odd __asm__("r12") = n & 1;
     __asm__ volatile(
-        "1:\n\t"
-        "ldr r5, [r0]\n\t"
-        "ldr r6, [r0, r1]\n\t"
-        "add r0, r0, r1, lsl #1\n\t"
-        "sxtb16 r7, r5\n\t"
-        "sxtb16 r8, r6\n\t"
-        "pkhbt r9, r7, r8, lsl #16\n\t"
-        "pkhtb r10, r8, r7, asr #16\n\t"
-        "str r9, [r2]\n\t"
-        "str r10, [r2, r3, lsl #1]\n\t"
-        "sxtb16 r7, r5, ror #8\n\t"
-        "sxtb16 r8, r6, ror #8\n\t"
-        "pkhbt r9, r7, r8, lsl #16\n\t"
-        "pkhtb r10, r8, r7, asr #16\n\t"
-        "str r9, [r2, r3]\n\t"
-        "str r10, [r2, r11]\n\t"
-        "add r2, r2, #4\n\t"
         "cmp r0, r4\n\t"
-        "bne 1b\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        TRANSPOSE_PAIR
+        TRANSPOSE_PAIR
+        "cmp r0, r4\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp r12, #0\n\t"
+        "beq 3f\n\t"
+        TRANSPOSE_PAIR
+        "3:\n\t"
         : "+r"(rs), "+r"(rd)
-        : "r"(rpx), "r"(wpb), "r"(end), "r"(wpb3)
+        : "r"(rpx), "r"(wpb), "r"(end), "r"(wpb3), "r"(odd)
         : "r5", "r6", "r7", "r8", "r9", "r10", "cc", "memory");
 }
 
