@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ from tinyscene.aot.kernels import Layer, check_supported
 from tinyscene.aot.passes import run_passes
 from tinyscene.tflite.reader import read_tflite
 from tinyscene.aot.stream import StreamSpec, analyse, transpose_to_rows
+from tinyscene.errors import TsError
 from tinyscene.aot.streamlower import (SLayer, StreamPlan, check_plan, choose_rows_per_call, lower_post,
-                                       lower_streamed, plan)
+                                       lower_streamed, plan, streamed_upgrades)
 from tinyscene.aot.streamsched import Schedule, build, choose_phases, mark_lazy, replay, simulate
 from tinyscene.aot.streamwriter import write_stream_c
 from tinyscene.target.budget import Part, place
@@ -128,20 +130,49 @@ def _const_bytes(g: Graph, slayers: list[SLayer], post: list[Layer]) -> int:
     return total + PARAM_BLOCK_BYTES * blocks
 
 
+STREAM_PREFER = "speed"  # streamed builds store Winograd's transformed weights where the board's flash allows
+
+
 def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", *, board=None,
-                         slack: int = 0, min_shared: int = 0) -> StreamCompiled:
-    """min_shared: bytes the caller will use between pushes (ts_model_stream_shared), e.g. a front-end's scratch."""
+                         slack: int = 0, min_shared: int = 0, prefer: str = STREAM_PREFER,
+                         upgrades: bool = True) -> StreamCompiled:
+    """min_shared: bytes the caller will use between pushes (ts_model_stream_shared), e.g. a front-end's scratch.
+    prefer: 'speed' (the default of a streamed build) takes kernels that store expanded weight copies (the
+    Armv7E-M Winograd's int16 transformed weights, which a stream has no RAM to make per call) where the board's
+    flash allows them, dropping the largest first until the model fits; 'size' keeps every weight once.
+    upgrades: the faster variants whose scratch fits in the shared region (streamlower.streamed_upgrades)."""
+    dropped: list[int] = []
+    while True:
+        comp = _compile_once(copy.deepcopy(g), spec, family, slack, min_shared, prefer, frozenset(dropped), upgrades)
+        if board is None:
+            return comp
+        try:
+            comp.arena_section = _check_board(board, comp)
+            return comp
+        except TsError:
+            expanded = [sl for sl in comp.slayers if sl.layer.variant is not None and sl.layer.variant.expands_weights]
+            if not expanded:
+                raise
+            dropped.append(max(expanded, key=lambda sl: sum(a.values.nbytes for a in sl.layer.arrays)).sop.op.index)
+
+
+def _compile_once(g: Graph, spec: StreamSpec, family: str, slack: int, min_shared: int, prefer: str,
+                  no_expand: frozenset[int], upgrades: bool) -> StreamCompiled:
     check_supported(g)
     run_passes(g)
     info = analyse(g, spec)
     transpose_to_rows(g, info)
     sched = build(g, info)
+
+    def pref(sop) -> str:
+        return "size" if sop.op.index in no_expand else prefer
+
     for s in sched.sops:
-        choose_rows_per_call(g, s, family)
+        choose_rows_per_call(g, s, family, pref(s))
     mark_lazy(sched)
     choose_phases(sched)
     simulate(sched)
-    slayers = [lower_streamed(g, sched, s, family) for s in sched.sops]
+    slayers = [lower_streamed(g, sched, s, family, pref(s)) for s in sched.sops]
     if slack:
         for r in sched.rings.values():
             if r.persistent and r.cap > 1:
@@ -159,14 +190,15 @@ def compile_stream_graph(g: Graph, spec: StreamSpec, family: str = "reference", 
     for op in post_ops:
         if op.kind != "VIEW":
             post.append(lower_post(g, op, S + len(finish_pos) + len(post), family))
+    if upgrades and family != "reference":
+        slayers = streamed_upgrades(
+            g, sched, slayers, family, prefer,
+            lambda sls: plan(g, sched, sls, post, finish_pos, views, min_shared).arena_bytes)
     p = plan(g, sched, slayers, post, finish_pos, views, min_shared)
     check_plan(p)
     model_bytes = _const_bytes(g, slayers, post)
     macs = sum(sl.macs for sl in slayers) + sum(L.macs for L in post)
-    comp = StreamCompiled(g, spec, sched, slayers, post, p, family, model_bytes, macs)
-    if board is not None:
-        comp.arena_section = _check_board(board, comp)
-    return comp
+    return StreamCompiled(g, spec, sched, slayers, post, p, family, model_bytes, macs)
 
 
 def stream_parts(comp: StreamCompiled) -> tuple[Part, Part]:
@@ -185,12 +217,12 @@ def _check_board(board, comp: StreamCompiled) -> str | None:
 
 def compile_stream_model(model: str | Path, out_dir: str | Path | None, spec: StreamSpec, *, board=None,
                          kernels: str = "auto", command: str = "tinyscene compile --stream time",
-                         slack: int = 0) -> StreamCompiled:
+                         slack: int = 0, prefer: str = STREAM_PREFER) -> StreamCompiled:
     """Compile `model` for streamed execution and write model_stream.c/.h and stream_report.json."""
     family = board.kernel_family(kernels) if board is not None else ("reference" if kernels in ("auto", "reference")
                                                                       else kernels)
     g = read_tflite(model)
-    comp = compile_stream_graph(g, spec, family, board=board, slack=slack)
+    comp = compile_stream_graph(g, spec, family, board=board, slack=slack, prefer=prefer)
     if out_dir is not None:
         emit_stream(comp, out_dir, command)
     return comp

@@ -22,7 +22,8 @@ import numpy as np
 
 from tinyscene.aot import quant as Q
 from tinyscene.tflite.graph import Graph, Op, Tensor
-from tinyscene.aot.kernels import VARIANTS, Layer, apply_variant, choose_kernel, lower_op, optimized_variants
+from tinyscene.aot.kernels import (VARIANTS, KernelVariant, Layer, apply_variant, choose_kernel,
+                                   dead_space_upgrades, lower_op, optimized_variants)
 from tinyscene.aot.planner import _place as place_greedy
 from tinyscene.aot.streamsched import Schedule, SOp
 from tinyscene.errors import TsError
@@ -150,19 +151,28 @@ def _same_constants(a: Layer, b: Layer) -> bool:
     return True
 
 
-def _choose_common(layers: list[Layer], family: str) -> None:
-    """One kernel variant for every call shape, with identical packed constants (the weights are shared)."""
+def _choose_common(layers: list[Layer], family: str, prefer: str = "size",
+                   force: tuple[KernelVariant, dict | None] | None = None) -> None:
+    """One kernel variant for every call shape, with identical packed constants (the weights are shared).
+    force: this variant and setting (TsError when it does not apply to every call shape)."""
     optimized_variants()
     key = layers[0].info.get("variant_key", layers[0].op.kind)
     originals = [copy.deepcopy(L) for L in layers]
-    first = choose_kernel(layers[0], family)
-    order = [first] + [v for v in VARIANTS.get(key, []) if v is not first and family in v.families]
-    for v in order:
-        if not all(v.applies(L) for L in originals):
-            continue
+    if force is not None:
+        order = [force]
+    else:
+        first = choose_kernel(layers[0], family, prefer)
+        order = [(v, v.settings(originals[0])[-1] if v.settings else None)  # the smallest scratch, as lower_graph
+                 for v in [first] + [v for v in VARIANTS.get(key, []) if v is not first and family in v.families
+                                     and (prefer == "speed" or not v.expands_weights)]]
+    for v, setting in order:
         trial = [copy.deepcopy(L) for L in originals]
+        for L in trial:  # the setting's own choices (info keys "_...") first: applies() may depend on them
+            L.info.update({k: x for k, x in (setting or {}).items() if k.startswith("_")})
+        if not all(v.applies(L) for L in trial):
+            continue
         for L in trial:
-            apply_variant(L, v, family)
+            apply_variant(L, v, family, setting)
         if all(_same_constants(trial[0], L) for L in trial[1:]):
             for dst, src in zip(layers, trial):
                 dst.__dict__.update(src.__dict__)
@@ -178,18 +188,20 @@ def _call_shapes(sop: SOp) -> dict[tuple, list[int]]:
     return shapes
 
 
-def choose_rows_per_call(g: Graph, sop: SOp, family: str) -> None:
+def choose_rows_per_call(g: Graph, sop: SOp, family: str, prefer: str = "size") -> None:
     """sop.n: the rows per call of the kernel its interior calls get (ROWS_PER_CALL), 1 for most."""
     if sop.kind != "window":
         return
     sop.n, sop.phase = 1, 0
     probe = _window_call(lower_op(g, sop.op, sop.pos), sop, sop.calls // 2)
-    apply_variant(probe, choose_kernel(probe, family), family)
+    apply_variant(probe, choose_kernel(probe, family, prefer), family)
     sop.n = ROWS_PER_CALL.get(probe.function, 1)
 
 
-def lower_streamed(g: Graph, sched: Schedule, sop: SOp, family: str) -> SLayer:
-    """The kernel calls of one streamed op (its rows per call and phase chosen)."""
+def lower_streamed(g: Graph, sched: Schedule, sop: SOp, family: str, prefer: str = "size",
+                   force: tuple[KernelVariant, dict | None] | None = None) -> SLayer:
+    """The kernel calls of one streamed op (its rows per call and phase chosen); force: a variant and setting
+    for every call shape (streamed_upgrades)."""
     k = sop.pos
     if sop.kind == "reduce":
         return _lower_reduce(g, sched, sop, k)
@@ -206,7 +218,7 @@ def lower_streamed(g: Graph, sched: Schedule, sop: SOp, family: str) -> SLayer:
             view, sliced = _row_view(g, sched, sop.op, s[0])
             layers[s] = lower_op(view, sop.op, k)
     order = [interior] + [s for s in shapes if s != interior]
-    _choose_common([layers[s] for s in order], family)
+    _choose_common([layers[s] for s in order], family, prefer, force)
     sl = SLayer(sop, layers[interior])
     sl.macs = full.macs if sop.kind == "window" else sum(layers[s].macs * len(cs) for s, cs in shapes.items())
     if sop.kind == "row":
@@ -275,6 +287,37 @@ def lower_post(g: Graph, op: Op, k: int, family: str) -> Layer:
     L = lower_op(g, op, k)
     apply_variant(L, choose_kernel(L, family), family)
     return L
+
+
+def streamed_upgrades(g: Graph, sched: Schedule, slayers: list[SLayer], family: str, prefer: str,
+                      replan) -> list[SLayer]:
+    """The faster variants that need more scratch (weights widened once per call, all or some output channel
+    pairs per pass; rows widened ahead), streamed layer by layer (the most multiply-accumulates first): each
+    kept only if replan(trial) (the arena of the stream with it) stays within the arena without it, i.e. its
+    scratch fits in the shared region while the layer runs. Variants that want more rows per call than the
+    schedule gives the layer (Winograd made per call) are not tried."""
+    budget = replan(slayers)
+    for sl in sorted(slayers, key=lambda s: -s.macs):
+        sop = sl.sop
+        if sop.kind != "window" or not sl.macs:
+            continue
+        probe = _window_call(lower_op(g, sop.op, sop.pos), sop, sop.calls // 2)
+        done = False
+        for v in dead_space_upgrades(probe, family, prefer):
+            if ROWS_PER_CALL.get(v.function, 1) != sop.n:
+                continue
+            for setting in (v.settings(probe) if v.settings else [None]):
+                try:
+                    cand = lower_streamed(g, sched, sop, family, prefer, force=(v, setting))
+                except TsError:
+                    continue
+                trial = [cand if x is sl else x for x in slayers]
+                if replan(trial) <= budget:
+                    slayers, done = trial, True
+                    break
+            if done:
+                break
+    return slayers
 
 
 # ---- memory ---------------------------------------------------------------------------------------------

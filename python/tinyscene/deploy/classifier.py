@@ -417,13 +417,20 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
     if ex == "stream":
         _check_model_io(b, read_tflite(b.tflite))
         fe_scratch = make_tables(b.config).scratch_bytes  # the front-end's scratch: the model's shared region
-        comp = compile_stream_graph(read_tflite(b.tflite), STREAM_SPEC, brd.kernel_family(kernels),
-                                    min_shared=fe_scratch)
-        arena_part, _ = stream_parts(comp)
-        arena_part = replace(arena_part, name=arena_part.name.replace("shared", "shared with the front-end's scratch"))
-        model_flash, family, macs = comp.model_bytes, comp.family, comp.macs
-        plan = plan_memory(brd, b, arena_part.bytes, model_flash, streaming=False, arena_part=arena_part,
-                           fe_scratch_in_model=True)
+        for prefer in ("speed", "size"):  # Winograd's transformed weights in flash where the board's flash allows
+            comp = compile_stream_graph(read_tflite(b.tflite), STREAM_SPEC, brd.kernel_family(kernels),
+                                        min_shared=fe_scratch, prefer=prefer)
+            arena_part, _ = stream_parts(comp)
+            arena_part = replace(arena_part,
+                                 name=arena_part.name.replace("shared", "shared with the front-end's scratch"))
+            model_flash, family, macs = comp.model_bytes, comp.family, comp.macs
+            try:
+                plan = plan_memory(brd, b, arena_part.bytes, model_flash, streaming=False, arena_part=arena_part,
+                                   fe_scratch_in_model=True)
+                break
+            except TsError:
+                if prefer == "size":
+                    raise
         plan.exec = "stream"
         m = comp.memory()
         plan.arena_parts = {"rings": m["rings_persistent"], "sums": m["accumulators"],
