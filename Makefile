@@ -91,7 +91,7 @@ BENCH_NN_MODELS ?= resnet8 dscnn scene paper micro_speech
 .PHONY: bench-nn
 bench-nn:
 	$(TS) bench --model $(BENCH_NN_MODELS) --boards qemu-an386,qemu-an547 --runtimes aot,tflm \
-	  --fail-on ratio=0.8,flash=1.0,arena=1.0 --out build/bench-nn
+	  --per-layer --fail-on ratio=0.8,flash=1.0,arena=1.0,layer=1.0 --out build/bench-nn
 	$(TS) bench-kernels --out build/bench-kernels --repeat 2
 
 # Training on synthetic data, small: synth (200 clips, once) -> train the paper ResNet on the

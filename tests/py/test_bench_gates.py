@@ -1,12 +1,14 @@
 """`tinyscene bench --fail-on` and `tinyscene bench-kernels --fail-on`: limits parsed strictly (a malformed spec is
-one line, exit 2, nothing written), every gate checked on the rows (ratio, flash, code, arena against TFLM +
-CMSIS-NN, an output that is not bit-exact, a failed runtime), and the command's exit status 1 when one fails."""
+one line, exit 2, nothing written), every gate checked on the rows (ratio, flash, code, arena, the slowest layer
+against TFLM + CMSIS-NN, an output that is not bit-exact, a failed runtime), and the command's exit status 1 when
+one fails; `--per-layer` joins each compiled layer with TFLM's operators."""
 from __future__ import annotations
 
 import pytest
 
 import aot_models as M
 from tinyscene.errors import TsError
+from tinyscene.runtimes import layerjoin
 from tinyscene.runtimes.bench import Row, gate_failures, parse_fail_on
 
 
@@ -58,6 +60,28 @@ def test_gates_on_rows():
     assert "no ratio ratio" in gate_failures(rows, {"ratio": 0.8})[0]
 
 
+def test_layers_join_tflm_operators():
+    """A compiled layer is compared with TFLM's instructions for its .tflite operators: its own and those fused into
+    it (summed); layers that share an operator form one group; operators the compiler removed are not compared."""
+    aot = [{"index": 0, "op": "CONV_2D", "kernel": "k0", "tflite_ops": [1, 0], "instructions": 50},  # PAD 0 fused
+           {"index": 1, "op": "MEAN", "kernel": "acc", "tflite_ops": [3], "instructions": 10},
+           {"index": 2, "op": "MEAN", "kernel": "fin", "tflite_ops": [3], "instructions": 5},
+           {"index": 3, "op": "SOFTMAX", "kernel": "k3", "tflite_ops": [5], "instructions": 9}]
+    tflm = [{"index": 0, "instructions": 20}, {"index": 1, "instructions": 80}, {"index": 2, "instructions": 7},
+            {"index": 3, "instructions": 10}, {"index": 5, "instructions": 6}]  # op 2: a RESHAPE the compiler drops
+    j = layerjoin.join(aot, tflm)
+    assert [(g["layers"], g["ops"], g["instructions"], g["tflm_instructions"]) for g in j] == [
+        ([0], [0, 1], 50, 100), ([1, 2], [3], 15, 10), ([3], [5], 9, 6)]
+    assert [round(g["ratio"], 2) for g in j] == [0.5, 1.5, 1.5]
+    assert layerjoin.worst(j)["layers"] == [1, 2]
+    assert layerjoin.join(aot, []) and layerjoin.worst(layerjoin.join(aot, [])) is None
+    rows = _rows()
+    rows[1].layer_ratio = 1.2
+    assert [b.split(": ", 1)[1].split(" ")[0] for b in gate_failures(rows, {"layer": 1.0})] == ["layer"]
+    rows[1].layer_ratio = 0.9
+    assert gate_failures(rows, {"layer": 1.0}) == []
+
+
 def test_malformed_fail_on_is_one_line_exit_2(run_cli, tmp_path, model_dir):
     model = M.build("dense", model_dir)
     for cmd in (("bench", "--model", model, "--boards", "qemu-an386", "--runtimes", "aot,tflm"),
@@ -68,6 +92,9 @@ def test_malformed_fail_on_is_one_line_exit_2(run_cli, tmp_path, model_dir):
     rc, _, err = run_cli("bench", "--model", model, "--boards", "qemu-an386", "--runtimes", "aot",
                          "--fail-on", "ratio=0.8", "--out", tmp_path / "b")
     assert rc == 2 and "add tflm to --runtimes" in err
+    rc, _, err = run_cli("bench", "--model", model, "--boards", "qemu-an386", "--runtimes", "aot,tflm",
+                         "--fail-on", "layer=1.0", "--out", tmp_path / "b")
+    assert rc == 2 and "add --per-layer" in err and not (tmp_path / "b").exists()
 
 
 @pytest.mark.qemu
@@ -86,3 +113,12 @@ def test_bench_exit_status_follows_the_gates(run_cli, tmp_path, model_dir):
     rc, out, err = run_cli(*base, "--out", tmp_path / "strict", "--fail-on", "ratio=0.01")
     assert rc == 1 and "FAIL: dscnn" in err and "ratio" in err, err
     assert (tmp_path / "strict" / "bench.md").exists()  # the table is written before the verdict
+    # per layer: every DS-CNN layer beside TFLM + CMSIS-NN's operators, none slower (the layer gate)
+    rc, out, err = run_cli(*base, "--per-layer", "--out", tmp_path / "layers", "--fail-on", "layer=1.0")
+    assert rc == 0, err
+    import csv
+
+    rows = [r for r in csv.DictReader((tmp_path / "layers" / "bench_layers.csv").open()) if r["runtime"] == "aot"]
+    rated = [float(r["vs_tflm"]) for r in rows if r["vs_tflm"]]
+    assert len(rated) >= 10 and max(rated) <= 1.0
+    assert "slowest layer vs tflm" in (tmp_path / "layers" / "bench.md").read_text()

@@ -664,11 +664,11 @@ def _prepare_conv_mve(L: Layer, family: str) -> None:
     shift = arr["shift"].values.astype(np.int64).reshape(groups, pg)
     _finish_stream(L, np.concatenate([_mve_blocks(w[g], bias[g], mult[g], shift[g]) for g in range(groups)]))
     cout, kh, kw, kc = L.params["filter"]
-    direct = (kh, kw) == (1, 1) and groups == 1 and kc % 16 == 0 and L.params["pad_top"] == 0 \
+    direct = (kh, kw) == (1, 1) and groups == 1 and L.params["pad_top"] == 0 \
         and L.params["pad_left"] == 0 and max(_pads_after(L)) <= 0
     L.info["kernel_choice"] = {
         "block": "4 output channels x 2 pixels (VMLADAVA, 128 MACs per 16 instructions)", "k": k,
-        "k_padded": 16 * ((k + 15) // 16), "im2col": "none (1x1 on whole chunks)" if direct else "int8, 2 pixels",
+        "k_padded": 16 * ((k + 15) // 16), "im2col": "none (1x1: the pixels read in place)" if direct else "int8, 2 pixels",
         "weights": "int8, 4-channel blocks of 16-byte chunks with bias and requantisation vectors",
         "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes}
 

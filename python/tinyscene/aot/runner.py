@@ -199,7 +199,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
         flash_model_bytes=flash_model, flash_runtime_bytes=max(flash_total - flash_model, 0),
         stack_bytes=stack if not board.is_host else None, macs=comp.macs, instructions_per_input=instr,
         per_layer=[{"index": L.index, "op": L.op.kind, "op_index": L.op.index, "kernel": L.function,
-                    "macs": L.macs,
+                    "tflite_ops": [L.op.index, *L.op.fused], "macs": L.macs,
                     "instructions": ticks_to_count(layer_ticks[L.index] / len(rows), per_tick)
                     if profile_layers and dump_layers is None and board.counter.unit != "none" else None}
                    for L in comp.layers],

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.runtimes import layerjoin
 from tinyscene.runtimes.dispatch import RUNTIMES
 from tinyscene.target.boards import load_board
 from tinyscene.tflite.graph import NUMPY_DTYPES
@@ -42,7 +43,8 @@ COLUMNS = ["model", "board", "runtime", "kernels", "instructions", "instr_per_ma
            "flash_runtime_bytes", "flash_model_bytes", "weight_bytes", "stack_bytes", "exact", "status"]
 
 # --fail-on keys -> the Row attribute each bounds (a ratio to tflm's on the same model and board)
-GATES = {"ratio": "ratio_to_tflm", "flash": "flash_ratio", "arena": "arena_ratio", "code": "code_ratio"}
+GATES = {"ratio": "ratio_to_tflm", "flash": "flash_ratio", "arena": "arena_ratio", "code": "code_ratio",
+         "layer": "layer_ratio"}
 
 
 class BenchFailure(Exception):
@@ -76,6 +78,8 @@ class Row:
     code_ratio: float | None = None
     arena_ratio: float | None = None
     per_layer: list[dict] | None = field(default=None, repr=False)
+    layers_vs_tflm: list[dict] | None = field(default=None, repr=False)  # layerjoin.join with tflm's
+    layer_ratio: float | None = None  # the slowest layer's ratio to tflm's operators (--per-layer)
 
     @property
     def instr_per_mac(self) -> float | None:
@@ -217,6 +221,7 @@ def markdown(rows: list[Row], command: str) -> str:
         out.append("")
         out += [f"Geometric mean of the instruction ratios to tflm, {rt} on {b}: {x:.2f}×"
                 for (b, rt), x in sorted(g.items())]
+    out += layer_summary(rows)
     out += ["", "Code + tables: the flash image outside the harness every app shares (start-up, board support, "
                 "firmware/src/rt, C library), less the model's weight and bias bytes as the .tflite stores them."]
     return "\n".join(out) + "\n"
@@ -238,18 +243,47 @@ def to_csv(rows: list[Row]) -> str:
 
 
 def layers_csv(rows: list[Row]) -> str:
+    """Every layer of every run; a compiled runtime's layers also with TFLM's instructions for the same .tflite
+    operators and the ratio (layerjoin)."""
     buf = io.StringIO()
-    cols = ["model", "board", "runtime", "index", "op", "kernel", "instructions", "macs", "instr_per_mac"]
+    cols = ["model", "board", "runtime", "index", "op", "kernel", "instructions", "macs", "instr_per_mac",
+            "tflite_ops", "tflm_instructions", "vs_tflm"]
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     for r in rows:
+        joined = {g["layers"][-1]: g for g in r.layers_vs_tflm or []}
         for lay in r.per_layer or []:
             ins, macs = lay.get("instructions"), lay.get("macs")
+            g = joined.get(lay.get("index"))
             w.writerow({"model": r.model, "board": r.board, "runtime": r.runtime, "index": lay.get("index"),
                         "op": lay.get("op"), "kernel": lay.get("kernel", ""),
                         "instructions": "" if ins is None else ins, "macs": macs or 0,
-                        "instr_per_mac": round(ins / macs, 4) if ins is not None and macs else ""})
+                        "instr_per_mac": round(ins / macs, 4) if ins is not None and macs else "",
+                        "tflite_ops": " ".join(map(str, g["ops"])) if g else "",
+                        "tflm_instructions": "" if not g or g["tflm_instructions"] is None else g["tflm_instructions"],
+                        "vs_tflm": "" if not g or g["ratio"] is None else round(g["ratio"], 4)})
     return buf.getvalue()
+
+
+def layer_summary(rows: list[Row]) -> list[str]:
+    """Markdown lines: per compiled run, its slowest layer against TFLM's operators and how many are above 1.0x."""
+    out = []
+    for r in rows:
+        if not r.layers_vs_tflm:
+            continue
+        g = layerjoin.worst(r.layers_vs_tflm)
+        if g is None:
+            continue
+        above = sum(1 for x in r.layers_vs_tflm if x["ratio"] is not None and x["ratio"] > 1.0)
+        rated = sum(1 for x in r.layers_vs_tflm if x["ratio"] is not None)
+        out.append(f"| {r.model} | {r.board} | {r.runtime} | {rated} | {above} | {g['ratio']:.2f}× | "
+                   f"{' '.join(map(str, g['ops']))} {g['op']} | {g['kernel']} |")
+    if not out:
+        return []
+    return ["", "Per layer against TFLM + CMSIS-NN (the same .tflite operators, `--per-layer`; bench_layers.csv has "
+                "every layer):", "",
+            "| model | board | runtime | layers compared | above 1.0× | slowest layer vs tflm | operators | kernel |",
+            "|---|---|---|---:|---:|---:|---|---|", *out]
 
 
 def plot(rows: list[Row], path: Path, runtimes: list[str]) -> None:
@@ -309,6 +343,8 @@ def bench(models: list[Path], boards: list[str], runtimes: list[str], *, out: Pa
     limits = dict(fail_on or {})
     if limits and "tflm" not in runtimes:
         raise TsError("--fail-on compares with tflm: add tflm to --runtimes")
+    if "layer" in limits and not per_layer:
+        raise TsError("--fail-on layer=... compares layers: add --per-layer")
     if not models or not boards or not runtimes:
         raise TsError("bench needs at least one --model, one board in --boards and one runtime in --runtimes")
     names = [str(m) for m in models]
@@ -346,6 +382,10 @@ def bench(models: list[Path], boards: list[str], runtimes: list[str], *, out: Pa
             r.flash_ratio = _ratio(r.flash_bytes, base.flash_bytes)
             r.code_ratio = _ratio(r.code_bytes, base.code_bytes)
             r.arena_ratio = _ratio(r.arena_bytes, base.arena_bytes)
+            if r is not base and r.per_layer and base.per_layer:
+                r.layers_vs_tflm = layerjoin.join(r.per_layer, base.per_layer)
+                w = layerjoin.worst(r.layers_vs_tflm)
+                r.layer_ratio = w["ratio"] if w else None
     md = markdown(rows, command)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "bench.md", md)

@@ -147,12 +147,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--boards", required=True, metavar="B,...", help="comma-separated boards")
     q.add_argument("--runtimes", default="aot,tflm,tflm-ref", metavar="R,...",
                    help="comma-separated runtimes (default aot,tflm,tflm-ref)")
-    q.add_argument("--per-layer", action="store_true", help="also per layer, where a runtime can report it")
+    q.add_argument("--per-layer", action="store_true",
+                   help="also per layer, where a runtime can report it, each layer beside TFLM's instructions for the "
+                        "same .tflite operators (bench_layers.csv; the slowest layer in bench.md)")
     q.add_argument("--out", metavar="DIR", help="folder for bench.md, bench.csv, bench.png (default build/bench)")
     q.add_argument("--seed", type=int, default=0, help="seed of the random int8 input (default 0)")
     q.add_argument("--timeout", type=float, default=600.0, help="seconds per firmware run (default 600)")
     q.add_argument("--fail-on", metavar="KEY=LIMIT,...",
                    help="exit 1 when a runtime's ratio to tflm on the same model and board is above LIMIT: ratio "
-                        "(instructions), flash (image), code (code + tables beyond the weights), arena; e.g. "
-                        "ratio=0.8,flash=1.0,arena=1.0. Outputs that are not bit-exact always exit 1")
+                        "(instructions), flash (image), code (code + tables beyond the weights), arena, layer (the "
+                        "slowest layer, with --per-layer); e.g. ratio=0.8,flash=1.0,arena=1.0,layer=1.0. Outputs "
+                        "that are not bit-exact always exit 1")
     q.set_defaults(func=cmd_bench)

@@ -2,8 +2,8 @@
  *
  * Output pixels two at a time: their receptive fields (int8) are gathered into two rows of the scratch (the
  * bytes past k up to whole 16-byte chunks are left as they are: their weights are zero), unless the filter
- * is 1x1 and the input pixels hold at least one chunk, where they are read in place (the last partial chunk
- * through a predicated load); then every block of 4 output channels is one 4x2 VMLADAVA dot product (128
+ * is 1x1 (unpadded, one group), where they are read in place (the last partial chunk, or the whole pixel when
+ * it has fewer than 16 channels, through a predicated load); then every block of 4 output channels is one 4x2 VMLADAVA dot product (128
  * multiply-accumulates per 16 instructions) and the vector requantisation of both pixels' 4 results, in
  * assembly (ts_mve_conv_pair). Padded taps hold the input zero point, which the folded bias cancels.
  *
@@ -70,7 +70,7 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t groups = in_c / kc, per_group = out_c / groups, pg4 = (per_group + 3) & ~3;
     const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = 16 * n16;
     const int32_t npix = p->input.n * out_h * out_w;
-    const int direct = ts_conv_is_unpadded_1x1(p) && k >= 16;
+    const int direct = ts_conv_is_unpadded_1x1(p);
     /* fields read in place a filter row at a time: rows of whole chunks, one group, no horizontal dilation */
     const int32_t seg = p->filter.w * kc, line = in_w * in_c;
     const int by_rows = !direct && (seg & 15) == 0 && kc == in_c && p->dilation_w == 1;

@@ -7,7 +7,7 @@
  * pixels' fields (6 loads and 8 VMLADAVA per chunk, 128 multiply-accumulates; the first chunk by VMLADAV,
  * which starts the sums; `step` bytes from the end of one row's chunks to the next row: the fields are read
  * in place, a filter row at a time), then a last chunk of `tail` bytes loaded predicated (zeros beyond) when
- * tail > 0; the two pixels' 4 sums into vectors
+ * tail > 0 (with no whole chunk, k < 16 on one row, that chunk alone); the two pixels' 4 sums into vectors
  * and TFLite's requantisation with the block's constants (bias, VSHL left, VQRDMULH, the rounding fix-up and
  * VRSHL right, zero point, clamp), 4 bytes stored per pixel (fewer for a last partial block).
  * Registers: the 8 sums in the even registers r0-lr (VMLADAVA takes no other), r1 / r3 the fields, r5 the
@@ -53,8 +53,10 @@ __attribute__((naked, noinline)) void ts_mve_conv_pair(const ts_mve_pair_t *a)
         "1:\n\t"                        /* ---- a block */
         "ldr r11, [sp, #0]\n\t"
         "ldrd r1, r3, [r11, #0]\n\t"    /* xa, xb */
-        "ldr r7, [r11, #20]\n\t"        /* chunks (>= 1) */
+        "ldr r7, [r11, #20]\n\t"        /* chunks */
         "ldr r9, [r11, #44]\n\t"        /* rows (>= 1) */
+        "cmp r7, #0\n\t"
+        "beq 6f\n\t"                    /* no whole chunk: one row, its tail only */
         LOADS
         MACS("vmladav.s8")
         "subs r7, r7, #1\n\t"
@@ -85,6 +87,18 @@ __attribute__((naked, noinline)) void ts_mve_conv_pair(const ts_mve_pair_t *a)
         "vldrb.8 q4, [r5, #-32]\n\t"
         "vldrb.8 q5, [r5, #-16]\n\t"
         MACS("vmladava.s8")
+        "b 4f\n\t"
+        "6:\n\t"                        /* ---- k < 16: the tail alone starts the sums */
+        "ldr r9, [r11, #24]\n\t"
+        "vctp.8 r9\n\t"
+        "vpstt\n\t"
+        "vldrbt.8 q0, [r1]\n\t"
+        "vldrbt.8 q1, [r3]\n\t"
+        "vldrb.8 q2, [r5], #64\n\t"
+        "vldrb.8 q3, [r5, #-48]\n\t"
+        "vldrb.8 q4, [r5, #-32]\n\t"
+        "vldrb.8 q5, [r5, #-16]\n\t"
+        MACS("vmladav.s8")
         "4:\n\t"                        /* ---- requantisation of both pixels' 4 sums */
         "vmov.32 q0[0], r0\n\t"
         "vmov.32 q0[1], r4\n\t"
