@@ -153,14 +153,13 @@ def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = 
 
 def use_dead_space(g: Graph, layers: list[Layer], plan: Plan, family: str, prefer: str,
                    budget: int | None = None) -> tuple[list[Layer], Plan]:
-    """Faster variants that need more scratch (e.g. weights widened once per call), layer by layer, the layers
-    with the most multiply-accumulates first: each kept only if the re-planned arena stays within the arena of
-    the plan with the smallest scratch and no tensor in place (every tensor apart, as TFLM plans them): its
-    scratch lies in bytes no tensor uses during that layer, or that writing in place freed."""
+    """Variants that need more scratch (faster: weights widened once per call; or smaller in flash: ADD's tables
+    made per call), layer by layer, the layers with the most multiply-accumulates first: each kept only if the
+    re-planned arena stays within the arena of the plan with the smallest scratch and no tensor in place (every
+    tensor apart, as TFLM plans them): its scratch lies in bytes no tensor uses during that layer, or that writing
+    in place freed."""
     base = budget if budget is not None else plan_memory(g, layers, inplace=False).arena_bytes
-    for L in sorted(layers, key=lambda L: -L.macs):
-        if not L.macs:
-            continue
+    for L in sorted(layers, key=lambda L: -L.macs):  # then the layers without MACs (e.g. ADD's tables made per call)
         fresh = lower_op(g, L.op, L.index)
         done = False
         for v in dead_space_upgrades(fresh, family, prefer):

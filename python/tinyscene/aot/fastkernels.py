@@ -634,6 +634,20 @@ def _prepare_add_lut(L: Layer, family: str) -> None:
                                          "+ one SMMLAR requantisation per element", "table_bytes": 2048}
 
 
+def _prepare_add_lut_made(L: Layer, family: str) -> None:
+    """ts_add_lut_made_s8: the tables made per call in the scratch from TFLite's input rescaling."""
+    lut = _add_lut(L)
+    p = L.params
+    L.params = {"lut": {"shape": p["shape"], "table1": 0, "table2": 0, "output_multiplier": lut["multiplier"],
+                        "output_round": lut["round"], "output_shift": lut["shift"], "act_min": p["act_min"],
+                        "act_max": p["act_max"]},
+                **{k: p[k] for k in ("input1_offset", "input2_offset", "left_shift", "input1_multiplier",
+                                     "input1_shift", "input2_multiplier", "input2_shift")}}
+    L.params_type = "ts_add_lut_made_params_t"
+    L.info["kernel_choice"] = {"method": "two 256-entry int32 tables (each input's rescaling) made per call in the "
+                                         "scratch + one SMMLAR requantisation per element", "scratch_bytes": 2048}
+
+
 # ---- mve: convolutions, fully connected, depthwise -------------------------------------------------------
 
 def _mve_rq(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -847,6 +861,10 @@ FAST_VARIANTS: dict[str, list[KernelVariant]] = {
                     prepare=_prepare_dw_mve, source="mve"),
     ],
     "ADD": [
+        # the tables made per call where the arena has 2 KB free during the layer, else stored in flash
+        FastVariant("ADD", "ts_add_lut_made_s8", families=A7, applies=_add_lut_ok, prepare=_prepare_add_lut_made,
+                    scratch_bytes=lambda L, fam: 2048, buffer_size_function="ts_add_lut_made_s8_get_buffer_size",
+                    dead_space=True),
         FastVariant("ADD", "ts_add_lut_s8", families=A7_ONLY, applies=_add_lut_ok, prepare=_prepare_add_lut),
         FastVariant("ADD", "ts_add_lut_s8", families=MVE, applies=_add_lut_ok, prepare=_prepare_add_lut,
                     source="mve"),

@@ -2,6 +2,7 @@
  * int8 stream in flash ("s8 2ch x k4 + rq"), and ts_armv7em_format_s16, the stream widened into RAM
  * ("s16 2ch x k4 + rq", ts_armv7em_widen_stream). Each format, its functions and the assembly they call sit
  * in their own sections: an image links only the formats its kernels name. */
+#pragma GCC optimize("Os") /* the clamped and exact modes: rare, kept small (the fast mode is the assembly) */
 #include "ts/nn.h"
 #include "ts_armv7em.h"
 

@@ -44,4 +44,17 @@ typedef struct {
 
 void ts_add_lut_s8(const ts_add_lut_params_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* The same with the tables made per call in the scratch (2 KB) from TFLite's input rescaling (the reference
+ * ts_add_s8's parameters), not stored in flash. */
+typedef struct {
+    ts_add_lut_params_t lut; /* table1, table2: NULL (made in the scratch) */
+    int32_t input1_offset, input2_offset, left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+} ts_add_lut_made_params_t;
+
+void ts_add_lut_made_s8(const ts_add_lut_made_params_t *p, const int8_t *input1, const int8_t *input2,
+                        int8_t *output, void *scratch);
+int32_t ts_add_lut_made_s8_get_buffer_size(const ts_add_lut_made_params_t *p);
+
 #endif /* TS_ARMV7EM_KERNELS_H */

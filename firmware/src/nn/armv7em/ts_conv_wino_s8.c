@@ -109,18 +109,14 @@ TS_ARMV7EM_ALWAYS_INLINE void inverse(const int32_t *m, int32_t bias4, int32_t *
     *y3 = (int32_t)(b1 - b2 - b3) >> 1;
 }
 
-/* The outputs of channel pair pr for the (one or two) tiles of the columns, from the products. */
-TS_ARMV7EM_ALWAYS_INLINE void outputs(const ts_conv_params_t *p, const int32_t *prod, const int32_t *rq, int32_t pr,
-                                      int8_t *const o[2], const int32_t oy[2], const int32_t ox[2], const int32_t full[2],
-                                      int32_t ntile, int clamp)
+/* The outputs of channel pair pr for the (one or two) tiles of the columns, from the products, in C: the
+ * clamped activations, a tile sticking out of the output, a last odd channel or an unpaired tile. */
+static void outputs_c(const ts_conv_params_t *p, const int32_t *prod, const int32_t *rq, int32_t pr,
+                      int8_t *const o[2], const int32_t oy[2], const int32_t ox[2], const int32_t full[2],
+                      int32_t ntile, int clamp)
 {
     const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
     const size_t row = (size_t)out_w * out_c;
-    if (!clamp && ntile == 2 && full[0] && full[1] && 2 * pr + 1 < out_c) {
-        const ts_armv7em_wino_out_t w = {prod, rq + 8 * pr, o[0] + 2 * pr, o[1] + 2 * pr, out_c, (int32_t)row};
-        ts_armv7em_wino_out(&w);
-        return;
-    }
     for (int32_t ch = 0; ch < 2; ch++) {
         const int32_t c = 2 * pr + ch;
         if (c >= out_c) break;
@@ -209,7 +205,13 @@ TS_ARMV7EM_ALWAYS_INLINE void wino(const ts_conv_params_t *p, const int8_t *inpu
                         const ts_armv7em_wino_t a = {cols, (const int32_t *)(const void *)(u + (pr - p0) * pair_bytes),
                                                      k4, 0, prod};
                         ts_armv7em_wino_gemm(&a);
-                        outputs(p, prod, rq, pr, o, oy, ox, full, ntile, clamp);
+                        if (!clamp && ntile == 2 && full[0] && full[1] && 2 * pr + 1 < out_c) {
+                            const ts_armv7em_wino_out_t w = {prod, rq + 8 * pr, o[0] + 2 * pr, o[1] + 2 * pr, out_c,
+                                                             (int32_t)((size_t)out_w * out_c)};
+                            ts_armv7em_wino_out(&w);
+                        } else {
+                            outputs_c(p, prod, rq, pr, o, oy, ox, full, ntile, clamp);
+                        }
                     }
                 }
             }
