@@ -63,9 +63,12 @@ typedef struct {
  * - TS_CONV_COMPACT: the smallest scratch (no rows of the input widened ahead);
  * - TS_CONV_STORED_TRANSFORM: the weights in flash are already in the kernel's computing form (Winograd's
  *   transformed weights, `--prefer speed`), else the kernel makes that form in its scratch;
- * - TS_CONV_CHUNK(n): output channel pairs made per pass in the scratch (0: all at once). */
+ * - TS_CONV_CHUNK(n): output channel pairs made per pass in the scratch (0: all at once);
+ * - TS_CONV_ROW_CHUNKS (Helium): each filter row of the weights padded to whole 16-byte chunks, so that the
+ *   fields are read in place a filter row at a time even when a row is not whole chunks. */
 #define TS_CONV_COMPACT 1
 #define TS_CONV_STORED_TRANSFORM 2
+#define TS_CONV_ROW_CHUNKS 4
 #define TS_CONV_CHUNK(n) ((int32_t)(n) << 8)
 #define TS_CONV_CHUNK_OF(flags) (((flags) >> 8) & 0xFFFF)
 

@@ -669,10 +669,43 @@ def _mve_blocks(w: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.nda
 
 
 
+CONV_ROW_CHUNKS = 4  # ts/nn.h TS_CONV_ROW_CHUNKS (Helium): each filter row of the weights padded to whole chunks
+
+
+def _mve_row_chunks(L: Layer) -> bool:
+    """Whether mve ts_conv_s8 reads the fields in place a filter row at a time with each row of the weights
+    padded to whole 16-byte chunks (TS_CONV_ROW_CHUNKS): where a filter row is not whole chunks (else it reads
+    them in place anyway) and, per pair of pixels, the blocks of 4 channels cost less that way (per row: 14
+    instructions per whole chunk, 16 for the predicated last one, 9 to move on) than on the gathered fields (14
+    per chunk of k, 3 more) plus the gathering of two fields (about 127 + 6 kh instructions each; measured on
+    qemu-an547)."""
+    p = L.params
+    cout, kh, kw, kc = p["filter"]
+    seg = kw * kc
+    if seg % 16 == 0 or kc != p["input"][3] or p["dilation_w"] != 1 or _is_1x1(L):
+        return False
+    rows = kh * (14 * (seg // 16) + 16 + 9)
+    dense = 14 * -(-kh * seg // 16) + 3
+    return -(-cout // 4) * (rows - dense) < 2 * (127 + 6 * kh)
+
+
+def _mve_field_bytes(L: Layer) -> int:
+    """One field of the scratch (mve ts_conv_s8 field_bytes())."""
+    _, kh, kw, kc = L.params["filter"]
+    return 16 * kh * -(-kw * kc // 16) if _mve_row_chunks(L) else 16 * -(-kh * kw * kc // 16)
+
+
 def _prepare_conv_mve(L: Layer, family: str) -> None:
     arr = _arrays(L)
     groups, pg, k, _ = _conv_geometry(L)
     w = arr["weights"].values.reshape(groups, pg, k).astype(np.int64)
+    if _mve_row_chunks(L):  # every filter row padded to whole chunks (zero weights)
+        _, kh, kw, kc = L.params["filter"]
+        row = 16 * -(-kw * kc // 16)
+        wr = np.zeros((groups, pg, kh, row), dtype=np.int64)
+        wr[..., :kw * kc] = w.reshape(groups, pg, kh, kw * kc)
+        w, k = wr.reshape(groups, pg, kh * row), kh * row
+        L.params["flags"] = L.params.get("flags", 0) | CONV_ROW_CHUNKS
     bias = arr["bias"].values.astype(np.int64).reshape(groups, pg)
     mult = arr["mult"].values.astype(np.int64).reshape(groups, pg)
     shift = arr["shift"].values.astype(np.int64).reshape(groups, pg)
@@ -682,13 +715,16 @@ def _prepare_conv_mve(L: Layer, family: str) -> None:
         and L.params["pad_left"] == 0 and max(_pads_after(L)) <= 0
     L.info["kernel_choice"] = {
         "block": "4 output channels x 2 pixels (VMLADAVA, 128 MACs per 16 instructions)", "k": k,
-        "k_padded": 16 * ((k + 15) // 16), "im2col": "none (1x1: the pixels read in place)" if direct else "int8, 2 pixels",
+        "k_padded": 16 * ((k + 15) // 16),
+        "im2col": "none (1x1: the pixels read in place)" if direct else
+                  "none inside the input (filter rows read in place, the weights' rows padded to whole chunks)"
+                  if L.params.get("flags", 0) & CONV_ROW_CHUNKS else "int8, 2 pixels",
         "weights": "int8, 4-channel blocks of 16-byte chunks with bias and requantisation vectors",
         "requant": "exact (VQRDMULH, VRSHL)", "scratch_bytes": L.scratch_bytes}
 
 
 def _scratch_conv_mve(L: Layer, family: str) -> int:
-    return 2 * 16 * ((_conv_geometry(L)[2] + 15) // 16)
+    return 2 * _mve_field_bytes(L)
 
 
 def _fc_split(out_d: int) -> tuple[int, int]:

@@ -7,23 +7,35 @@
  * multiply-accumulates per 16 instructions) and the vector requantisation of both pixels' 4 results, in
  * assembly (ts_mve_conv_pair). Padded taps hold the input zero point, which the folded bias cancels.
  *
- * Weights: layout "s8 4ch x k16 + rq" (mve/ts_mve.h), per group of channels. Scratch: two rows of 16 ceil(k/16)
- * bytes. */
+ * Where a filter row is not whole chunks, the compiler may pad each row of the weights to whole chunks
+ * (TS_CONV_ROW_CHUNKS: more multiply-accumulates on zeros, but no gather for the pixels inside the input, whose
+ * rows' last chunks are loaded predicated).
+ *
+ * Weights: layout "s8 4ch x k16 + rq" (mve/ts_mve.h), per group of channels (k: the filter rows, each padded to
+ * whole chunks with TS_CONV_ROW_CHUNKS). Scratch: two fields of 16 ceil(k/16) bytes (16 kh ceil(kw kc / 16)). */
 #include "ts/nn.h"
 #include "ts_mve.h"
 
+/* Bytes of one gathered field: k up to whole chunks, or (TS_CONV_ROW_CHUNKS) each filter row so. */
+static inline int32_t field_bytes(const ts_conv_params_t *p)
+{
+    const int32_t seg = p->filter.w * p->filter.c;
+    return p->flags & TS_CONV_ROW_CHUNKS ? 16 * p->filter.h * ((seg + 15) >> 4) : 16 * ((p->filter.h * seg + 15) >> 4);
+}
+
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {
-    return 2 * 16 * ((p->filter.h * p->filter.w * p->filter.c + 15) >> 4);
+    return 2 * field_bytes(p);
 }
 
 typedef struct {
     int32_t b, oy, ox;
 } pixel_t;
 
-/* The receptive field of pixel q (channels [c0, c0 + kc)) into row (kp bytes, zero-padded). */
+/* The receptive field of pixel q (channels [c0, c0 + kc)) into row, its filter rows `pitch` bytes apart (the
+ * bytes between them, and past the last, are left as they are: their weights are zero). */
 static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t *q, int32_t c0, int8_t *row,
-                   int32_t kp)
+                   int32_t pitch)
 {
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
     const int32_t kh = p->filter.h, kw = p->filter.w, kc = p->filter.c, dw = p->dilation_w;
@@ -34,18 +46,17 @@ static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t
         const int8_t *src = input + ((size_t)(q->b * in_h + iy0) * in_w + ix0) * in_c;
         const size_t step = (size_t)p->dilation_h * in_w * in_c;
         int8_t *d = row;
-        for (int32_t ky = 0; ky < kh; ky++, src += step, d += seg) ts_mve_copy(d, src, seg);
+        for (int32_t ky = 0; ky < kh; ky++, src += step, d += pitch) ts_mve_copy(d, src, seg);
         return;
     }
     int32_t kx0 = 0, kx1 = kw;
     while (kx0 < kx1 && ix0 + kx0 * dw < 0) kx0++;
     while (kx1 > kx0 && ix0 + (kx1 - 1) * dw >= in_w) kx1--;
-    int8_t *d = row;
     for (int32_t ky = 0; ky < kh; ky++) {
+        int8_t *d = row + (size_t)ky * pitch;
         const int32_t iy = iy0 + ky * p->dilation_h;
         if (iy < 0 || iy >= in_h) {
             ts_mve_fill(d, zp, kw * kc);
-            d += kw * kc;
             continue;
         }
         const int8_t *src = input + ((size_t)(q->b * in_h + iy) * in_w) * in_c + c0;
@@ -58,9 +69,7 @@ static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t
             for (int32_t kx = kx0; kx < kx1; kx++, d += kc) ts_mve_copy(d, src + (size_t)(ix0 + kx * dw) * in_c, kc);
         }
         ts_mve_fill(d, zp, (kw - kx1) * kc);
-        d += (kw - kx1) * kc;
     }
-    (void)kp; /* the k padding: zero weights there, whatever the row holds */
 }
 
 void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
@@ -68,12 +77,14 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
     const int32_t kc = p->filter.c, out_c = p->output.c, out_h = p->output.h, out_w = p->output.w;
     const int32_t groups = in_c / kc, per_group = out_c / groups, pg4 = (per_group + 3) & ~3;
-    const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = 16 * n16;
+    const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = field_bytes(p);
     const int32_t npix = p->input.n * out_h * out_w;
     const int direct = ts_conv_is_unpadded_1x1(p);
-    /* fields read in place a filter row at a time: rows of whole chunks, one group, no horizontal dilation */
+    /* fields read in place a filter row at a time: rows of whole chunks (or the weights' rows padded to whole
+     * chunks, TS_CONV_ROW_CHUNKS: the rows' last chunks predicated), one group, no horizontal dilation */
     const int32_t seg = p->filter.w * kc, line = in_w * in_c;
-    const int by_rows = !direct && (seg & 15) == 0 && kc == in_c && p->dilation_w == 1;
+    const int rowc = (p->flags & TS_CONV_ROW_CHUNKS) != 0;
+    const int by_rows = !direct && ((seg & 15) == 0 || rowc) && kc == in_c && p->dilation_w == 1;
     const int32_t span_h = (p->filter.h - 1) * p->dilation_h + 1, span_w = p->filter.w;
     int8_t *ra = (int8_t *)scratch, *rb = ra + kp;
     ts_mve_pair_t a;
@@ -92,7 +103,11 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
             }
             const int32_t iya = qa.oy * p->stride_h - p->pad_top, ixa = qa.ox * p->stride_w - p->pad_left;
             const int32_t iyb = qb.oy * p->stride_h - p->pad_top, ixb = qb.ox * p->stride_w - p->pad_left;
-            a.rows = 1, a.step = 0, a.chunks = n16, a.tail = 0;
+            if (rowc) { /* gathered or in place: filter rows of whole chunks and a tail */
+                a.rows = p->filter.h, a.chunks = seg >> 4, a.tail = seg & 15, a.step = kp / p->filter.h - (seg & ~15);
+            } else {
+                a.rows = 1, a.step = 0, a.chunks = n16, a.tail = 0;
+            }
             if (direct) {
                 a.xa = input + ((size_t)(qa.b * in_h + qa.oy * p->stride_h) * in_w + qa.ox * p->stride_w) * in_c;
                 a.xb = input + ((size_t)(qb.b * in_h + qb.oy * p->stride_h) * in_w + qb.ox * p->stride_w) * in_c;
@@ -101,10 +116,12 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
                        && iyb + span_h <= in_h && ixb >= 0 && ixb + span_w <= in_w) {
                 a.xa = input + ((size_t)(qa.b * in_h + iya) * in_w + ixa) * in_c;
                 a.xb = input + ((size_t)(qb.b * in_h + iyb) * in_w + ixb) * in_c;
-                a.rows = p->filter.h, a.chunks = seg >> 4, a.step = p->dilation_h * line - seg;
+                a.rows = p->filter.h, a.chunks = seg >> 4, a.tail = seg & 15;
+                a.step = p->dilation_h * line - (seg & ~15);
             } else {
-                gather(p, input, &qa, g * kc, ra, kp);
-                if (pix + 1 < npix) gather(p, input, &qb, g * kc, rb, kp);
+                const int32_t pitch = rowc ? kp / p->filter.h : seg;
+                gather(p, input, &qa, g * kc, ra, pitch);
+                if (pix + 1 < npix) gather(p, input, &qb, g * kc, rb, pitch);
                 a.xa = ra;
                 a.xb = pix + 1 < npix ? rb : ra;
             }

@@ -3,11 +3,11 @@
  * accumulators and reloads the constants: about 80 instructions per block besides the dot products; here
  * about 47).
  *
- * Per block: the 4 channels x 2 pixels dot products over `rows` rows of `chunks` 16-byte chunks of the two
- * pixels' fields (6 loads and 8 VMLADAVA per chunk, 128 multiply-accumulates; the first chunk by VMLADAV,
- * which starts the sums; `step` bytes from the end of one row's chunks to the next row: the fields are read
- * in place, a filter row at a time), then a last chunk of `tail` bytes loaded predicated (zeros beyond) when
- * tail > 0 (with no whole chunk, k < 16 on one row, that chunk alone); the two pixels' 4 sums into vectors
+ * Per block: the 4 channels x 2 pixels dot products over `rows` rows, each of `chunks` 16-byte chunks of the
+ * two pixels' fields and, when tail > 0, a last chunk of `tail` bytes loaded predicated (zeros beyond) (6 loads
+ * and 8 VMLADAVA per chunk, 128 multiply-accumulates; the first chunk by VMLADAV, which starts the sums; `step`
+ * bytes from the end of one row's whole chunks to the next row: the fields are read in place, a filter row at
+ * a time, or gathered); the two pixels' 4 sums into vectors
  * and TFLite's requantisation with the block's constants (bias, VSHL left, VQRDMULH, the rounding fix-up and
  * VRSHL right, zero point, clamp), 4 bytes stored per pixel (fewer for a last partial block).
  * Registers: the 8 sums in the even registers r0-lr (VMLADAVA takes no other), r1 / r3 the fields, r5 the
@@ -23,6 +23,19 @@
     "vldrb.8 q3, [r5, #-48]\n\t"                \
     "vldrb.8 q4, [r5, #-32]\n\t"                \
     "vldrb.8 q5, [r5, #-16]\n\t"
+
+/* The last, partial chunk of a row (r7 bytes, > 0) of both fields, predicated (zeros beyond), and the weights'
+ * chunk. */
+#define TAIL(OP)                                \
+    "vctp.8 r7\n\t"                            \
+    "vpstt\n\t"                                \
+    "vldrbt.8 q0, [r1]\n\t"                    \
+    "vldrbt.8 q1, [r3]\n\t"                    \
+    "vldrb.8 q2, [r5], #64\n\t"                \
+    "vldrb.8 q3, [r5, #-48]\n\t"               \
+    "vldrb.8 q4, [r5, #-32]\n\t"               \
+    "vldrb.8 q5, [r5, #-16]\n\t"               \
+    MACS(OP)
 
 #define MACS(OP)                                \
     OP " r0, q0, q2\n\t"                        \
@@ -53,10 +66,14 @@ __attribute__((naked, noinline)) void ts_mve_conv_pair(const ts_mve_pair_t *a)
         "1:\n\t"                        /* ---- a block */
         "ldr r11, [sp, #0]\n\t"
         "ldrd r1, r3, [r11, #0]\n\t"    /* xa, xb */
-        "ldr r7, [r11, #20]\n\t"        /* chunks */
         "ldr r9, [r11, #44]\n\t"        /* rows (>= 1) */
+        "ldr r7, [r11, #20]\n\t"        /* chunks */
         "cmp r7, #0\n\t"
-        "beq 6f\n\t"                    /* no whole chunk: one row, its tail only */
+        "beq 16f\n\t"                   /* no whole chunk in a row (then a tail) */
+        "ldr r7, [r11, #24]\n\t"        /* tail */
+        "cmp r7, #0\n\t"
+        "bne 10f\n\t"
+        "ldr r7, [r11, #20]\n\t"        /* ---- rows of whole chunks */
         LOADS
         MACS("vmladav.s8")
         "subs r7, r7, #1\n\t"
@@ -68,37 +85,41 @@ __attribute__((naked, noinline)) void ts_mve_conv_pair(const ts_mve_pair_t *a)
         "bne 2b\n\t"
         "5:\n\t"
         "subs r9, r9, #1\n\t"
-        "beq 3f\n\t"
+        "beq 4f\n\t"
         "ldr r7, [r11, #48]\n\t"        /* to the next row of the fields */
         "add r1, r1, r7\n\t"
         "add r3, r3, r7\n\t"
         "ldr r7, [r11, #20]\n\t"
         "b 2b\n\t"
-        "3:\n\t"
-        "ldr r9, [r11, #24]\n\t"        /* tail */
-        "cmp r9, #0\n\t"
-        "beq 4f\n\t"
-        "vctp.8 r9\n\t"
-        "vpstt\n\t"
-        "vldrbt.8 q0, [r1]\n\t"
-        "vldrbt.8 q1, [r3]\n\t"
-        "vldrb.8 q2, [r5], #64\n\t"
-        "vldrb.8 q3, [r5, #-48]\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vldrb.8 q5, [r5, #-16]\n\t"
-        MACS("vmladava.s8")
-        "b 4f\n\t"
-        "6:\n\t"                        /* ---- k < 16: the tail alone starts the sums */
-        "ldr r9, [r11, #24]\n\t"
-        "vctp.8 r9\n\t"
-        "vpstt\n\t"
-        "vldrbt.8 q0, [r1]\n\t"
-        "vldrbt.8 q1, [r3]\n\t"
-        "vldrb.8 q2, [r5], #64\n\t"
-        "vldrb.8 q3, [r5, #-48]\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vldrb.8 q5, [r5, #-16]\n\t"
+        "10:\n\t"                       /* ---- rows of whole chunks (>= 1) and a tail each */
+        "ldr r7, [r11, #20]\n\t"
+        LOADS
         MACS("vmladav.s8")
+        "subs r7, r7, #1\n\t"
+        "beq 15f\n\t"
+        "12:\n\t"
+        LOADS
+        MACS("vmladava.s8")
+        "subs r7, r7, #1\n\t"
+        "bne 12b\n\t"
+        "15:\n\t"
+        "ldr r7, [r11, #24]\n\t"
+        TAIL("vmladava.s8")
+        "subs r9, r9, #1\n\t"
+        "beq 4f\n\t"
+        "18:\n\t"
+        "ldr r7, [r11, #48]\n\t"
+        "add r1, r1, r7\n\t"
+        "add r3, r3, r7\n\t"
+        "ldr r7, [r11, #20]\n\t"
+        "cmp r7, #0\n\t"
+        "bne 12b\n\t"
+        "b 15b\n\t"
+        "16:\n\t"                       /* ---- rows of a tail alone: the first starts the sums */
+        "ldr r7, [r11, #24]\n\t"
+        TAIL("vmladav.s8")
+        "subs r9, r9, #1\n\t"
+        "bne 18b\n\t"
         "4:\n\t"                        /* ---- requantisation of both pixels' 4 sums */
         "vmov.32 q0[0], r0\n\t"
         "vmov.32 q0[1], r4\n\t"
