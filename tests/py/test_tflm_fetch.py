@@ -157,13 +157,47 @@ def test_member_outside_top_folder_is_refused(tmp_path, cache, monkeypatch):
 
 def test_lock_file_pins_every_source_and_bad_lock_is_clear(tmp_path):
     lock = F.load_lock()
-    assert set(lock) == {"tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy"}
+    assert set(lock) == {"tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy", "CMSIS-DSP"}
+    assert lock["CMSIS-DSP"].paths == ("Include", "PrivateInclude", "Source", "LICENSE", "README.md")
+    assert all(not s.paths for n, s in lock.items() if n != "CMSIS-DSP")
     assert lock["tflite-micro"].url() == (
         "https://github.com/tensorflow/tflite-micro/archive/90b983c2b3f1480642e040bbd2ddb37b998f3424.tar.gz")
     bad = tmp_path / "bad.lock"
     bad.write_text('[[source]]\nrepository = "x/y"\ncommit = "123"\ntree_sha256 = "00"\n')
     with pytest.raises(TsError, match="commit 40 hex digits"):
         F.load_lock(bad)
+    bad.write_text(f'[[source]]\nrepository = "x/y"\ncommit = "{COMMIT}"\ntree_sha256 = "{"0" * 64}"\n'
+                   'paths = ["src/a.c"]\n')
+    with pytest.raises(TsError, match="paths must be a list of top-level"):
+        F.load_lock(bad)
+
+
+def test_partial_pin_verifies_a_full_archive_and_a_partial_one(tmp_path, cache, monkeypatch):
+    """A source pinned by `paths`: the archive with every file (as the source host serves it) and one
+    holding only the pinned paths (the mirror) give the same tree; a changed pinned file is refused."""
+    part = {"src/a.c": FILES["src/a.c"], "src/b/c.h": FILES["src/b/c.h"], "README.md": FILES["README.md"]}
+    digest = _hand_digest(part, {})
+    lock = tmp_path / "third_party.lock"
+    lock.write_text(f'[[source]]\nrepository = "someone/tiny"\ncommit = "{COMMIT}"\ntree_sha256 = "{digest}"\n'
+                    'paths = ["src", "README.md"]\n')
+    full = dict(FILES, **{"notebooks/x.ipynb": b"{}", "Testing/data.bin": b"\0" * 100})
+    for i, files in enumerate((full, part)):
+        mirror = tmp_path / f"mirror{i}"
+        mirror.mkdir()
+        (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(files, f"tiny-{COMMIT}"))
+        monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+        root = F.fetch(progress=False, lock_path=lock)["tiny"]
+        assert sorted(p.name for p in root.iterdir()) == ["README.md", "src"]
+        assert F.tree_digest(root) == digest
+        import shutil
+
+        shutil.rmtree(cache)
+    bad = dict(part, **{"src/a.c": b"int c;\n"})
+    (tmp_path / "mirror1" / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(bad, f"tiny-{COMMIT}"))
+    with pytest.raises(TsError) as e:
+        F.fetch(progress=False, lock_path=lock)
+    assert "tree digest mismatch" in str(e.value) and "(src, README.md)" in str(e.value)
+    assert "\n" not in str(e.value) and _leftovers(cache) == []
 
 
 class _Server:
@@ -274,3 +308,6 @@ def test_cli_fetch_and_verify_against_the_mirror(tmp_path, cache, monkeypatch, r
     assert rc == 2 and "does not match third_party.lock" in err
     rc, out, err = run_cli("third-party", "digest", str(MIRROR / F.load_lock()["ruy"].archive_name))
     assert rc == 0 and out.strip() == F.load_lock()["ruy"].tree_sha256
+    dsp = F.load_lock()["CMSIS-DSP"]
+    rc, out, err = run_cli("third-party", "digest", "--paths", ",".join(dsp.paths), str(MIRROR / dsp.archive_name))
+    assert rc == 0 and out.strip() == dsp.tree_sha256

@@ -44,7 +44,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import tempfile
 
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import Source, _extract, tree_digest
+    from tinyscene.tflm.fetch import Source, _extract, keep_paths, tree_digest
 
     path = Path(args.archive)
     m = re.match(r"^(.+)-([0-9a-f]{40})\.tar\.gz$", path.name)
@@ -52,7 +52,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise TsError(f"{path}: expected a file named <repo>-<commit>.tar.gz")
     src = Source(m.group(1), f"unknown/{m.group(1)}", m.group(2), "0" * 64)
     with tempfile.TemporaryDirectory() as tmp:
-        print(tree_digest(_extract(src, path, Path(tmp))))
+        root = _extract(src, path, Path(tmp))
+        keep_paths(root, tuple(_csv(args.paths)) if args.paths else ())
+        print(tree_digest(root))
     return 0
 
 
@@ -107,6 +109,7 @@ def register(sub) -> None:
 
     d = tsub.add_parser("digest", help="print the tree digest of a <repo>-<commit>.tar.gz (to pin a new commit)")
     d.add_argument("archive")
+    d.add_argument("--paths", metavar="P,...", help="only these top-level files/folders (a lock entry's `paths`)")
     d.set_defaults(func=cmd_digest)
 
     q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, arena, flash",
