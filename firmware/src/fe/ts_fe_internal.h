@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "ts/fe.h"
+
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
 #define TS_FE_DSP 1
 #else
@@ -167,6 +169,25 @@ static inline int32_t ts_fe_ssat8(int32_t x)
 #else
     return x < -128 ? -128 : x > 127 ? 127 : x;
 #endif
+}
+
+/* Bit length of a 64-bit value (0 for 0). */
+static inline int32_t ts_fe_bitlen64(uint64_t e)
+{
+    return e ? 64 - __builtin_clzll(e) : 0;
+}
+
+/* k = clamp(16 - ceil(b / 2), 0, TS_FE_MAX_SHIFT), b = bit length of the energy (ts_fe_frame_shift). */
+static inline int32_t ts_fe_shift_of_energy(uint64_t e)
+{
+    int32_t k = 16 - ((ts_fe_bitlen64(e) + 1) >> 1);
+    return k < 0 ? 0 : k > TS_FE_MAX_SHIFT ? TS_FE_MAX_SHIFT : k;
+}
+
+/* floor(log2(n)) for n > 0. */
+static inline int32_t ts_fe_log2(uint32_t n)
+{
+    return 31 - __builtin_clz(n);
 }
 
 #endif /* TS_FE_INTERNAL_H */

@@ -334,7 +334,7 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
         glue = "/* --runtime tflm: the model calls are in firmware/src/rt/classifier_tflm.cc */\n"
         extra_sources = tf["sources"]
         extra_objects, link_flags, linker, cflags = tf["objects"], tf["link_flags"], tf["linker"], tf["cflags"]
-        group_family = "reference"
+        group_family = brd.kernel_family("auto")  # the app's groups are rt and fe: the front-end's stages
 
     tables = make_tables(b.config)
     write_text(gen / "ts_clf.h", clf_header(b, brd, runtime, plan, cmd, streaming=streaming,
