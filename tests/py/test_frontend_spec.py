@@ -56,28 +56,23 @@ def test_window_twiddles_and_log_table():
         lg = int(np.log2(m))
         w = get_window("hann", n, fftbins=True)
         rev = lambda i: int(format(i, f"0{lg}b")[::-1], 2)  # noqa: E731
-        table = t.window.reshape(m // 16, 2, 4, 2, 2)  # [group][inputs 0-1 | 2-3][lane][input][part]
+        table = t.window.reshape(m // 4, 4, 2)  # [butterfly][input][part]
         for q in range(m // 4):
             r = rev(4 * q)
             for p, off in enumerate((0, m // 2, m // 4, 3 * m // 4)):
                 for part in (0, 1):
-                    got = table[q // 4, p // 2, q % 4, p % 2, part]
+                    got = table[q, p, part]
                     assert got == round(w[2 * (r + off) + part] * 2**29), (q, p, part)
         tw = t.fft_twiddle.astype(np.int64)
         assert np.all(tw % 2 == 1) and np.all(t.rfft_twiddle % 2 == 1)
         pos, length = 0, 16
         while length <= m:
             h = length // 4
-            stage = tw[pos:pos + 6 * h].reshape(h // 4, 24)
+            stage = tw[pos:pos + 6 * h].reshape(h, 3, 2)  # [i][W^2i, W^i, W^3i][cos, sin]
             for i in range(h):
-                g, lane = divmod(i, 4)
-                for j, mult in enumerate((2, 1)):
-                    c, s_ = stage[g, 4 * lane + 2 * j], stage[g, 4 * lane + 2 * j + 1]
-                    assert abs(c - np.cos(2 * np.pi * mult * i / length) * 2**30) <= 1
-                    assert abs(s_ - np.sin(2 * np.pi * mult * i / length) * 2**30) <= 1
-                c, s_ = stage[g, 16 + 2 * lane], stage[g, 17 + 2 * lane]
-                assert abs(c - np.cos(2 * np.pi * 3 * i / length) * 2**30) <= 1
-                assert abs(s_ - np.sin(2 * np.pi * 3 * i / length) * 2**30) <= 1
+                for j, mult in enumerate((2, 1, 3)):
+                    assert abs(stage[i, j, 0] - np.cos(2 * np.pi * mult * i / length) * 2**30) <= 1
+                    assert abs(stage[i, j, 1] - np.sin(2 * np.pi * mult * i / length) * 2**30) <= 1
             pos += 6 * h
             length *= 4
         if lg % 2:

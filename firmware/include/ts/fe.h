@@ -42,9 +42,7 @@
 #define TS_FE_WINDOW_Q 29              /* window table: Q29 */
 #define TS_FE_MAX_SHIFT 15             /* largest frame shift k */
 
-/* Front-end configuration and tables (generated fe_tables.c, or numpy arrays on the host).
- * Tables read by vector code are in groups of four: "group of 4" below is four consecutive
- * butterflies / bins, each group's values one after another in the order given. */
+/* Front-end configuration and tables (generated fe_tables.c, or numpy arrays on the host). */
 typedef struct {
     uint32_t abi;                /* TS_FE_ABI */
     uint32_t struct_size;        /* sizeof(ts_fe_config_t): catches a binding with another layout */
@@ -57,13 +55,11 @@ typedef struct {
     int32_t history;             /* delay_hops * hop + n_fft / 2 samples kept per channel */
     int32_t n_weights;           /* entries of mel_t: mel_bin[n_mels + 1] - mel_bin[0] */
     const int32_t *window;       /* [n_fft] periodic Hann, Q29, in the order the FFT's first stage reads it: per
-                                  * group of 4 butterflies q (see ts_fe_cfft_q31), 16 values (q: w of the even,
-                                  * odd sample of input 0, input 1) then 16 (input 2, input 3) */
-    const int32_t *fft_twiddle;  /* per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per group of 4 i
-                                  * (i = 0..L/4-1): 16 values (i: cos, sin of 2 pi 2i / L, of 2 pi i / L) then
-                                  * 8 (i: cos, sin of 2 pi 3i / L), Q30; then, when log2(n_fft/2) is odd, the
-                                  * radix-2 stage, per group of 4 i (i = 0..n_fft/4-1): 8 values (i: cos, sin of
-                                  * 2 pi i / (n_fft/2)), Q31. Every value odd (see ts_fe_cfft_q31). */
+                                  * butterfly q (see ts_fe_cfft_q31), inputs 0..3, even then odd sample */
+    const int32_t *fft_twiddle;  /* per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i = 0..L/4-1:
+                                  * cos, sin of 2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30; then, when
+                                  * log2(n_fft/2) is odd, the radix-2 stage, per i = 0..n_fft/4-1: cos, sin of
+                                  * 2 pi i / (n_fft/2), Q31. Every value odd (see ts_fe_cfft_q31). */
     const int32_t *rfft_twiddle; /* [n_fft/4 - 1][2]: cos, sin of 2 pi k / n_fft, k = 1..n_fft/4-1, Q31, odd */
     const uint16_t *mel_bin;     /* [n_mels + 2] the first FFT bin at or above each mel point: interval j =
                                   * bins mel_bin[j] .. mel_bin[j+1]-1 lies between mel points j and j+1 */

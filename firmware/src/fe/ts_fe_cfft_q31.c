@@ -38,14 +38,14 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
 {
     const int32_t m = n_fft >> 1, lg = ts_fe_log2((uint32_t)m);
     const int32_t offs[4] = {0, m >> 1, m >> 2, 3 * (m >> 2)}; /* inputs of a first-stage butterfly */
-    /* first stage: butterfly q reads complex r + offs[p], r = bit reversal of 4q; window values per group
-     * of four butterflies: [q][input 0, 1][even, odd sample] then [q][input 2, 3][even, odd] */
+    /* first stage: butterfly q reads complex r + offs[p], r = bit reversal of 4q; window values:
+     * [q][input][even, odd sample] */
     for (int32_t q = 0; q < (m >> 2); q++) {
         const int32_t r = (int32_t)(ts_fe_rbit((uint32_t)(4 * q)) >> (32 - lg));
-        const int32_t *w = window + 32 * (q >> 2) + 4 * (q & 3);
+        const int32_t *w = window + 8 * q;
         int32_t u[8];
         for (int32_t p = 0; p < 4; p++) {
-            const int32_t *wp = w + (p >> 1) * 16 + (p & 1) * 2;
+            const int32_t *wp = w + 2 * p;
             const int16_t *xp = x + 2 * (r + offs[p]);
             /* v = floor(x w / 2^16) 2^k = x w 2^(13 + k) (SMULWB, w Q29) */
             u[2 * p] = ts_fe_smulwb(wp[0], xp[0]) * (1 << k);
@@ -53,14 +53,14 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         }
         butterfly(buf + 8 * q, 1, u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7]);
     }
-    /* radix-4 stages of length len: twiddles per group of four i: [i][W^2i, W^i (cos, sin)], [i][W^3i] */
+    /* radix-4 stages of length len: twiddles [i][W^2i, W^i, W^3i (cos, sin)] */
     const int32_t *tw = twiddle;
     int32_t len = 16;
     for (; len <= m; len <<= 2) {
         const int32_t h = len >> 2;
         for (int32_t blk = 0; blk < m; blk += len) {
             for (int32_t i = 0; i < h; i++) {
-                const int32_t *t12 = tw + 24 * (i >> 2) + 4 * (i & 3), *t3 = tw + 24 * (i >> 2) + 16 + 2 * (i & 3);
+                const int32_t *t12 = tw + 6 * i, *t3 = t12 + 4;
                 int32_t *p = buf + 2 * (blk + i);
                 int32_t u1r, u1i, u2r, u2i, u3r, u3i;
                 /* Q30 twiddles: each product is x W / 4, rounded; x0 / 4 floored */
@@ -76,7 +76,7 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         /* radix-2 stage of length m: y = x0 / 2 +- x1 W^i (Q31 twiddles: the product is x1 W / 2) */
         const int32_t h = m >> 1;
         for (int32_t i = 0; i < h; i++) {
-            const int32_t *t = tw + 8 * (i >> 2) + 2 * (i & 3);
+            const int32_t *t = tw + 2 * i;
             int32_t *p0 = buf + 2 * i, *p1 = buf + 2 * (i + h);
             int32_t ur, ui;
             CMUL(p1[0], p1[1], t[0], t[1], ur, ui);

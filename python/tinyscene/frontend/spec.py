@@ -106,7 +106,7 @@ def fft_stages(n_fft: int) -> tuple[int, int, int]:
 
 def window_table(n_fft: int) -> np.ndarray:
     """The Q29 periodic Hann window in the order the FFT's first stage reads it (ts_fe_cfft_q31): per
-    group of four butterflies q, [q][input 0, 1][even, odd sample] then [q][input 2, 3][even, odd]."""
+    butterfly q, [input 0, 1, 2, 3][even, odd sample]."""
     m = n_fft // 2
     lg = int(math.log2(m))
     w = np.round(hann_periodic(n_fft) * 2.0**WINDOW_Q).astype(np.int64)
@@ -115,17 +115,14 @@ def window_table(n_fft: int) -> np.ndarray:
     offs = np.array([0, m // 2, m // 4, 3 * m // 4])
     c = r[:, None] + offs[None, :]  # [q][input] complex index
     samples = np.stack([2 * c, 2 * c + 1], axis=-1)  # [q][input][even, odd]
-    vals = w[samples].reshape(m // 16, 4, 4, 2)  # [group][lane][input][part]
-    half1 = vals[:, :, 0:2, :].reshape(m // 16, 16)
-    half2 = vals[:, :, 2:4, :].reshape(m // 16, 16)
-    return np.ascontiguousarray(np.concatenate([half1, half2], axis=1).reshape(-1).astype(np.int32))
+    return np.ascontiguousarray(w[samples].reshape(-1).astype(np.int32))
 
 
 def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     """Twiddles of ts_fe_cfft_q31 and of the real-FFT split (ts_fe_power_u64), all odd (odd_fixed).
-    FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per group of four i < L/4: [i][cos, sin of
-    2 pi 2i / L, of 2 pi i / L] then [i][cos, sin of 2 pi 3i / L], Q30; then for an odd log2(n_fft/2) the
-    radix-2 stage, per group of four i < n_fft/4: [i][cos, sin of 2 pi i / (n_fft/2)], Q31.
+    FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i < L/4: cos, sin of 2 pi 2i / L,
+    of 2 pi i / L, of 2 pi 3i / L, Q30; then for an odd log2(n_fft/2) the radix-2 stage, per i < n_fft/4:
+    cos, sin of 2 pi i / (n_fft/2), Q31.
     Split: [k][cos, sin of 2 pi k / n_fft], k = 1..n_fft/4 - 1, Q31."""
     m = n_fft // 2
     n4, r2, _ = fft_stages(n_fft)
@@ -137,9 +134,7 @@ def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
         cs = lambda mult: (odd_fixed(np.cos(2 * np.pi * mult * i / length), 30),  # noqa: E731
                            odd_fixed(np.sin(2 * np.pi * mult * i / length), 30))
         (c2, s2), (c1, s1), (c3, s3) = cs(2), cs(1), cs(3)
-        a = np.stack([c2, s2, c1, s1], axis=1).reshape(h // 4, 16)
-        b = np.stack([c3, s3], axis=1).reshape(h // 4, 8)
-        parts.append(np.concatenate([a, b], axis=1).reshape(-1))
+        parts.append(np.stack([c2, s2, c1, s1, c3, s3], axis=1).reshape(-1))
         length *= 4
     if r2:
         i = np.arange(m // 2)
