@@ -377,7 +377,7 @@ def tflm_outputs(model: Path, inputs: list[np.ndarray]) -> list[list[np.ndarray]
     """The oracle: tflite_micro's interpreter (TFLM reference kernels), one list of outputs per input."""
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.tflite.reader import read_tflite
 
     n_out = len(read_tflite(model).outputs)
     it = tflm.Interpreter.from_file(str(model))

@@ -26,3 +26,53 @@ def run_cli():
         return rc, out.getvalue(), err.getvalue()
 
     return run
+
+
+# A run that has learned: synthetic data (16 clips per scene, 2 s), the tiny front-end, the paper model,
+# 10 epochs (about 25 s on 2 cores). Built once per test session and shared by the xdist workers.
+LEARNED_FE = {"name": "tiny2s", "sample_rate": 16000, "n_fft": 512, "hop_length": 512, "n_mels": 32,
+              "channels": 2, "clip_seconds": 2.0}
+
+
+def _shared_dir(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker has basetemp/popen-gwN: their parent is this session's, shared by all
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(tmp_path_factory, name: str, build) -> "os.PathLike":
+    """Run build(root) once per session (across xdist workers) into a shared folder; returns it."""
+    import shutil
+
+    from filelock import FileLock
+
+    shared = _shared_dir(tmp_path_factory)
+    root = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (root / "done").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            build(root)
+            (root / "done").write_text("ok")
+    return root
+
+
+@pytest.fixture(scope="session")
+def learned(tmp_path_factory):
+    """{'data', 'run', 'fe'}: a run trained well enough that its int8 export passes the default ladder."""
+    import json
+
+    from tinyscene.cli import main
+
+    def build(root):
+        (root / "fe.json").write_text(json.dumps(LEARNED_FE))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            rc = main(["data", "synth", "--out", str(root / "data"), "--clips-per-scene", "16", "--seconds", "2",
+                       "--seed", "3"])
+            assert rc == 0, err.getvalue()[-2000:]
+            rc = main(["train", "--data", str(root / "data"), "--model", "paper", "--features", str(root / "fe.json"),
+                       "--out", str(root / "run"), "--epochs", "10", "--seed", "1"])
+            assert rc == 0, err.getvalue()[-2000:]
+
+    root = build_once(tmp_path_factory, "learned-run", build)
+    return {"data": root / "data", "run": root / "run", "fe": root / "fe.json"}

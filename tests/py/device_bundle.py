@@ -64,19 +64,15 @@ def _keras_int8(cfg, feats_float: list[np.ndarray], n_classes: int, seed: int) -
         for f in feats_float:
             yield [np.clip(f, lo, hi)[None].astype(np.float32)]
 
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = tf.int8
-    c.inference_output_type = tf.int8
-    return c.convert()
+    from tinyscene.tflite.keras_int8 import keras_to_int8
+
+    return keras_to_int8(tf, model, rep)
 
 
 def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors: int = 3) -> Path:
     from tinyscene.export.bundle import write_manifest
-    from tinyscene.export.ladder import run_tflm
     from tinyscene.frontend import FixedFrontend, InputQuant
+    from tinyscene.tflite.interpreters import run_tflm
     from tinyscene.util.atomic import save_npy, write_json
 
     fe = FixedFrontend(cfg)
@@ -86,7 +82,7 @@ def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors:
     q = [np.asarray(fe.quantize(L, quant)) for L in Ls]
     tfl = _keras_int8(cfg, [(a.astype(np.float32) - quant.zero_point) * quant.scale for a in q], n_classes, seed)
 
-    from tinyscene.export.ladder import tflm_interpreter
+    from tinyscene.tflite.interpreters import tflm_interpreter
 
     det = tflm_interpreter(tfl).get_input_details(0)
     scale, zp = float(det["quantization_parameters"]["scales"][0]), int(det["quantization_parameters"]["zero_points"][0])
@@ -115,10 +111,8 @@ def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors:
 
 def cached_bundle(cfg, **kw) -> Path:
     """The bundle for `cfg` in the user cache, built once (safe when several test workers race)."""
-    from tinyscene.paths import cache_dir
-
     from tinyscene.frontend import native
-    from tinyscene.paths import REPO_ROOT
+    from tinyscene.paths import REPO_ROOT, cache_dir
 
     fe_py = sorted((REPO_ROOT / "python" / "tinyscene" / "frontend").glob("*.py"))
     fe_version = hashlib.sha256(native.source_hash().encode() + b"".join(p.read_bytes() for p in fe_py)).hexdigest()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+import aot_models as M
 import numpy as np
 import pytest
-
-import aot_models as M
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
 from tinyscene.aot.compiler import compile_graph, compile_model
-from tinyscene.aot.reader import read_tflite, read_tflite_bytes
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import Memory, load_board
 from tinyscene.errors import TsError
+from tinyscene.target.boards import Memory, load_board
+from tinyscene.tflite.reader import read_tflite, read_tflite_bytes
 
 
 @pytest.fixture(scope="session")
@@ -138,13 +138,15 @@ def test_random_corruption_never_escapes_as_a_traceback(model_dir):
 
 def test_model_too_big_for_flash_names_the_numbers(model_dir):
     board = dataclasses.replace(load_board("qemu-an547"), flash=Memory(0x10000000, 128 * 1024))
-    with pytest.raises(TsError, match=r"model needs [\d,]+ B of flash .* 'qemu-an547' has 131,072 B of flash"):
+    with pytest.raises(TsError, match=r"does not fit board 'qemu-an547' flash: model weights and tables [\d,]+ B = [\d,]+ B > "
+                                      r"[\d,]+ B \(131,072 B less"):
         compile_model(M.build("autoencoder", model_dir), None, board=board)
 
 
 def test_arena_too_big_for_ram_names_the_numbers(model_dir):
     board = dataclasses.replace(load_board("qemu-an386"), ram=Memory(0x20000000, 96 * 1024), ext_ram=None)
-    with pytest.raises(TsError, match=r"arena of [\d,]+ B does not fit board 'qemu-an386' RAM \([\d,]+ B"):
+    with pytest.raises(TsError, match=r"does not fit board 'qemu-an386' RAM: needs model arena [\d,]+ B = [\d,]+ B; the board "
+                                      r"has [\d,]+ B of RAM left"):
         compile_model(M.build("resnet8", model_dir), None, board=board)
 
 

@@ -3,16 +3,16 @@ with tflite_micro on 20 random inputs in ONE firmware run, on the host (with the
 layers) and on QEMU mps2-an386; the memory plan within 5% of its lower bound."""
 from __future__ import annotations
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
 from tinyscene.aot import compiler as aot_compiler
 from tinyscene.aot.compiler import compile_graph
 from tinyscene.aot.planner import check_plan
-from tinyscene.aot.reader import read_tflite
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.reader import read_tflite
 
 N_INPUTS = 20
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
 from tinyscene.aot.compiler import compile_graph
-from tinyscene.aot.reader import read_tflite
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.reader import read_tflite
 
 REQUIRED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D",
                 "MEAN", "SOFTMAX", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "CONCATENATION", "QUANTIZE",

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import struct
 
+import device_bundle as DB
 import pytest
 
-import device_bundle as DB
-from tinyscene.device.apps import get_app
-from tinyscene.device.boards import load_board
-from tinyscene.device.build import build_firmware
-from tinyscene.device.classifier import load_bundle, plan_memory
+from tinyscene.deploy.classifier import load_bundle, plan_memory
 from tinyscene.errors import TsError
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import load_board
+from tinyscene.target.build import build_firmware
 
 REAL = ["nucleo-l4r5zi", "disco-f746ng"]
 CFG = DB.tiny_config(0.25)
@@ -69,7 +69,7 @@ def test_selftest_builds_for_real_board(name, tmp_path):
 
 @pytest.mark.parametrize("name", REAL)
 def test_classifier_builds_and_fits_real_board(name, bundle):
-    from tinyscene.device.classifier import build_classifier
+    from tinyscene.deploy.classifier import build_classifier
 
     fw = build_classifier(bundle, name)
     b = fw.board
@@ -95,18 +95,17 @@ def test_memory_plan_refuses_what_does_not_fit(bundle):
 
 def test_build_fails_with_numbers_when_the_plan_is_too_big(bundle, monkeypatch):
     """A model whose arena the board cannot hold stops the build before compiling, with the numbers."""
-    import tinyscene.aot.compiler as comp
+    import tinyscene.deploy.classifier as clf
 
-    from tinyscene.device.classifier import build_classifier
-
-    real = comp.compile_model
+    real = clf.compile_graph
 
     def huge(*a, **k):
-        c = real(*a, **{**k, "board": None})
+        c = real(*a, **k)
         c.plan.arena_bytes = 650_000
         return c
 
-    monkeypatch.setattr(comp, "compile_model", huge)
+    monkeypatch.setattr(clf, "compile_graph", huge)
+    build_classifier = clf.build_classifier
     with pytest.raises(TsError, match=r"model arena 650,000 B.*the board has"):
         build_classifier(bundle, "nucleo-l4r5zi")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
+import device_bundle as DB
 import numpy as np
 import pytest
 
-import device_bundle as DB
-from tinyscene.device import protocol as P
-from tinyscene.device.parity import ParityClip, parity_run
+from tinyscene.deploy.parity import ParityClip, parity_run
 from tinyscene.errors import TsError
+from tinyscene.target import protocol as P
 
 CFG = DB.tiny_config(0.25)  # 16 kHz, 512-point FFT, hop 512, 32 mels, 2 channels, 0.25 s = 8 frames
 # (short clips keep the emulated UART, about 15 KB/s into the guest, quick)
@@ -143,7 +143,7 @@ def test_changed_bundle_is_refused(bundle, tmp_path):
 
 
 def test_failed_run_writes_nothing(bundle, clips, tmp_path, monkeypatch):
-    import tinyscene.device.parity as parity
+    import tinyscene.deploy.parity as parity
 
     def dies(*a, **k):
         raise P.ProtocolError("no answer from the device within 1 s: it hangs or reset")
@@ -173,9 +173,9 @@ def _run_partly(session, pcm, clip_id: int, frames_before: int, action: int):
 def test_device_resets_or_hangs_mid_clip(bundle, clips):
     """QEMU UART: a reset in the middle of a clip is reported as such (the firmware's boot INFO comes
     again); a hang is a timeout naming the device; both within seconds, no traceback."""
-    from tinyscene.device.classifier import build_classifier
-    from tinyscene.device.session import ClipRequest, StreamSession
-    from tinyscene.device.transport import start_uart_device
+    from tinyscene.deploy.classifier import build_classifier
+    from tinyscene.deploy.session import ClipRequest, StreamSession
+    from tinyscene.target.transport import start_uart_device
 
     fw = build_classifier(bundle, "qemu-an386")
     pcm = clips[0].pcm
@@ -193,9 +193,9 @@ def test_device_resets_or_hangs_mid_clip(bundle, clips):
 
 
 def test_device_dies_mid_clip_host(bundle, clips):
-    from tinyscene.device.classifier import build_classifier
-    from tinyscene.device.session import StreamSession
-    from tinyscene.device.transport import start_uart_device
+    from tinyscene.deploy.classifier import build_classifier
+    from tinyscene.deploy.session import StreamSession
+    from tinyscene.target.transport import start_uart_device
 
     fw = build_classifier(bundle, "host")
     with start_uart_device(fw.board, fw.elf, ["--uart"]) as dev:
@@ -207,10 +207,10 @@ def test_device_dies_mid_clip_host(bundle, clips):
 
 def test_semihosting_response_cut_short_is_clear(bundle, clips):
     """A response file that ends mid-clip (the firmware was killed) is a clear error, not a partial result."""
-    from tinyscene.device.session import ClipRequest, parse_batch
+    from tinyscene.deploy.session import ClipRequest, parse_batch
 
     reqs = [ClipRequest(1, clips[0].pcm), ClipRequest(2, clips[1].pcm)]
-    from tinyscene.device.classifier import load_bundle
+    from tinyscene.deploy.classifier import load_bundle
 
     b = load_bundle(bundle)
     info = P.DeviceInfo(1, "aot", 4096, b.bundle_id, 16000, 512, 512, 32, 2, 0, 8, 3, 512, 0, 0, 0, 0, 0, 0, "x")
@@ -251,7 +251,7 @@ def test_parity_benchmark_50_clips(board, bundle, tmp_path):
 def test_first_divergence_is_reported(bundle, clips, tmp_path, monkeypatch, run_cli):
     """A Python side that differs (here: made to differ on purpose) is reported at the first stage,
     clip and index that differ, with both values; the command exits 1."""
-    import tinyscene.export.ladder as ladder
+    import tinyscene.deploy.parity as parity_module
     from tinyscene.frontend import FixedFrontend
 
     real_q = FixedFrontend.quantize
@@ -268,14 +268,14 @@ def test_first_divergence_is_reported(bundle, clips, tmp_path, monkeypatch, run_
     assert fd["index"] == {"mel": 3, "frame": 2, "channel": 1} and abs(fd["device"] - fd["python"]) == 1
     monkeypatch.setattr(FixedFrontend, "quantize", real_q)
 
-    real_run = ladder.run_tflm
+    real_run = parity_module.run_tflm
 
     def skewed(data, q, shape=None):
         out = real_run(data, q, shape)
         out[:, 1] = np.where(out[:, 1] < 127, out[:, 1] + 1, 126)
         return out
 
-    monkeypatch.setattr(ladder, "run_tflm", skewed)
+    monkeypatch.setattr(parity_module, "run_tflm", skewed)
     rep = parity_run(bundle, "host", clips[:2], out_dir=tmp_path / "l", progress=False)
     fd = rep["first_divergence"]
     assert rep["features_bitexact"] == 1 and rep["logits_bitexact"] == 0
@@ -290,9 +290,9 @@ def test_first_divergence_is_reported(bundle, clips, tmp_path, monkeypatch, run_
 def test_host_pings_while_the_device_announces_itself(board, bundle, clips):
     """What a real board sees when the host opens its port: the firmware's boot INFO is still waiting for
     an ACK when the PING arrives. The PING is answered, the clip runs, nothing is taken for a reset."""
-    from tinyscene.device.classifier import build_classifier
-    from tinyscene.device.session import ClipRequest, StreamSession
-    from tinyscene.device.transport import start_uart_device
+    from tinyscene.deploy.classifier import build_classifier
+    from tinyscene.deploy.session import ClipRequest, StreamSession
+    from tinyscene.target.transport import start_uart_device
 
     fw = build_classifier(bundle, board)
     with start_uart_device(fw.board, fw.elf, ["--uart"]) as dev:

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyscene.device import protocol as P
-from tinyscene.device.apps import App
-from tinyscene.device.boards import load_board
-from tinyscene.device.build import build_firmware
-from tinyscene.device.transport import start_uart_device
 from tinyscene.paths import FIRMWARE_DIR, REPO_ROOT, cache_dir
+from tinyscene.target import protocol as P
+from tinyscene.target.apps import App
+from tinyscene.target.boards import load_board
+from tinyscene.target.build import build_firmware
+from tinyscene.target.transport import start_uart_device
 
 ECHO_SRC = REPO_ROOT / "tests" / "c" / "device" / "app_protoecho.c"
 HOST_SRC = REPO_ROOT / "tests" / "c" / "device" / "proto_host.c"

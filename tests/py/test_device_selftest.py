@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tinyscene.device.apps import get_app
-from tinyscene.device.boards import board_names, load_board
-from tinyscene.device.build import build_firmware, memory_ld
-from tinyscene.device.qemu import run_firmware
 from tinyscene.errors import TsError
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import board_names, load_board
+from tinyscene.target.build import build_firmware, memory_ld
+from tinyscene.target.qemu import run_firmware
 
 QEMU_BOARDS = [b for b in board_names() if load_board(b).is_emulated]
 
@@ -70,7 +70,7 @@ def test_hang_is_a_timeout_error(tmp_path):
     """A firmware that never exits is reported as a hang after the timeout."""
     src = tmp_path / "app_hang.c"
     src.write_text('#include "ts/rt.h"\nint ts_app_main(int c, char **v) { for (;;) { } return 0; }\n')
-    from tinyscene.device.apps import App
+    from tinyscene.target.apps import App
 
     class HangApp(App):
         @property
@@ -87,7 +87,7 @@ def test_firmware_too_big_for_ram_is_named(tmp_path):
     src = tmp_path / "app_big.c"
     src.write_text('#include "ts/rt.h"\nstatic char big[8 << 20];\n'
                    'int ts_app_main(int c, char **v) { big[c] = 1; return big[1]; }\n')
-    from tinyscene.device.apps import App
+    from tinyscene.target.apps import App
 
     class BigApp(App):
         @property

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import aot_models as M
+import pytest
 
 
 @pytest.fixture(scope="session")

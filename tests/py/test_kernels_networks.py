@@ -4,11 +4,11 @@ optimized families clearly ahead of the reference kernels (the issue's figures a
 bench-kernels` on the full-size networks; here only sanity margins on the test networks)."""
 from __future__ import annotations
 
+import aot_models as M
 import pytest
 
-import aot_models as M
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 N_INPUTS = 5
 

@@ -5,12 +5,12 @@ in-place adds), on the Cortex-M4 (armv7em), the Cortex-M7 (armv7em, compiled for
 plus the Armv7E-M kernels' exact requantisation path, forced. Several random inputs per firmware run."""
 from __future__ import annotations
 
+import aot_models as M
 import pytest
 
-import aot_models as M
 from tinyscene.aot import fastkernels as FK
 from tinyscene.aot.runner import run
-from tinyscene.device.boards import load_board
+from tinyscene.target.boards import load_board
 
 BOARDS = ("qemu-an386", "qemu-an547", "qemu-an500")
 FAMILY = {"qemu-an386": "armv7em", "qemu-an500": "armv7em", "qemu-an547": "mve"}

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tinyscene.aot import fastkernels as FK
 from tinyscene.aot.kernels import optimized_variants
-from tinyscene.device.apps import KERNEL_OVERLAYS
 from tinyscene.paths import FIRMWARE_DIR
+from tinyscene.target.apps import KERNEL_OVERLAYS
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -145,7 +145,7 @@ def test_compile_records_the_choices(tmp_path):
     import aot_models as M
 
     from tinyscene.aot.compiler import compile_model
-    from tinyscene.device.boards import load_board
+    from tinyscene.target.boards import load_board
 
     model = M.build("convs", tmp_path / "m")
     for board, family in (("qemu-an386", "armv7em"), ("qemu-an547", "mve")):

@@ -58,6 +58,23 @@ def test_budget_above_the_model_removes_nothing():
     assert sum(p.numel() for p in res.model.parameters()) == sum(p.numel() for p in m.parameters())
 
 
+def test_real_int8_tflite_of_a_slimmed_model_is_the_estimate():
+    """Fast representative of the test below: one conversion, of a slimmed model, through the export
+    pipeline; its real file is model-info's tflite_kb to 5 %."""
+    import numpy as np
+
+    from tinyscene.slim.budget import tflite_int8_bytes
+    from tinyscene.slim.prune import plan_slim, prune_model
+
+    m = _model(1)
+    small = prune_model(m, plan_slim(m, ratio=0.5).keep)
+    calib = np.random.default_rng(0).integers(-128, 128, size=(4, SHAPE[1], SHAPE[2], SHAPE[0])).astype(np.int8)
+    calib[0, 0, 0, 0], calib[0, 0, 0, 1] = -128, 127
+    b1 = tflite_int8_bytes(small, calib, 1 / 32, 0)
+    assert b1 / 1024 == pytest.approx(model_info(small)["tflite_kb"], rel=0.05)
+    assert model_info(small)["int8_kb"] < model_info(m)["int8_kb"]
+
+
 @pytest.mark.slow
 def test_real_int8_tflite_shrinks_in_proportion():
     """The export pipeline (ONNX -> onnx2tf -> int8 TFLite) on a model and its slimmed version: the

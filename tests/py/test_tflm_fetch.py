@@ -82,7 +82,7 @@ def test_tree_digest_is_the_documented_hash_and_ignores_compression(tmp_path):
         arch = tmp_path / f"l{level}" / src.archive_name
         arch.parent.mkdir()
         arch.write_bytes(_tar(FILES, src.stem, links, level=level, reverse=reverse))
-        root = F._extract(src, arch, tmp_path / f"x{level}")
+        root = F.extract(src, arch, tmp_path / f"x{level}")
         assert F.tree_digest(root) == want
     # one changed byte, or a renamed file, is another tree
     other = dict(FILES, **{"src/a.c": b"int b;\n"})
@@ -102,7 +102,7 @@ def test_mirror_good_archive_then_skipped(tmp_path, cache, monkeypatch):
     assert (root / "src/b/c.h").read_bytes() == FILES["src/b/c.h"]
     assert F.tree_digest(root) == digest
     # a second fetch finds the stamp and does not extract again
-    monkeypatch.setattr(F, "_extract", lambda *a, **k: pytest.fail("extracted twice"))
+    monkeypatch.setattr(F, "extract", lambda *a, **k: pytest.fail("extracted twice"))
     assert F.fetch(progress=False, lock_path=lock)["tiny"] == root
 
 

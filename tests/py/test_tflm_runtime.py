@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
+import aot_models as M
 import numpy as np
 import pytest
 
-import aot_models as M
-from tinyscene.device.boards import load_board
-from tinyscene.device.modelrun import run_model
 from tinyscene.errors import TsError
+from tinyscene.runtimes.dispatch import run_model
+from tinyscene.target.boards import load_board
 from tinyscene.tflm import build as tb
 from tinyscene.tflm import runner
 
@@ -92,15 +92,15 @@ def test_per_layer_counts_and_tensors(model_dir, tmp_path, tflm_lib):
     own calls) and every operator's output, equal to the tflite_micro interpreter's kept tensors."""
     from tflite_micro.python.tflite_micro import runtime as tflm_rt
 
-    from tinyscene.tflm.model import read_model
+    from tinyscene.tflite.reader import read_tflite
 
     model = M.build("dscnn", model_dir)
     x = M.random_inputs(model, 1, seed=5)
     rep = _check(model, "qemu-an386", "tflm", x, tmp_path, tflm_lib, dump_layers=tmp_path / "layers")
     outs, rep = runner.run(model, load_board("qemu-an386"), x, runtime="tflm", workdir=tmp_path / "p",
                            per_layer=True, progress=False)
-    info = read_model(model)
-    assert [r["op"] for r in rep.per_layer] == [o.name for o in info.ops]
+    info = read_tflite(model)
+    assert [r["op"] for r in rep.per_layer] == [o.kind for o in info.ops]
     total = sum(r["instructions"] for r in rep.per_layer)
     assert abs(total - rep.instructions) < 0.02 * rep.instructions
     kernels = {r["op"]: r["kernel"] for r in rep.per_layer}
@@ -111,7 +111,7 @@ def test_per_layer_counts_and_tensors(model_dir, tmp_path, tflm_lib):
     it.set_input(x[0], 0)
     it.invoke()
     index = json.loads((tmp_path / "layers" / "layers.json").read_text())
-    assert [e["op"] for e in index["layers"]] == [o.name for o in info.ops]
+    assert [e["op"] for e in index["layers"]] == [o.kind for o in info.ops]
     for e in index["layers"]:
         got = np.load(tmp_path / "layers" / e["file"])[0]
         want = np.asarray(it.GetTensor(e["tensor"], 0)["tensor_data"]).reshape(got.shape)
@@ -148,12 +148,12 @@ def _with_opcode(src, dst, old: str, new: str) -> None:
 
 
 def test_operator_tflm_lacks_is_named(model_dir, tmp_path):
-    from tinyscene.tflm.model import read_model
+    from tinyscene.tflite.reader import read_tflite
 
     src = M.build("dscnn", model_dir)
     bad = tmp_path / "gelu.tflite"
     _with_opcode(src, bad, "SOFTMAX", "GELU")
-    where = next(o.index for o in read_model(bad).ops if o.name == "GELU")
+    where = next(o.index for o in read_tflite(bad).ops if o.kind == "GELU")
     x = M.random_inputs(src, 1)
     with pytest.raises(TsError, match=rf"gelu\.tflite: operator GELU \(operator #{where}\) is not supported by "
                                       "TensorFlow Lite Micro"):
@@ -212,6 +212,16 @@ def test_bench_side_by_side_and_deterministic(model_dir, tmp_path, run_cli, tflm
     assert rows["tflm"][col["exact"]] == rows["tflm-ref"][col["exact"]] == "True"
     assert "unknown runtime" in rows["nosuch"][col["status"]]
     assert "| dscnn.tflite | qemu-an386 | tflm | cmsis-nn |" in stdout
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ["mobilenet", "autoencoder"])
+def test_more_networks_with_cmsis_nn_helium(name, model_dir, tmp_path, tflm_lib):
+    """Fast representative of the test below: two more networks (depthwise-separable, fully connected)
+    on the Cortex-M55 with CMSIS-NN's Helium kernels, bit-exact with tflite_micro."""
+    model = M.build(name, model_dir)
+    rep = _check(model, "qemu-an547", "tflm", M.random_inputs(model, 2, seed=4), tmp_path, tflm_lib)
+    assert rep.kernels == "cmsis-nn" and rep.instructions > 0
 
 
 @pytest.mark.slow

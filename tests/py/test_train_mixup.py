@@ -7,7 +7,13 @@ import pytest
 import torch
 from scipy import stats
 
-from tinyscene.train.mixup import mix, mixup_batch, one_hot, sample_lambda, soft_cross_entropy
+from tinyscene.train.mixup import (
+    mix,
+    mixup_batch,
+    one_hot,
+    sample_lambda,
+    soft_cross_entropy,
+)
 
 
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 2.0])

@@ -1,13 +1,16 @@
 """tinyscene's ahead-of-time int8 model compiler: .tflite -> graph IR -> passes -> kernel choice ->
 static memory plan -> C (model.c/.h) that calls the int8 kernels of firmware/src/nn in order.
 
-    reader.py    .tflite (TFLite's flatc-generated schema module) -> ir.Graph
-    passes.py    constant folding, views (RESHAPE/SQUEEZE), activation fusion, dead-code removal
-    quant.py     TFLite's quantisation arithmetic (QuantizeMultiplier & co.), bit for bit
-    kernels.py   per-layer kernel choice (C function, weight layout, scratch, packed constants)
-    planner.py   static arena from tensor lifetimes (greedy by size, in-place reuse)
-    cwriter.py   model.c / model.h (the only writer of C in this package)
-    compiler.py  the pipeline: compile_model()
-    runner.py    runtime "aot" of tinyscene.device.modelrun (build, run on a board, read results)
-    commands.py  `tinyscene compile`, `tinyscene run`, `tinyscene compare`
+    quant.py        TFLite's quantisation arithmetic (QuantizeMultiplier & co.), bit for bit
+    passes.py       constant folding, views, fused padding / dilations / activations, dead code
+    kernels.py      lowering of each op and the kernel-variant table (reference family)
+    fastkernels.py  the armv7em / mve variants: weight packing, requantisation records
+    planner.py      the static arena from tensor lifetimes
+    cwriter.py      the text of model.c / model.h
+    compiler.py     the pipeline (compile_graph, compile_model) and `emit`, the one writer of its files
+    runner.py       the `aot` runtime: compile, build the model app for a board, run, read back
+    compare.py      first layer where a board differs from tflite_micro (`tinyscene compare`)
+    benchnets.py    the networks the kernel bench runs
+    kbench.py       `tinyscene bench-kernels`: reference vs optimized kernels per network and layer
+    commands.py     `tinyscene compile`, `tinyscene compare`
 """

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.paths import cache_dir
+from tinyscene.tflite.keras_int8 import keras_to_int8
+from tinyscene.util.atomic import write_bytes
 
 
 def _keras():
@@ -115,19 +118,11 @@ def convert(model, seed: int = 0) -> bytes:
         for _ in range(32):
             yield [rng.standard_normal((1, *shape)).astype(np.float32)]
 
-    c = tf.lite.TFLiteConverter.from_keras_model(model)
-    c.optimizations = [tf.lite.Optimize.DEFAULT]
-    c.representative_dataset = rep
-    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    c.inference_input_type = tf.int8
-    c.inference_output_type = tf.int8
-    return c.convert()
+    return keras_to_int8(tf, model, rep)
 
 
 def network_path(name: str) -> Path:
     """The converted .tflite of a named network (built on first use, cached by the source of its builder)."""
-    from tinyscene.paths import cache_dir
-    from tinyscene.util.atomic import write_bytes
 
     if name not in NETWORKS:
         raise TsError(f"unknown network '{name}' (known: {', '.join(NETWORKS)}; or give a .tflite path)")
@@ -140,7 +135,3 @@ def network_path(name: str) -> Path:
         tf.keras.utils.set_random_seed(0)
         write_bytes(path, convert(fn(tf)))
     return path
-
-
-def macs_note() -> str:
-    return "MACs: the multiply-accumulates of the convolution, depthwise and dense layers (as the compiler counts)"

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import shlex
-import tempfile
 from pathlib import Path
+
+from tinyscene.util.workdir import work_folder
 
 
 def _compile(args: argparse.Namespace) -> int:
     from tinyscene.aot.compiler import compile_model
-    from tinyscene.device.boards import load_board
+    from tinyscene.target.boards import load_board
 
     board = load_board(args.board) if args.board else None
     cmd = "tinyscene compile " + " ".join(shlex.quote(str(a)) for a in
@@ -24,96 +23,11 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _workdir(path: str | None):
-    if path:
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
-        yield p
-    else:
-        with tempfile.TemporaryDirectory(prefix="tinyscene-run-") as d:
-            yield Path(d)
-
-
-def _split_batch(x, in_shape: tuple) -> tuple[list, str]:
-    """-> (inputs, how outputs are stacked): 'single' | 'batch' (leading axis) | 'batch-replace' (the
-    model's batch-1 axis replaced by the batch)."""
-    from tinyscene.errors import TsError
-
-    if tuple(x.shape) == tuple(in_shape):
-        return [x], "single"
-    if x.ndim == len(in_shape) + 1 and tuple(x.shape[1:]) == tuple(in_shape):
-        return [x[k] for k in range(x.shape[0])], "batch"
-    if in_shape and in_shape[0] == 1 and x.ndim == len(in_shape) and tuple(x.shape[1:]) == tuple(in_shape[1:]):
-        return [x[k:k + 1] for k in range(x.shape[0])], "batch-replace"
-    raise TsError(f"--input: shape {list(x.shape)} is neither the model input {list(in_shape)} nor a batch of it")
-
-
-def _stack(outs: list, how: str):
-    import numpy as np
-
-    if how == "single":
-        return outs[0]
-    if how == "batch":
-        return np.stack(outs)
-    return np.concatenate(outs, axis=0)
-
-
-def _run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from tinyscene.aot.reader import read_tflite
-    from tinyscene.device.modelrun import run_model
-    from tinyscene.errors import TsError
-    from tinyscene.util.atomic import save_npy, write_json
-
-    model = Path(args.model)
-    g = read_tflite(model)
-    if len(g.inputs) != 1:
-        raise TsError(f"{model}: {len(g.inputs)} inputs; `tinyscene run --input` takes single-input models")
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise TsError(f"--input {args.input}: cannot read a .npy array ({e})") from None
-    inputs, how = _split_batch(x, g.t(g.inputs[0]).shape)
-    many = len(g.outputs) > 1
-    if many and not str(args.out).endswith(".npz"):
-        raise TsError(f"{model} has {len(g.outputs)} outputs: give --out a .npz path")
-    with _workdir(args.workdir) as wd:
-        try:
-            dump = Path(args.dump_layers) if args.dump_layers else None
-            if args.profile_layers:  # an option of the aot runtime only: straight to its runner
-                if args.runtime != "aot":
-                    raise TsError("--profile-layers: only with --runtime aot")
-                from tinyscene.aot.runner import run as aot_run
-                from tinyscene.device.boards import load_board
-
-                outs, report = aot_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
-                                       dump_layers=dump, timeout=args.timeout, profile_layers=True)
-            else:
-                outs, report = run_model(model, args.board, inputs, runtime=args.runtime, kernels=args.kernels,
-                                         workdir=wd, dump_layers=dump, timeout=args.timeout)
-        except ImportError as e:
-            raise TsError(f"--runtime {args.runtime}: not available in this installation ({e})") from None
-    if many:
-        arrays = {f"output_{j}": _stack([o[j] for o in outs], how) for j in range(len(g.outputs))}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(args.out, **arrays)
-    else:
-        save_npy(args.out, _stack(outs, how))
-    d = report.to_dict()
-    d["invokes"] = len(inputs)
-    if args.json:
-        write_json(args.json, d)
-    print(json.dumps(d, indent=1))
-    return 0
-
-
 def _compare(args: argparse.Namespace) -> int:
     from tinyscene.aot.compare import compare_with_tflm
     from tinyscene.util.atomic import write_json
 
-    with _workdir(args.workdir) as wd:
+    with work_folder(args.workdir) as wd:
         result = compare_with_tflm(Path(args.model), args.board, Path(args.input), workdir=wd,
                                    kernels=args.kernels, index=args.index, timeout=args.timeout)
     print(result.text())
@@ -130,22 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel family: auto = the board's (armv7em, mve), or reference")
     p.set_defaults(func=_compile)
-
-    p = sub.add_parser("run", help="run an int8 .tflite on a board (host or QEMU) and report counts")
-    p.add_argument("--model", required=True)
-    p.add_argument("--board", required=True, help="host or a QEMU board (see `tinyscene boards`)")
-    p.add_argument("--input", required=True, help=".npy: one input, or a batch of them (leading axis)")
-    p.add_argument("--out", required=True, help=".npy for the outputs (stacked like the input); .npz for "
-                                                "several outputs")
-    p.add_argument("--json", help="write the report (instructions, arena_bytes, flash_bytes, stack_bytes, ...)")
-    p.add_argument("--runtime", default="aot", choices=("aot", "tflm", "tflm-ref"))
-    p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
-    p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
-    p.add_argument("--profile-layers", action="store_true",
-                   help="per-layer instruction counts in the report (aot; adds a few instructions per layer)")
-    p.add_argument("--workdir", help="keep the generated sources and firmware here (default: temporary)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds before the firmware counts as hung")
-    p.set_defaults(func=_run)
 
     p = sub.add_parser("compare", help="first layer and index where the device differs from tflite_micro")
     p.add_argument("--model", required=True)

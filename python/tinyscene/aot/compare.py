@@ -3,12 +3,16 @@ interpreter on the same input keeping all its tensors (InterpreterConfig.kPreser
 the first layer, in execution order, whose output differs, with the first differing index."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tinyscene.aot.runner import prepare_inputs, run
 from tinyscene.errors import TsError
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.reader import read_tflite
 
 
 @dataclass
@@ -86,10 +90,6 @@ def tflm_tensors(model: Path, x: np.ndarray, tensor_ids: list[int], n_outputs: i
 
 def compare_with_tflm(model: Path, board_name: str, input_path: Path, *, workdir: Path, kernels: str = "auto",
                       index: int = 0, timeout: float = 600.0) -> Comparison:
-    from tinyscene.aot.reader import read_tflite
-    from tinyscene.aot.runner import prepare_inputs, run
-    from tinyscene.device.boards import load_board
-
     board = load_board(board_name)
     g = read_tflite(model)
     if len(g.inputs) != 1:
@@ -108,7 +108,6 @@ def compare_with_tflm(model: Path, board_name: str, input_path: Path, *, workdir
     dump = workdir / "layers"
     outs, _ = run(model, board, [x], kernels=kernels, workdir=workdir, dump_layers=dump, timeout=timeout,
                   command=f"tinyscene compare --model {Path(model).name} --board {board.name}")
-    import json
 
     index_json = json.loads((dump / "layers.json").read_text())
     tids = [e["tensor"] for e in index_json["layers"]]

@@ -6,18 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyscene.aot.cwriter import const_bytes, write_c
-from tinyscene.aot.ir import Graph
 from tinyscene.aot.kernels import Layer, check_supported, lower_graph
 from tinyscene.aot.passes import run_passes
 from tinyscene.aot.planner import Plan, check_plan, plan_memory
-from tinyscene.aot.reader import read_tflite
-from tinyscene.errors import TsError
-from tinyscene.util.atomic import write_text
+from tinyscene.target.boards import Board
+from tinyscene.target.budget import Part, place
+from tinyscene.tflite.graph import Graph
+from tinyscene.tflite.reader import read_tflite
+from tinyscene.util.atomic import write_files
 
-# What the runtime and the model app take besides the model (C library, start-up, kernels, stack, heap):
-# kept free when checking that a model fits a board.
-RUNTIME_FLASH_RESERVE = 24 * 1024
-RAM_RESERVE = 8 * 1024
+ARENA_PART = "model arena"
+WEIGHTS_PART = "model weights and tables"
 
 
 @dataclass
@@ -77,7 +76,10 @@ def _tdesc(g: Graph, tid: int) -> dict:
     return d
 
 
-def compile_graph(g: Graph, family: str = "reference", *, board=None) -> Compiled:
+def compile_graph(g: Graph, family: str = "reference", *, board: Board | None = None) -> Compiled:
+    """Lower and plan `g` for a kernel family; with a board, check that the model alone fits it (the
+    classifier checks its whole image with tinyscene.target.budget and passes the arena's section to
+    `emit`)."""
     check_supported(g)
     run_passes(g)
     layers = lower_graph(g, family)
@@ -85,41 +87,37 @@ def compile_graph(g: Graph, family: str = "reference", *, board=None) -> Compile
     check_plan(plan)
     model_bytes = const_bytes(g, layers)
     macs = sum(L.macs for L in layers)
-    section = _check_board(board, model_bytes, plan.arena_bytes) if board is not None else None
+    section = None
+    if board is not None:
+        placement = place(board, [Part(ARENA_PART, plan.arena_bytes, movable=True)],
+                          [Part(WEIGHTS_PART, model_bytes)], f"model {g.source}")
+        section = placement.section(ARENA_PART)
     return Compiled(g, layers, plan, family, model_bytes, macs, None, section)
 
 
-def _check_board(board, model_bytes: int, arena_bytes: int) -> str | None:
-    """Budgets of the board (flash for the model, RAM for the arena); returns the arena's section."""
-    if board.is_host:
-        return None
-    flash = board.flash.size - RUNTIME_FLASH_RESERVE
-    if model_bytes > flash:
-        raise TsError(f"model needs {model_bytes:,} B of flash for weights and tables; board '{board.name}' has "
-                      f"{board.flash.size:,} B of flash ({flash:,} B after the runtime)")
-    ram = board.ram.size - board.stack_size - board.heap_size - RAM_RESERVE
-    if arena_bytes <= ram:
-        return None
-    if board.ext_ram is not None and arena_bytes <= board.ext_ram.size:
-        return ".ext_bss"
-    have = max(ram, board.ext_ram.size if board.ext_ram else 0)
-    raise TsError(f"arena of {arena_bytes:,} B does not fit board '{board.name}' RAM ({have:,} B available "
-                  f"for the arena)")
+def emit(comp: Compiled, out_dir: str | Path, command: str, *, arena_section: str | None = None,
+         report: bool = True) -> None:
+    """The single writer of a compiled model's files: model.c, model.h (and compile_report.json) into
+    out_dir, all or none. `arena_section` overrides the compiler's own placement of the arena (the
+    classifier's budget of the whole image decides it)."""
+    if arena_section is not None:
+        comp.arena_section = arena_section or None
+    out = Path(out_dir)
+    src = write_c(comp.graph, comp.layers, comp.plan, command, comp.arena_section)
+    files = {out / "model.h": src.model_h, out / "model.c": src.model_c}
+    if report:
+        files[out / "compile_report.json"] = json.dumps(comp.report(), indent=1) + "\n"
+    write_files(files)
+    comp.out_dir = out
 
 
-def compile_model(model: str | Path, out_dir: str | Path | None, *, board=None, kernels: str = "auto",
-                  command: str = "tinyscene compile") -> Compiled:
+def compile_model(model: str | Path, out_dir: str | Path | None, *, board: Board | None = None,
+                  kernels: str = "auto", command: str = "tinyscene compile") -> Compiled:
     """Compile `model` for `board` (None: generic, reference kernels) and write model.c/.h and
     compile_report.json into out_dir (when given)."""
     family = board.kernel_family(kernels) if board is not None else ("reference" if kernels in ("auto", "reference")
                                                                       else kernels)
-    g = read_tflite(model)
-    comp = compile_graph(g, family, board=board)
+    comp = compile_graph(read_tflite(model), family, board=board)
     if out_dir is not None:
-        out = Path(out_dir)
-        src = write_c(g, comp.layers, comp.plan, command, comp.arena_section)
-        write_text(out / "model.h", src.model_h)
-        write_text(out / "model.c", src.model_c)
-        write_text(out / "compile_report.json", json.dumps(comp.report(), indent=1) + "\n")
-        comp.out_dir = out
+        emit(comp, out_dir, command)
     return comp

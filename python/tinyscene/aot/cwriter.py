@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyscene.aot.ir import Graph, Tensor
 from tinyscene.aot.kernels import F32, F64, CArray, Layer, Ref
 from tinyscene.aot.planner import Plan
+from tinyscene.tflite.graph import Graph, Tensor
 
 CTYPE = {"int8": "int8_t", "float32": "float", "int32": "int32_t", "uint8": "uint8_t", "int16": "int16_t"}
 DTYPE_ENUM = {"int8": "TS_DTYPE_INT8", "float32": "TS_DTYPE_FLOAT32", "int32": "TS_DTYPE_INT32"}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyscene.device.apps import App
 from tinyscene.errors import TsError
+from tinyscene.target.apps import App
 
 NNBENCH_APP = App("nnbench", "whole-network and per-layer instruction counts of a generated model", ("rt", "nn"))
 RESULT_LINE = re.compile(r"^ts-nnbench: result total=(\d+) layers=([\d,]*) hooked=(\d+)\s*$", re.MULTILINE)
@@ -81,7 +81,7 @@ def _layer_detail(L) -> tuple[str, int, int, tuple | None]:
 
 def _kernel_code_bytes(build, family: str) -> int:
     """Bytes of .text from the nn objects, read from the linker map."""
-    from tinyscene.device.apps import group_sources
+    from tinyscene.target.apps import group_sources
 
     stems = {s.stem for s in group_sources("nn", family)}
     mp = Path(build.elf).with_suffix(".map")
@@ -107,7 +107,7 @@ def tflm_outputs(model: Path, x: np.ndarray, n_outputs: int = 1) -> list[np.ndar
     """Outputs of the tflite_micro Python interpreter (TFLM's reference kernels) for one input."""
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.tflite.reader import read_tflite
 
     g = read_tflite(model)  # an arena for the largest models: twice every tensor, at least 1 MiB
     arena = max(1 << 20, 2 * sum(t.nbytes for t in g.tensors.values() if t.data is None) + (1 << 16))
@@ -122,10 +122,10 @@ def bench_one(model: Path, board_name: str, kernels: str, workdir: Path, x: np.n
     """Counts for one model on one board with one kernel family request (reference | auto)."""
     from tinyscene.aot.compiler import compile_model
     from tinyscene.aot.runner import prepare_inputs
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.build import build_firmware
-    from tinyscene.device.modelrun import ticks_to_count
-    from tinyscene.device.qemu import run_firmware
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.build import build_firmware
+    from tinyscene.target.modelrun import ticks_to_count
+    from tinyscene.target.qemu import run_firmware
 
     board = load_board(board_name)
     if not board.is_emulated:
@@ -168,9 +168,9 @@ def bench_one(model: Path, board_name: str, kernels: str, workdir: Path, x: np.n
         detail, cin, cout, khw = _layer_detail(L)
         layers.append(LayerCount(L.index, L.op.kind, L.function, L.macs, ticks_to_count(tk, per_tick), detail,
                                  cin, cout, khw, L.scratch_bytes))
-    from tinyscene.aot.runner import _symbols_bytes
+    from tinyscene.target.image import symbols_bytes
 
-    flash_model = _symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
+    flash_model = symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
     return BenchResult(model=str(model), board=board_name, kernels=kernels, family=comp.family, instructions=total,
                        macs=comp.macs, arena_bytes=comp.plan.arena_bytes, flash_model_bytes=flash_model,
                        flash_runtime_bytes=max(build.flash_bytes - flash_model, 0),
@@ -325,7 +325,7 @@ def _resolve_models(names: list[str]) -> list[Path]:
 
 
 def _input_for(model: Path, seed: int) -> np.ndarray:
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.tflite.reader import read_tflite
 
     g = read_tflite(model)
     if len(g.inputs) != 1:
@@ -344,10 +344,9 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
 
     from tqdm import tqdm
 
-    from tinyscene.aot.reader import read_tflite
+    from tinyscene.target.boards import load_board
+    from tinyscene.tflite.reader import read_tflite
     from tinyscene.util.atomic import write_json, write_text
-
-    from tinyscene.device.boards import load_board
 
     for k in kernels:
         if k not in ("reference", "auto"):

@@ -28,8 +28,8 @@ from typing import Callable
 import numpy as np
 
 from tinyscene.aot import quant as Q
-from tinyscene.aot.ir import Graph, Op, Tensor
 from tinyscene.errors import TsError
+from tinyscene.tflite.graph import Graph, Op, Tensor
 
 MAX_DIMS = 6
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
@@ -664,6 +664,8 @@ def lower_graph(g: Graph, family: str) -> list[Layer]:
 
 def check_supported(g: Graph) -> None:
     """Reject, before any work, ops and tensor types the compiler does not handle (first offender named)."""
+    if g.subgraphs > 1:
+        raise TsError(f"{g.source}: {g.subgraphs} subgraphs (control flow) are not supported")
     for op in g.ops:
         if op.kind.startswith("CUSTOM:"):
             raise TsError(f"{op.where()}: custom op '{op.kind[7:]}' is not supported")

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinyscene.aot import quant as Q
-from tinyscene.aot.ir import NUMPY_DTYPES, Graph, Op
 from tinyscene.errors import TsError
+from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Op
 
 VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyscene.aot.ir import Graph
 from tinyscene.aot.kernels import Layer
+from tinyscene.tflite.graph import Graph
 
 ALIGN = 4  # word alignment: int32 scratch, LDR on Armv7E-M, VLDRW on MVE
 

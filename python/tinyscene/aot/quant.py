@@ -54,10 +54,6 @@ def quantize_multiplier_greater_than_one(m: float) -> tuple[int, int]:
     return quantize_multiplier(m)
 
 
-def f32(x) -> np.float32:
-    return np.float32(x)
-
-
 def quantize_value(scale: np.float32, zero_point: int, value: float) -> int:
     """kernel_util.cc Quantize(): zero_point + (int)TfLiteRound(f / scale) in float32."""
     tmp = float(np.float32(np.float32(value) / np.float32(scale)))
@@ -99,12 +95,6 @@ def fc_per_tensor_multiplier(input_scale: np.float32, filter_scale: np.float32,
     """GetQuantizedConvolutionMultipler: the input*filter product is a float32 product, then double."""
     prod = float(np.float32(np.float32(input_scale) * np.float32(filter_scale)))
     return quantize_multiplier(prod / float(np.float32(output_scale)))
-
-
-def bias_scale_ok(input_scale, filter_scale, bias_scale, output_scale) -> bool:
-    """The check TFLM makes on a per-tensor FULLY_CONNECTED bias scale (|diff| / out <= 0.02)."""
-    prod = float(np.float32(input_scale)) * float(np.float32(filter_scale))
-    return abs(prod - float(np.float32(bias_scale))) / float(np.float32(output_scale)) <= 0.02
 
 
 def add_params(s1: np.float32, s2: np.float32, so: np.float32, left_shift: int = 20) -> dict:

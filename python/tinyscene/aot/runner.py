@@ -1,35 +1,27 @@
-"""Runtime "aot" of tinyscene.device.modelrun: compile the model, build the `model` app for the board,
+"""Runtime "aot" of tinyscene.target.modelrun: compile the model, build the `model` app for the board,
 run every input in ONE firmware run (QEMU or host), read the outputs back."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tinyscene.device.boards import Board
-from tinyscene.device.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.aot.compiler import compile_model
 from tinyscene.errors import TsError
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import Board
+from tinyscene.target.build import build_firmware
+from tinyscene.target.image import host_image_bytes, symbols_bytes
+from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
+from tinyscene.target.qemu import run_firmware
+from tinyscene.util.atomic import save_npy, write_json
 
 RESULT_LINE = re.compile(r"^ts-model: result invokes=(\d+) arena_bytes=(\d+) stack_bytes=(\d+) ticks=([\d,]*)\s*$",
                          re.MULTILINE)
 ERROR_LINE = re.compile(r"^ts-model: error: (.*)$", re.MULTILINE)
 LAYER_TICKS_LINE = re.compile(r"^ts-model: layer-ticks ([\d,]*)\s*$", re.MULTILINE)
 MAX_INVOKES_PER_RUN = 1024  # app_model.c TS_MODEL_MAX_INVOKES
-
-
-@dataclass
-class LayerDump:
-    """One layer's output for every invoke (leading axis)."""
-
-    layer: int
-    op: str
-    op_index: int
-    tensor: int
-    name: str
-    kernel: str
-    values: np.ndarray
 
 
 def _np_dtype(dtype: str):
@@ -64,38 +56,8 @@ def prepare_inputs(graph, inputs: list) -> list[list[np.ndarray]]:
     return out
 
 
-def _symbols_bytes(elf: Path, prefix: tuple[str, ...]) -> int:
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-
-    total = 0
-    with open(elf, "rb") as f:
-        e = ELFFile(f)
-        for s in e.iter_sections():
-            if isinstance(s, SymbolTableSection):
-                for sym in s.iter_symbols():
-                    if sym["st_info"]["type"] == "STT_OBJECT" and sym.name.startswith(prefix):
-                        total += sym["st_size"]
-    return total
-
-
-def _host_image_bytes(elf: Path) -> int:
-    from elftools.elf.elffile import ELFFile
-
-    total = 0
-    with open(elf, "rb") as f:
-        for s in ELFFile(f).iter_sections():
-            if s["sh_flags"] & 0x2 and s["sh_type"] != "SHT_NOBITS" and s.name in (".text", ".rodata", ".data"):
-                total += s["sh_size"]
-    return total
-
-
 def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str,
                          poison_arena: bool = False):
-    from tinyscene.aot.compiler import compile_model
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.build import build_firmware
-
     gen = workdir / "gen"
     comp = compile_model(model, gen, board=board, kernels=kernels, command=command)
     elf = workdir / ("model" if board.is_host else "model.elf")
@@ -110,13 +72,11 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
         command: str | None = None, poison_arena: bool = False,
         profile_layers: bool = False) -> tuple[list, ModelRunReport]:
-    """See tinyscene.device.modelrun. Returns one output per input (an array, or a list of arrays for a
+    """See tinyscene.target.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
     stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
     arena byte that holds no live tensor before and after each layer. profile_layers: per-layer counts in
     report.per_layer (the layer hook adds a few instructions per layer to the invoke's count)."""
-    from tinyscene.device.qemu import run_firmware
-    from tinyscene.util.atomic import save_npy, write_json
 
     if runtime != "aot":
         raise TsError(f"tinyscene.aot.runner runs the 'aot' runtime, not '{runtime}'")
@@ -206,9 +166,9 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
     instr = [ticks_to_count(t, per_tick) for t in ticks] if board.counter.unit != "none" else []
     if board.is_host:
         flash_model = comp.model_bytes
-        flash_total = _host_image_bytes(build.elf)
+        flash_total = host_image_bytes(build.elf)
     else:
-        flash_model = _symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
+        flash_model = symbols_bytes(build.elf, ("tsm_", "ts_model_layer", "ts_model_inputs", "ts_model_outputs"))
         flash_total = build.flash_bytes
     report = ModelRunReport(
         model=str(model), board=board.name, runtime="aot", kernels=comp.family,

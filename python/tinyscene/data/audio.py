@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_path
 
 TAU_RATE = 48000
 TAU_CHANNELS = 2
@@ -36,7 +39,6 @@ TAU_SPEC = WavSpec(TAU_RATE, TAU_CHANNELS, TAU_SECONDS)
 
 def wav_info(path: str | os.PathLike):
     """soundfile's header info; a missing or unreadable file is a TsError."""
-    import soundfile as sf
 
     path = Path(path)
     if not path.is_file():
@@ -80,7 +82,6 @@ def read_wav(path: str | os.PathLike, spec: WavSpec | None = None,
              max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """(float32 [channels, samples] in [-1, 1), sample rate). Checks `spec` first; a file whose data
     cannot be decoded is a TsError."""
-    import soundfile as sf
 
     info = check_wav(path, spec or WavSpec())
     frames = -1 if max_seconds is None else int(np.ceil(max_seconds * info.samplerate))
@@ -98,7 +99,6 @@ def read_wav(path: str | os.PathLike, spec: WavSpec | None = None,
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int, quality: str = "HQ") -> np.ndarray:
     """Band-limited resampling (soxr) of [channels, samples] (or [samples]) float audio."""
-    import soxr
 
     if quality not in QUALITIES:
         raise TsError(f"resampling quality '{quality}': expected one of {', '.join(QUALITIES)}")
@@ -155,9 +155,6 @@ def load_clip(path: str | os.PathLike, cfg, spec: WavSpec | None = None, quality
 
 def write_wav(path: str | os.PathLike, x: np.ndarray, rate: int, subtype: str = "PCM_24") -> Path:
     """Write [channels, samples] float (or int16) audio atomically."""
-    import soundfile as sf
-
-    from tinyscene.util.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

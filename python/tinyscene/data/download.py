@@ -26,8 +26,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from tinyscene.data.tau import usual_mode
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_dir, write_json
 
 BASE_URL = "https://zenodo.org/records/3670185/files/"
 TOP_DIR = "TAU-urban-acoustic-scenes-2020-3class-development"
@@ -125,7 +128,6 @@ def _open(url: str, start: int):
 def fetch(url: str, dest: Path, archive: Archive, progress: bool = True) -> None:
     """Download url into dest (via dest.part, resumed with Range when it exists), up to RETRIES
     interruptions in this call; leaves dest complete or raises TsError (keeping the .part)."""
-    from tqdm import tqdm
 
     part = dest.with_name(dest.name + ".part")
     last_error = ""
@@ -192,7 +194,6 @@ def _merge(src: Path, dst: Path) -> None:
 def download(out: str | os.PathLike, base_url: str = BASE_URL, table: tuple[Archive, ...] = ARCHIVES,
              force: bool = False, keep_archives: bool = False, progress: bool = True) -> Path:
     """Fetch, verify and unpack the archives of `table` into `out` (the TAU layout)."""
-    from tinyscene.util.atomic import atomic_dir, write_json
 
     out = Path(out)
     if out.exists() and not force:

@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 from tinyscene.errors import TsError
+from tinyscene.paths import cache_dir
+from tinyscene.util.atomic import write_bytes
 
 PACKAGE = "dcase_util==0.2.20"
 MEMBER = "dcase_util/utils/example_data/acoustic_scene.wav"
@@ -50,7 +52,6 @@ def _member(archive: Path) -> bytes:
 
 def fetch(dest: Path) -> Path:
     """pip download the package into a temporary folder and extract the wav to dest (atomically)."""
-    from tinyscene.util.atomic import write_bytes
 
     with tempfile.TemporaryDirectory(prefix="tinyscene-example-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
@@ -74,7 +75,6 @@ def fetch(dest: Path) -> Path:
 
 def example_wav() -> Path:
     """Path of the example recording in the user cache (fetched once, verified each time)."""
-    from tinyscene.paths import cache_dir
 
     dest = cache_dir() / FILE_NAME
     if dest.is_file() and _sha256(dest.read_bytes()) == SHA256:

@@ -20,13 +20,25 @@ set depends only on its arguments, not on the number of worker processes.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import soundfile as sf
+from tqdm import tqdm
 
-from tinyscene.data.tau import AUDIO_DIR, META_FILE, SCENE_CLASS, SCENES, SETUP_DIR, usual_mode
+from tinyscene.data.tau import (
+    AUDIO_DIR,
+    META_FILE,
+    SCENE_CLASS,
+    SCENES,
+    SETUP_DIR,
+    usual_mode,
+)
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_dir
 
 FS = 48000
 CITIES = ("barcelona", "helsinki", "lisbon", "london", "lyon", "milan", "paris", "prague", "stockholm", "vienna")
@@ -563,7 +575,6 @@ def plan(clips_per_scene: int, seed: int) -> list[PlannedClip]:
 def _render_to(args) -> str:
     """Worker: render one clip and write it (PCM_24)."""
     pc, seed, seconds, root = args
-    import soundfile as sf
 
     s = SCENES.index(pc.scene)
     loc = make_location(pc.scene, np.random.default_rng([seed, s, pc.location, 1]))
@@ -579,9 +590,6 @@ def _table(rows: list[list[str]]) -> str:
 def synth(out: str | os.PathLike, clips_per_scene: int, seconds: float = 10.0, seed: int = 0,
           jobs: int | None = None, force: bool = False, progress: bool = True) -> list[PlannedClip]:
     """Write a synthetic TAU-layout data set to `out` (atomically); returns the clips."""
-    from tqdm import tqdm
-
-    from tinyscene.util.atomic import atomic_dir
 
     if clips_per_scene < 1:
         raise TsError(f"--clips-per-scene {clips_per_scene}: must be at least 1")
@@ -602,8 +610,6 @@ def synth(out: str | os.PathLike, clips_per_scene: int, seconds: float = 10.0, s
                 _render_to(t)
                 bar.update()
         else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
 
             # spawn: safe whatever threads the calling process runs
             with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as ex:

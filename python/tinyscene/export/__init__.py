@@ -8,7 +8,8 @@
     ladder.py     the verification ladder written into report.json
     bundle.py     export/<name>/: model.onnx, model_int8.tflite, frontend.json, vectors/,
                   report.json, manifest.json, tflm/ — built atomically
-    tflm_src.py   tflm/model_data.cc/.h (the .tflite as a C array) and tflm/ops.h
+    compact.py    the converter's file compacted (same graph, fewer bytes), checked with LiteRT
+    biascorr.py   the logits layer's int32 bias corrected for the mean int8-vs-float offset
     commands.py   `tinyscene export`, `tinyscene inspect`
 
 Importing this package imports neither torch nor tensorflow.

@@ -18,41 +18,37 @@ from __future__ import annotations
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.export.compact import pack_model, unpack_model
+from tinyscene.tflite.graph import Op
+from tinyscene.tflite.interpreters import litert_interpreter, run_litert
+from tinyscene.tflite.reader import read_tflite_bytes
 
 BIASED_OPS = ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D")
 PASS_THROUGH = ("RESHAPE",)
 
 
 def output_layer(data: bytes) -> tuple[dict | None, str]:
-    """(the op that computes the graph's single output through reshapes, or None, why not)."""
-    from tinyscene.export.to_tflite import read_tflite
-
-    m = read_tflite(data)
-    if len(m["outputs"]) != 1:
-        return None, f"{len(m['outputs'])} outputs"
-    producer = {o: op for op in m["ops"] for o in op["outputs"]}
-    t = m["outputs"][0]
-    op = producer.get(t)
-    while op is not None and op["op"] in PASS_THROUGH:
-        op = producer.get(op["inputs"][0])
-    if op is None or op["op"] not in BIASED_OPS:
-        return None, f"the output comes from {op['op'] if op else 'no op'}, not a layer with a bias"
-    if len(op["inputs"]) < 3 or op["inputs"][2] < 0:
-        return None, f"the output layer ({op['op']}, op {op['index']}) has no bias"
-    tens = m["tensors"]
-    x, w, b = (tens[i] for i in op["inputs"][:3])
-    if not b["const"] or b["dtype"] != "int32" or not len(x["scales"]) or not len(w["scales"]):
-        return None, f"the output layer ({op['op']}, op {op['index']}) has no int32 constant bias"
-    return {"op": op, "input": x, "weights": w, "bias": b, "tensors": tens}, ""
+    """(the op that computes the graph's single output through reshapes, with its input, weight and bias
+    tensors, or None, why not)."""
+    g = read_tflite_bytes(data)
+    if len(g.outputs) != 1:
+        return None, f"{len(g.outputs)} outputs"
+    op: Op | None = g.producer(g.outputs[0])
+    while op is not None and op.kind in PASS_THROUGH:
+        op = g.producer(op.inputs[0])
+    if op is None or op.kind not in BIASED_OPS:
+        return None, f"the output comes from {op.kind if op else 'no op'}, not a layer with a bias"
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return None, f"the output layer ({op.kind}, op {op.index}) has no bias"
+    x, w, b = (g.t(i) for i in op.inputs[:3])
+    if b.data is None or b.dtype != "int32" or x.quant is None or w.quant is None:
+        return None, f"the output layer ({op.kind}, op {op.index}) has no int32 constant bias"
+    return {"op": op, "input": x, "weights": w, "bias": b, "graph": g}, ""
 
 
 def correct_output_bias(data: bytes, q_nhwc: np.ndarray, y_float: np.ndarray) -> tuple[bytes, dict]:
     """(corrected .tflite, record). q_nhwc: int8 inputs [N, ...]; y_float: the float model's logits
     [N, classes] on the same inputs."""
-    from tinyscene.export.compact import pack_model, unpack_model
-    from tinyscene.export.ladder import litert_interpreter, run_litert
-    from tinyscene.export.to_tflite import buffer_array
-
     rec: dict = {"applied": False, "samples": int(len(q_nhwc))}
     layer, why = output_layer(data)
     if layer is None:
@@ -65,26 +61,26 @@ def correct_output_bias(data: bytes, q_nhwc: np.ndarray, y_float: np.ndarray) ->
     unsat = (y8 > -128) & (y8 < 127)
     n_c = unsat.sum(axis=0)
     mean_err = np.where(n_c > 0, np.where(unsat, err, 0.0).sum(axis=0) / np.maximum(n_c, 1), 0.0)
-    bias = buffer_array(data, layer["bias"]).astype(np.int64).reshape(-1)
+    bias = layer["bias"].data.astype(np.int64).reshape(-1)
     n_out = bias.size
     if mean_err.size != n_out:
         rec["reason"] = f"{mean_err.size} outputs for {n_out} bias values"
         return data, rec
-    s_in = float(layer["input"]["scales"][0])
-    s_w = np.asarray(layer["weights"]["scales"], dtype=np.float64)
+    s_in = float(layer["input"].quant.scale[0])
+    s_w = np.asarray(layer["weights"].quant.scale, dtype=np.float64)
     unit = s_in * (s_w if s_w.size == n_out else np.full(n_out, s_w[0]))
     delta = np.rint(-mean_err / unit).astype(np.int64)
     new_bias = np.clip(bias + delta, -(2 ** 31) + 1, 2 ** 31 - 2).astype(np.int32)
 
     schema, model = unpack_model(data)
-    t = model.subgraphs[0].tensors[layer["bias"]["index"]]
+    t = model.subgraphs[0].tensors[layer["bias"].index]
     model.buffers[t.buffer].data = np.frombuffer(new_bias.astype("<i4").tobytes(), dtype=np.uint8).copy()
     out = pack_model(schema, model, len(data))
 
     y9 = run_litert(out, q_nhwc, reference=True).astype(np.float32)
     err2 = (y9 - ozp) * osc - y_float
     before, after = float(np.mean(np.abs(err))), float(np.mean(np.abs(err2)))
-    rec.update({"layer": f"{layer['op']['op']} (op {layer['op']['index']})",
+    rec.update({"layer": f"{layer['op'].kind} (op {layer['op'].index})",
                 "mean_error_before": [round(float(v), 5) for v in mean_err],
                 "mean_error_after": [round(float(v), 5) for v in err2.mean(axis=0)],
                 "mean_abs_error_before": round(before, 5), "mean_abs_error_after": round(after, 5),

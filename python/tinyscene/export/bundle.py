@@ -13,7 +13,7 @@
                          weights, folded biases, requantisation, static arena, kernel calls) and
                          fe_tables.c/.h (tinyscene.frontend.codegen, the front-end's tables and input
                          quantisation) — the generated C of the bundle. A firmware build
-                         (tinyscene.device.classifier) checks the manifest and regenerates both from
+                         (tinyscene.deploy.classifier) checks the manifest and regenerates both from
                          model_int8.tflite and frontend.json for its board's kernel family
                          (armv7em, mve, ...): these copies are the portable reference version
     tflm/                model_data.cc/.h and ops.h for TensorFlow Lite Micro users
@@ -29,13 +29,41 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from tinyscene import frontend
+from tinyscene.aot.compiler import compile_graph, emit
+from tinyscene.config import FrontendConfig
+from tinyscene.data.audio import load_clip
+from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
+from tinyscene.export import ladder as lad
+from tinyscene.export.ladder import set_rung
+from tinyscene.export.to_onnx import export_onnx
+from tinyscene.export.to_tflite import convert
+from tinyscene.frontend.codegen import write_fe_tables
+from tinyscene.paths import REPO_ROOT
+from tinyscene.tflite.arena import tflm_arena_bytes
+from tinyscene.tflite.reader import read_tflite, read_tflite_bytes
+from tinyscene.tflite.summary import summarize
+from tinyscene.tflm import sources as tflm_src
+from tinyscene.train import features as feat
+from tinyscene.train.run import load_run, run_data_dir
+from tinyscene.util.atomic import (
+    atomic_dir,
+    save_npy,
+    write_bytes,
+    write_json,
+    write_text,
+)
+from tinyscene.util.jsonfile import read_json
 
 BUNDLE_FORMAT = "tinyscene-bundle/1"
 MANIFEST = "manifest.json"
@@ -64,8 +92,6 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def tool_versions() -> dict:
-    from importlib import metadata
-
     out = {"python": sys.version.split()[0]}
     for dist in ("tinyscene", "torch", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow", "tf_keras",
                  "tflite-micro", "ai-edge-litert", "numpy"):
@@ -77,10 +103,6 @@ def tool_versions() -> dict:
 
 
 def git_state() -> dict:
-    import subprocess
-
-    from tinyscene.paths import REPO_ROOT
-
     def git(*args):
         try:
             r = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=20)
@@ -128,8 +150,6 @@ _scalar_quant = scalar_quant  # the name tinyscene.slim imports
 def vector_features(fcfg, quant, clip) -> tuple[np.ndarray, np.ndarray]:
     """(int16 PCM [channels, samples], int8 features [n_mels, frames, channels]) of one clip, computed
     from its PCM by the fixed-point front-end — what the device is given and computes."""
-    from tinyscene import frontend
-    from tinyscene.data.audio import load_clip
 
     pcm = load_clip(clip.path, fcfg)
     fe = frontend.FixedFrontend(fcfg)
@@ -141,10 +161,6 @@ def calibration_features(fcfg, quant, clips, gains_db=(0.0,)) -> np.ndarray:
     """int8 NHWC [len(clips) * len(gains_db), n_mels, frames, channels]: the fixed-point front-end's
     output for each clip's PCM scaled by each gain (int16, saturating) — the bytes the device
     computes for the same scene recorded louder or quieter."""
-    from tqdm import tqdm
-
-    from tinyscene import frontend
-    from tinyscene.data.audio import load_clip
 
     fe = frontend.FixedFrontend(fcfg)
     out = []
@@ -163,13 +179,6 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
                   n_vectors: int = N_VECTORS, exact_clips: int = 32, command: str | None = None,
                   workers: int = 2, calib_gain_db: float = CALIB_GAIN_DB, bias_correction: bool = True) -> dict:
     """Export run folder `run` into bundle folder `out`; returns the report (report.json)."""
-    from tinyscene.config import FrontendConfig
-    from tinyscene.data.tau import CLASSES
-    from tinyscene.export import ladder as lad
-    from tinyscene.export import tflm_src
-    from tinyscene.export.to_onnx import export_onnx, onnx_summary
-    from tinyscene.export.to_tflite import convert
-    from tinyscene.util.atomic import atomic_dir, save_npy, write_bytes, write_json, write_text
 
     t0 = time.time()
     command = command or f"tinyscene export --run {run} --out {out}"
@@ -185,8 +194,6 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
     if out.exists() and not force:
         raise TsError(f"{out}: already exists (use --force to replace it)")
 
-    from tinyscene.train import features as feat
-    from tinyscene.train.run import load_run, run_data_dir
 
     model, cfg = load_run(run)
     data_dir = run_data_dir(run, cfg, data)
@@ -243,7 +250,7 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
             raise TsError(f"{out}: the verification ladder failed ({'; '.join(bad)}); no bundle written "
                           "(thresholds: --fail-on)")
 
-        arena = lad.tflm_arena_bytes(tfl)
+        arena = tflm_arena_bytes(tfl)
         flash = tfl_info["flash"]
         report.update({
             "format": lad.REPORT_FORMAT,
@@ -308,7 +315,8 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
         digest = hashlib.sha256(tfl).hexdigest()
         write_text(tmp / "tflm" / "model_data.h", tflm_src.model_data_h(len(tfl), command))
         write_text(tmp / "tflm" / "model_data.cc", tflm_src.model_data_cc(tfl, command, digest))
-        write_text(tmp / "tflm" / "ops.h", tflm_src.ops_h(tfl_info["op_types"], arena, command))
+        write_text(tmp / "tflm" / "ops.h", tflm_src.ops_h(read_tflite_bytes(tfl, "model_int8.tflite"), arena,
+                                                           command))
 
         shutil.rmtree(work, ignore_errors=True)
         report["seconds"] = round(time.time() - t0, 1)
@@ -327,24 +335,12 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
 def write_generated_c(out: Path, tflite: bytes, fcfg, quant, command: str) -> None:
     """c/model.c/.h (tinyscene.aot for the reference kernel family; the banner names
     model_int8.tflite and its sha256) and c/fe_tables.c/.h (tinyscene.frontend.codegen)."""
-    from tinyscene.aot.compiler import compile_graph
-    from tinyscene.aot.cwriter import write_c
-    from tinyscene.aot.reader import read_tflite_bytes
-    from tinyscene.frontend.codegen import write_fe_tables
-    from tinyscene.util.atomic import write_text
-
-    out.mkdir(parents=True, exist_ok=True)
     g = read_tflite_bytes(tflite, "model_int8.tflite")
-    comp = compile_graph(g, "reference", board=None)
-    src = write_c(g, comp.layers, comp.plan, command, comp.arena_section)
-    write_text(out / "model.h", src.model_h)
-    write_text(out / "model.c", src.model_c)
+    emit(compile_graph(g, "reference", board=None), out, command, report=False)
     write_fe_tables(out, fcfg, quant, command=command)
 
 
 def write_manifest(folder: Path, configs: dict) -> dict:
-    from tinyscene.util.atomic import write_json
-
     files = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != MANIFEST and not any(part.startswith(".") for part in p.relative_to(folder).parts):
@@ -363,10 +359,7 @@ def check_bundle(path: str | os.PathLike) -> dict:
     mpath = path / MANIFEST
     if not mpath.is_file():
         raise TsError(f"{path}: not an export bundle (no {MANIFEST})")
-    try:
-        man = json.loads(mpath.read_text())
-    except (OSError, ValueError) as e:
-        raise TsError(f"{mpath}: not readable JSON ({e})") from None
+    man = read_json(mpath, dict)
     if man.get("format") != BUNDLE_FORMAT or not isinstance(man.get("files"), dict):
         raise TsError(f"{mpath}: not a {BUNDLE_FORMAT} manifest")
     for rel, rec in man["files"].items():
@@ -386,8 +379,6 @@ def add_rung(path: str | os.PathLike, record: dict) -> dict:
     """Add or replace one rung of the bundle's ladder (e.g. `device_vs_host` from `tinyscene parity`,
     built with `tinyscene.export.ladder.rung(...)`), keeping manifest.json consistent. Returns the
     updated report."""
-    from tinyscene.export.ladder import set_rung
-    from tinyscene.util.atomic import write_json
 
     path = Path(path)
     man = check_bundle(path)
@@ -404,11 +395,8 @@ def add_rung(path: str | os.PathLike, record: dict) -> dict:
 
 def inspect_bundle(path: str | os.PathLike) -> dict:
     """What `tinyscene inspect` shows, as a dict: the int8 model's summary and the report."""
-    from tinyscene.export.to_tflite import summarize
-
     path = Path(path)
     man = check_bundle(path)
-    tfl = path / "model_int8.tflite"
-    info = summarize(tfl.read_bytes(), str(tfl))
+    info = summarize(read_tflite(path / "model_int8.tflite"))
     report = json.loads((path / "report.json").read_text()) if (path / "report.json").is_file() else {}
     return {"bundle": str(path), "model": info, "report": report, "manifest": man}

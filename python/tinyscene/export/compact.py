@@ -1,7 +1,7 @@
 """Compaction of the converter's int8 .tflite: the same graph and the same numbers in fewer bytes.
 
 The TFLite converter writes records that no kernel reads. `compact_tflite` unpacks the file with
-TensorFlow's generated schema object API (`ModelT`, the module `to_tflite._schema()` loads), drops
+TFLite's generated schema object API (`ModelT`, tinyscene.tflite.schema), drops
 them and packs it again with the flatbuffers Builder (as TensorFlow's own flatbuffer_utils does;
 nothing here writes flatbuffer bytes by hand):
 
@@ -32,9 +32,12 @@ outputs before and after compaction on calibration inputs.
 """
 from __future__ import annotations
 
+import flatbuffers
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.tflite import schema as S
+from tinyscene.tflite.interpreters import run_litert
 
 BUFFER_ALIGN = 16
 # op -> input positions of int32 constants whose quantisation no int8 kernel reads
@@ -105,10 +108,8 @@ def _shared_quantization_type(schema):
 
 
 def unpack_model(data: bytes, source: str = "model_int8.tflite"):
-    """(schema module, ModelT) of a .tflite (TensorFlow's generated object API)."""
-    from tinyscene.export.to_tflite import _schema
-
-    schema = _schema()
+    """(schema module, ModelT) of a .tflite (TFLite's generated object API, tinyscene.tflite.schema)."""
+    schema = S.schema
     try:
         if not schema.Model.ModelBufferHasIdentifier(data, 0):
             raise ValueError("no TFL3 identifier")
@@ -120,8 +121,6 @@ def unpack_model(data: bytes, source: str = "model_int8.tflite"):
 def pack_model(schema, model, size_hint: int = 1024) -> bytes:
     """The .tflite bytes of a ModelT, every constant buffer aligned to BUFFER_ALIGN, each distinct
     quantisation record and zero-point vector written once."""
-    import flatbuffers
-
     aligned = _aligned_buffer_type(schema)
     bufs = []
     for b in model.buffers or []:
@@ -149,13 +148,11 @@ def _name(v) -> str:
 
 def compact_tflite(data: bytes, source: str = "model_int8.tflite") -> tuple[bytes, dict]:
     """(compacted .tflite bytes, what was dropped with the byte counts)."""
-    from tinyscene.export.to_tflite import _op_names
-
     schema, model = unpack_model(data, source)
     buffers = list(model.buffers or [])
     if any(int(b.offset or 0) > 1 for b in buffers):
         raise TsError(f"{source}: buffers stored after the flatbuffer (a model over 2 GB) cannot be compacted")
-    names = _op_names(schema)
+    names = S.builtin_names()
     codes = [names.get(max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode)), "?")
              for oc in (model.operatorCodes or [])]
     stats = {"bytes_before": len(data), "names_bytes": 0, "shape_signatures": 0, "int32_quant_dropped": 0,
@@ -224,8 +221,6 @@ def compact_tflite(data: bytes, source: str = "model_int8.tflite") -> tuple[byte
 
 def same_outputs(before: bytes, after: bytes, samples: np.ndarray) -> bool:
     """LiteRT reference kernels give identical int8 outputs for both files on every sample."""
-    from tinyscene.export.ladder import run_litert
-
     return bool(np.array_equal(run_litert(before, samples, reference=True),
                                run_litert(after, samples, reference=True)))
 

@@ -19,11 +19,24 @@ check is {key, value, op, threshold, pass}. A later stage adds or replaces its r
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from tinyscene.aot.runner import run as aot_run
 from tinyscene.errors import TsError
+from tinyscene.export.to_tflite import to_nchw_float
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.interpreters import (
+    litert_interpreter,
+    run_litert,
+    run_onnx,
+    run_tflm,
+    run_torch,
+)
+from tinyscene.util.plots import pyplot, save_png
 
 REPORT_FORMAT = "tinyscene-ladder/1"
 # margin analysis (information only, not a check): float top-1 margins below this many int8 output
@@ -175,118 +188,6 @@ def failures(report: dict) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Runners
-# ----------------------------------------------------------------------------------------------
-
-def run_torch(model, x_nchw: np.ndarray) -> np.ndarray:
-    import torch
-
-    model = model.eval()
-    outs = []
-    with torch.no_grad():
-        for x in x_nchw:
-            outs.append(model(torch.from_numpy(np.ascontiguousarray(x[None], dtype=np.float32))).numpy()[0])
-    return np.stack(outs).astype(np.float32)
-
-
-def run_onnx(onnx_path, x_nchw: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.stack([sess.run(None, {name: np.ascontiguousarray(x[None], dtype=np.float32)})[0][0]
-                     for x in x_nchw]).astype(np.float32)
-
-
-def litert_interpreter(data: bytes, reference: bool):
-    """LiteRT (ai_edge_litert) interpreter: reference kernels, or the optimized builtin kernels
-    without the XNNPACK delegate."""
-    from tinyscene.export.quiet import quiet
-
-    with quiet():
-        try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        except ImportError:  # older stacks: TensorFlow's own copy
-            from tinyscene.export.quiet import import_tf
-
-            tf = import_tf()
-            Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-        kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        it = Interpreter(model_content=data, experimental_op_resolver_type=kind, num_threads=1)
-        it.allocate_tensors()
-    return it
-
-
-def run_litert(data: bytes, q_nhwc: np.ndarray, reference: bool = True) -> np.ndarray:
-    it = litert_interpreter(data, reference)
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    res = []
-    for q in q_nhwc:
-        it.set_tensor(inp["index"], np.ascontiguousarray(q.reshape(inp["shape"]), dtype=np.int8))
-        it.invoke()
-        res.append(it.get_tensor(out["index"]).reshape(-1).copy())
-    return np.stack(res)
-
-
-def tflm_arena_upper_bound(data: bytes) -> int:
-    """Room enough for every non-constant tensor at once plus TFLM's bookkeeping (so the
-    interpreter always allocates; the measured use comes from `tflm_arena_bytes`)."""
-    from tinyscene.export.to_tflite import _TYPE_BYTES, read_tflite
-
-    m = read_tflite(data)
-    act = sum(int(np.prod(t["shape"], dtype=np.int64)) * _TYPE_BYTES.get(t["dtype"], 4)
-              for t in m["tensors"] if not t["const"] and t["shape"])
-    return int(act + 64 * 1024 + 512 * (len(m["tensors"]) + len(m["ops"])))
-
-
-def tflm_interpreter(data: bytes, arena_size: int | None = None):
-    from tflite_micro.python.tflite_micro import runtime as tflm
-
-    from tinyscene.export.quiet import quiet
-
-    with quiet() as cap:
-        try:
-            it = tflm.Interpreter.from_bytes(data, arena_size=arena_size or tflm_arena_upper_bound(data))
-        except Exception as e:
-            err = e
-            it = None
-    if it is None:
-        raise TsError(f"tflite_micro: cannot load the model ({err}) {cap.tail(2)}".strip())
-    return it
-
-
-def run_tflm(data: bytes, q_nhwc: np.ndarray, shape=None) -> np.ndarray:
-    it = tflm_interpreter(data)
-    det = it.get_input_details(0)
-    shape = det["shape"] if shape is None else shape
-    res = []
-    for q in q_nhwc:
-        it.set_input(np.ascontiguousarray(q.reshape(shape), dtype=np.int8), 0)
-        it.invoke()
-        res.append(np.asarray(it.get_output(0)).reshape(-1).copy())
-    return np.stack(res)
-
-
-def tflm_arena_bytes(data: bytes) -> int:
-    """Arena bytes the tflite_micro interpreter allocates for the model (its recording allocator;
-    measured on this 64-bit host — a 32-bit target needs slightly less for its pointer structs)."""
-    import re
-
-    from tinyscene.export.quiet import quiet
-
-    it = tflm_interpreter(data)
-    with quiet() as cap:
-        it.print_allocations()
-    m = re.search(r"Arena allocation total (\d+) bytes", cap.text)
-    if not m:
-        raise TsError(f"tflite_micro: no arena figure in print_allocations ({cap.tail(1)})")
-    return int(m.group(1))
-
-
-# ----------------------------------------------------------------------------------------------
 # The rungs
 # ----------------------------------------------------------------------------------------------
 
@@ -302,12 +203,6 @@ class LadderInputs:
     q_eval: np.ndarray            # int8 [N, n_mels, frames, channels], the evaluate split
     labels: np.ndarray            # int64 [N]
     exact_clips: int = 32         # clips run through the reference interpreters (slow)
-
-
-def to_nchw_float(q_nhwc: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    from tinyscene.export.to_tflite import dequantize
-
-    return np.ascontiguousarray(dequantize(q_nhwc, scale, zero_point).transpose(0, 3, 1, 2))
 
 
 def top1_agreement(y_float: np.ndarray, y_int8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -405,22 +300,13 @@ def run_ladder(inp: LadderInputs, thresholds: dict, progress=None) -> tuple[dict
 
 
 def host_c_rung(tflite: bytes, q_nhwc: np.ndarray, y_micro: np.ndarray, thresholds: dict) -> dict:
-    """Rung 4: tinyscene's AOT-compiled C, built for the host, vs tflite_micro — when the compiler
-    and its host runner exist (pending otherwise)."""
-    import importlib
-    import tempfile
-    from pathlib import Path
-
-    try:
-        importlib.import_module("tinyscene.aot.runner")
-        from tinyscene.device.modelrun import run_model
-    except ImportError as e:
-        return pending("host_c_vs_tflm", f"tinyscene's compiler is not available ({e})")
+    """Rung 4: tinyscene's AOT-compiled C, built for the host, vs tflite_micro. A compiler or host build
+    that fails is this rung failing (pending only when its check is switched off)."""
     with tempfile.TemporaryDirectory(prefix="ts-export-hostc-") as td:
         model = Path(td) / "model_int8.tflite"
         model.write_bytes(tflite)
         try:
-            outs, rep = run_model(model, "host", [q for q in q_nhwc], runtime="aot", workdir=Path(td) / "work")
+            outs, rep = aot_run(model, load_board("host"), [q for q in q_nhwc], workdir=Path(td) / "work")
         except TsError as e:
             r = rung("host_c_vs_tflm", {"clips": len(q_nhwc)}, [check("host_c_bitexact", 0.0, thresholds)],
                      reason=f"the compiler or its host build failed: {e}")
@@ -487,8 +373,6 @@ def format_table(report: dict) -> str:
 
 def plot_logits(arrays: dict, path, classes) -> None:
     """Scatter of int8 (dequantised) vs float logits, one colour per class, with the diagonal."""
-    from tinyscene.util.plots import pyplot, save_png
-
     plt = pyplot()
     yf, y8 = arrays["float"], arrays["int8_dequant"]
     fig, ax = plt.subplots(figsize=(5.5, 5.0), dpi=110)

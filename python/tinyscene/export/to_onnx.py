@@ -20,7 +20,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_path
+from tinyscene.util.quiet import quiet
 
 OPSET = 17
 INPUT_NAME = "input"
@@ -81,8 +85,6 @@ def export_onnx(model, input_shape, path: str | os.PathLike, opset: int = OPSET)
     import onnxsim
     import torch
 
-    from tinyscene.export.quiet import quiet
-    from tinyscene.util.atomic import atomic_path
 
     if opset < 17:
         raise TsError(f"ONNX opset {opset}: the export needs opset >= 17")
@@ -160,7 +162,6 @@ def gemm_to_conv(model_proto):
     """Rewrite each Gemm Y = A @ W^T + b with A [1, C] (alpha = beta = 1, no transA) as
     Reshape(A, [1, C, 1, 1]) -> Conv 1x1 (W as [K, C, 1, 1], b) -> Reshape([1, K]).
     Other Gemms are left as they are."""
-    import numpy as np
     import onnx
     from onnx import helper, numpy_helper
 

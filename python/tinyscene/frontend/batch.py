@@ -15,9 +15,14 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from tinyscene.config import FrontendConfig
+from tinyscene.data.audio import load_clip
 from tinyscene.errors import TsError
+from tinyscene.frontend import native, spec
+from tinyscene.frontend.native import FixedFrontend
+from tinyscene.util.atomic import save_npy
 
 _WORKER_FE = {}
 
@@ -43,7 +48,6 @@ def frontend_hash(cfg: FrontendConfig) -> str:
 def load_pcm(cfg: FrontendConfig, path) -> np.ndarray:
     """A wav as the front-end takes it: resampled (soxr) to cfg.sample_rate, mono = mean when
     cfg.channels == 1, padded/trimmed to cfg.clip_samples, int16 [channels, samples]."""
-    from tinyscene.data.audio import load_clip
 
     return load_clip(path, cfg)
 
@@ -53,12 +57,10 @@ def _logmel_one(args) -> np.ndarray:
     cfg = FrontendConfig.from_dict(cfg_dict)
     fe = _WORKER_FE.get(cfg)
     if fe is None:
-        from tinyscene.frontend.native import FixedFrontend
 
         fe = _WORKER_FE[cfg] = FixedFrontend(cfg)
     L = fe.logmel(load_pcm(cfg, path))
     if out is not None:
-        from tinyscene.util.atomic import save_npy
 
         save_npy(out, L)
     return L
@@ -69,7 +71,6 @@ def featurize_clips(cfg: FrontendConfig, clips, cache: str | os.PathLike | None 
     """int32 Q7.24 log-mel [n_clips, channels, n_mels, frames] of wav files (FixedFrontend.logmel of
     each clip loaded for `cfg`), computed on `workers` processes, cached in `cache` (a folder) when
     given."""
-    from tqdm import tqdm
 
     paths = [str(p) for p in clips]
     n = len(paths)

@@ -12,6 +12,9 @@ import numpy as np
 
 from tinyscene.config import FrontendConfig
 from tinyscene.frontend import spec
+from tinyscene.frontend.device import run_device
+from tinyscene.frontend.native import FixedFrontend
+from tinyscene.frontend.quant import InputQuant
 
 # ---------------------------------------------------------------------------------------------
 # test signals
@@ -163,9 +166,6 @@ class PresetResult:
 def bench_preset(cfg: FrontendConfig, board: str = "qemu-an386", seconds: float | None = None,
                  cmsis: bool = True, log=print) -> dict:
     """Every figure of the issue for one configuration."""
-    from tinyscene.frontend.device import run_device
-    from tinyscene.frontend.native import FixedFrontend
-    from tinyscene.frontend.quant import InputQuant
 
     fe = FixedFrontend(cfg)
     clips = bench_clips(cfg, seconds)

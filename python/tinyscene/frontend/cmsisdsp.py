@@ -6,7 +6,7 @@ The `fe_cmsis` app (firmware/src/rt/app_fe_cmsis.c) calls `arm_mfcc_f32` / `arm_
 by the frame's peak, window, real FFT, magnitude, sparse mel filterbank, log) with its own scaling.
 It is built from the pinned CMSIS-DSP v1.17.1 sources (third_party.lock, fetched into the user cache;
 never copied into the project): the unity source of each function group CMSIS-DSP ships, compiled
-by tinyscene.device.build with the flags of every firmware build, `--gc-sections` keeping what the
+by tinyscene.target.build with the flags of every firmware build, `--gc-sections` keeping what the
 MFCC reaches. Tables (window, CMSIS's sparse mel filters: positions, lengths, coefficients) are
 generated here from the same slaney filterbank as the float reference.
 
@@ -41,7 +41,7 @@ _MEMORY = re.compile(r"fe_cmsis: buffer_bytes=(\d+) instance_bytes=(\d+) table_b
 
 
 def _app():
-    from tinyscene.device.apps import App
+    from tinyscene.target.apps import App
 
     return App("fe_cmsis", "CMSIS-DSP's MFCC stages up to the log (tinyscene bench-fe)", ("rt",))
 
@@ -120,8 +120,8 @@ def render_tables(cfg: FrontendConfig, impl: str, command: str = "tinyscene benc
 
 def build_cmsis_firmware(cfg: FrontendConfig, board_name: str, impl: str) -> tuple[Path, object]:
     """The fe_cmsis ELF for (cfg, board, type), cached by the hash of what goes in."""
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.build import build_firmware
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.build import build_firmware
     from tinyscene.util.atomic import write_text
     from tinyscene.util.lock import file_lock
 
@@ -169,7 +169,7 @@ class CmsisRun:
 def run_cmsis(cfg: FrontendConfig, frames: np.ndarray, board_name: str, impl: str,
               timeout: float = 900.0) -> CmsisRun:
     """arm_mfcc_<impl> up to the log on int16 frames [K, n_fft] on a board."""
-    from tinyscene.device.qemu import run_firmware
+    from tinyscene.target.qemu import run_firmware
 
     frames = np.ascontiguousarray(frames, np.int16)
     if frames.ndim != 2 or frames.shape[1] != cfg.n_fft:

@@ -10,11 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
-from tinyscene.frontend import codegen, native, spec
+from tinyscene.frontend import codegen, native
 from tinyscene.paths import cache_dir
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import load_board
+from tinyscene.target.build import BuildResult, build_firmware
+from tinyscene.target.image import measure_sections
+from tinyscene.target.qemu import run_firmware
 
 _SUMMARY = re.compile(r"features: frames=(\d+) hops=(\d+) ticks_total=(\d+) ticks_hop_min=(\d+) ticks_hop_max=(\d+)")
 _MEMORY = re.compile(r"features: state_bytes=(\d+) scratch_bytes=(\d+) table_bytes=(\d+) stack_high_water=(\d+)")
@@ -90,10 +97,6 @@ class DeviceRun:
 def build_features_firmware(cfg: FrontendConfig, quant, board_name: str, max_frames: int,
                             fe_kernels: str = "auto") -> tuple[Path, object]:
     """The features ELF for (cfg, quant, board, stage family), cached by the hash of everything that goes in."""
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.build import build_firmware
-
     board = load_board(board_name)
     family = fe_family(board, fe_kernels)
     c_text, h_text = codegen.render(cfg, quant, command="tinyscene features --impl device")
@@ -113,7 +116,6 @@ def build_features_firmware(cfg: FrontendConfig, quant, board_name: str, max_fra
 def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str = "qemu-an386", *,
                profile: bool = False, timeout: float = 600.0, fe_kernels: str = "auto") -> DeviceRun:
     """Run the front-end firmware on int16 PCM [channels, samples]; returns what it computed."""
-    from tinyscene.device.qemu import run_firmware
 
     pcm = np.asarray(pcm)
     if pcm.ndim != 2 or pcm.shape[0] != cfg.channels or pcm.dtype != np.int16:
@@ -156,12 +158,11 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
         for part in pm.group(1).split():
             k, v = part.split("=")
             prof[k] = int(v) * board.counter.per_tick
-    from tinyscene.device.build import _measure, BuildResult
 
     sizes = BuildResult(elf=elf, board=board.name)
     code = 0
     if not board.is_host:
-        _measure(sizes, board)
+        measure_sections(sizes, board)
         code = fe_code_bytes(elf)
     return DeviceRun(int8=q8, logmel=logmel, frames=int(m.group(1)), hops=int(m.group(2)),
                      ticks_total=int(m.group(3)), ticks_hop_min=int(m.group(4)), ticks_hop_max=int(m.group(5)),
@@ -173,8 +174,6 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
 
 def fe_code_bytes(elf: Path) -> int:
     """Bytes of the front-end's code in an ELF: the ts_fe_* functions."""
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
 
     total = 0
     with open(elf, "rb") as f:

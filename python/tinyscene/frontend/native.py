@@ -14,7 +14,18 @@ import os
 import shutil
 import subprocess
 import threading
-from ctypes import POINTER, c_int8, c_int16, c_int32, c_int64, c_uint16, c_uint32, c_uint64, c_void_p
+from ctypes import (
+    POINTER,
+    c_int8,
+    c_int16,
+    c_int32,
+    c_int64,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +34,12 @@ from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
 from tinyscene.frontend import spec
 from tinyscene.paths import FIRMWARE_DIR, cache_dir
+from tinyscene.target.status import status_text
 
 HOST_CC = "gcc"
 CFLAGS = ["-O2", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"]
 FE_SRC_DIR = FIRMWARE_DIR / "src" / "fe"
 FE_HEADERS = [FIRMWARE_DIR / "include" / "ts" / "fe.h", FIRMWARE_DIR / "include" / "ts" / "status.h"]
-STATUS = {0: "ok", 1: "bad argument", 2: "I/O", 3: "size does not match", 4: "buffer too small",
-          5: "configuration does not match", 8: "unsupported"}
 
 
 def fe_sources() -> list[Path]:
@@ -134,7 +144,7 @@ def load_library() -> ctypes.CDLL:
 
 def _check(status: int, what: str) -> None:
     if status != 0:
-        raise TsError(f"front-end {what}: {STATUS.get(status, f'status {status}')}")
+        raise TsError(f"front-end {what}: {status_text(status)}")
 
 
 class _QuantStruct:

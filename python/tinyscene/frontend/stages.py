@@ -33,7 +33,7 @@ class Record:
 
 
 def _app():
-    from tinyscene.device.apps import App
+    from tinyscene.target.apps import App
 
     return App("fe_stages", "each front-end stage on host-built inputs (tinyscene.frontend.stages)", ("rt", "fe"))
 
@@ -119,8 +119,8 @@ def _out_words(cfg: FrontendConfig, r: Record) -> int:
 
 
 def build_stages_firmware(cfg: FrontendConfig, quant, board_name: str, fe_kernels: str = "auto"):
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.build import build_firmware
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.build import build_firmware
     from tinyscene.frontend.device import fe_family, firmware_source_hash
 
     board = load_board(board_name)
@@ -142,7 +142,7 @@ def build_stages_firmware(cfg: FrontendConfig, quant, board_name: str, fe_kernel
 def run_stages(cfg: FrontendConfig, recs: list[Record], board_name: str, quant=None, fe_kernels: str = "auto",
                timeout: float = 300.0) -> tuple[list[np.ndarray], dict]:
     """The records on a board: (outputs as int32 arrays, ticks per op kind)."""
-    from tinyscene.device.qemu import run_firmware
+    from tinyscene.target.qemu import run_firmware
 
     elf, board, family = build_stages_firmware(cfg, quant, board_name, fe_kernels)
     with tempfile.TemporaryDirectory(prefix="ts-fe-stages-") as tmp:

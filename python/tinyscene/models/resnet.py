@@ -41,8 +41,6 @@ from torch import nn
 
 from tinyscene.errors import TsError
 
-N_BLOCKS = 5
-
 
 @dataclass(frozen=True)
 class ResNetConfig:

@@ -6,7 +6,7 @@ output channels, their BN, the next layers' input channels — and fine-tuning.
     prune.py     global |γ| ranking, per-group minimum, all-zero channels, the smaller model
     budget.py    --budget-kb: bisection for the int8 size (model-info's estimate), real TFLite size
     api.py       slim_run / slim_sweep: a run folder in, a run folder out (+ slim.json and plots)
-    plots.py     γ histogram, channels per layer, accuracy against kept parameters
+    plots.py     channels per layer, accuracy against kept parameters (the γ histogram: train.bn_gamma)
     commands.py  `tinyscene slim`, `tinyscene slim-sweep`
 
 Importing this package does not import torch.

@@ -11,7 +11,28 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyscene import __version__
+from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
+from tinyscene.slim import plots
+from tinyscene.slim.budget import search_budget, tflite_int8_bytes
+from tinyscene.slim.graph import analyse
+from tinyscene.slim.plots import plot_sweep
+from tinyscene.slim.prune import (
+    channel_scores,
+    check_ratio,
+    group_table,
+    layer_table,
+    plan_slim,
+    prune_model,
+)
+from tinyscene.train import features as feat
+from tinyscene.train import run as runfiles
+from tinyscene.train.config import TrainConfig
+from tinyscene.train.loop import evaluate_model, fit
+from tinyscene.train.plots import plot_confusion
+from tinyscene.train.run import CONFIG_FILE, load_run, run_data_dir
+from tinyscene.util.atomic import atomic_dir, write_json
 
 SLIM_FILE = "slim.json"
 SLIM_PLOT = "slim.png"
@@ -51,11 +72,6 @@ def source_warnings(cfg: dict, run) -> list[str]:
 
 
 def load_slim_data(run, data=None, workers: int = 2) -> SlimData:
-    from tinyscene.config import FrontendConfig
-    from tinyscene.slim.graph import analyse
-    from tinyscene.train import features as feat
-    from tinyscene.train.run import CONFIG_FILE, load_run, run_data_dir
-
     run = Path(run)
     model, cfg = load_run(run)
     analyse(model)   # a model that cannot be slimmed fails before any feature is computed
@@ -75,7 +91,6 @@ def load_slim_data(run, data=None, workers: int = 2) -> SlimData:
 def _evaluate(model, sd: SlimData) -> dict:
     import torch
 
-    from tinyscene.train.loop import evaluate_model
 
     return evaluate_model(model, torch.from_numpy(sd.eval_q), sd.eval_y, sd.deq, device="cpu")
 
@@ -100,8 +115,6 @@ def _zero_weight_layers(model) -> list[str]:
 
 
 def _finetune_config(cfg: dict, epochs: int, lr: float | None, device: str, workers: int):
-    from tinyscene.train.config import TrainConfig
-
     src = TrainConfig.from_dict(cfg.get("train") or {})
     d = src.to_dict()
     d.update({"epochs": max(1, epochs), "patience": max(1, epochs), "slim_l1": 0.0, "device": device,
@@ -117,8 +130,6 @@ def _calib(sd: SlimData, n: int = 16) -> np.ndarray:
 
 def real_tflite_bytes(model, sd: SlimData) -> tuple[int | None, str | None]:
     """(bytes of the int8 .tflite from the export pipeline, None) or (None, why not)."""
-    from tinyscene.slim.budget import tflite_int8_bytes
-    from tinyscene.train import features as feat
 
     try:
         quant = feat.quant_from_dict(sd.cfg["input_quant"])
@@ -137,16 +148,7 @@ def write_slim_run(sd: SlimData, folder: Path, *, ratio: float | None = None, bu
     """Slim `sd.model` and write the slimmed run into the existing, empty `folder`. Returns slim.json."""
     import torch
 
-    from tinyscene import __version__
     from tinyscene.models import model_info
-    from tinyscene.slim import plots
-    from tinyscene.slim.budget import search_budget
-    from tinyscene.slim.graph import analyse
-    from tinyscene.slim.prune import channel_scores, group_table, layer_table, plan_slim, prune_model
-    from tinyscene.train import run as runfiles
-    from tinyscene.train.loop import fit
-    from tinyscene.train.plots import plot_confusion
-    from tinyscene.util.atomic import write_json
 
     model, cfg = sd.model, sd.cfg
     model_name = cfg["model_name"]
@@ -270,8 +272,6 @@ def write_slim_run(sd: SlimData, folder: Path, *, ratio: float | None = None, bu
 
 
 def _check_args(run, out, ratio, budget_kb, finetune_epochs, min_channels) -> None:
-    from tinyscene.slim.prune import check_ratio
-
     if (ratio is None) == (budget_kb is None):
         raise TsError("slim: give exactly one of --ratio and --budget-kb")
     if ratio is not None:
@@ -304,7 +304,6 @@ def slim_run(run, out, *, ratio: float | None = None, budget_kb: float | None = 
              progress: bool = True) -> dict:
     """Slim run folder `run` into a new run folder `out` (built atomically). Returns slim.json.
     verify_tflite None: build the real int8 TFLite to check the size in budget mode only."""
-    from tinyscene.util.atomic import atomic_dir
 
     _check_args(run, out, ratio, budget_kb, finetune_epochs, min_channels)
     out, sd = _open(run, out, data, workers, force)
@@ -318,8 +317,6 @@ def slim_run(run, out, *, ratio: float | None = None, budget_kb: float | None = 
 
 
 def parse_ratios(text: str) -> list[float]:
-    from tinyscene.slim.prune import check_ratio
-
     try:
         vals = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
@@ -340,8 +337,6 @@ def slim_sweep(run, out, ratios: list[float], *, finetune_epochs: int = 5, min_c
     """One slimmed run per ratio in out/ratio-R/, plus out/sweep.json and out/sweep.png (accuracy
     against kept parameters)."""
     from tinyscene.models import model_info
-    from tinyscene.slim.plots import plot_sweep
-    from tinyscene.util.atomic import atomic_dir, write_json
 
     for r in ratios:
         _check_args(run, out, r, None, finetune_epochs, min_channels)

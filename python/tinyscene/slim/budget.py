@@ -18,8 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.export.to_onnx import export_onnx
+from tinyscene.export.to_tflite import convert
 from tinyscene.slim.graph import ChannelGraph, analyse
-from tinyscene.slim.prune import SlimPlan, channel_scores, plan_slim, prune_model, removal_order
+from tinyscene.slim.prune import (
+    SlimPlan,
+    channel_scores,
+    plan_slim,
+    prune_model,
+    removal_order,
+)
 
 
 def int8_kb(model) -> float:
@@ -86,8 +94,6 @@ def search_budget(model, budget_kb: float, min_channels: int | None = None, grap
 def tflite_int8_bytes(model, calib_nhwc: np.ndarray, scale: float, zero_point: int) -> int:
     """Size of the real int8 .tflite of `model` through the export pipeline (torch -> ONNX -> onnx2tf ->
     TFLiteConverter), calibrated on int8 front-end features [N, n_mels, frames, channels]."""
-    from tinyscene.export.to_onnx import export_onnx
-    from tinyscene.export.to_tflite import convert
 
     with tempfile.TemporaryDirectory(prefix="ts-slim-tflite-") as d:
         onnx_path = os.path.join(d, "model.onnx")

@@ -38,9 +38,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyscene.device.boards import Board
+from tqdm import tqdm
+
 from tinyscene.errors import TsError
 from tinyscene.paths import cache_dir
+from tinyscene.target.boards import Board
+from tinyscene.tflm.fetch import load_lock, sources
 from tinyscene.util.atomic import atomic_path
 from tinyscene.util.lock import file_lock
 
@@ -201,7 +204,6 @@ class SourceTree:
 
 def source_tree() -> SourceTree:
     """The pinned sources, fetched (and verified) if they are not in the cache yet."""
-    from tinyscene.tflm.fetch import load_lock, sources
 
     d = sources(["tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy"])
     lock = load_lock()
@@ -452,7 +454,6 @@ def _compile_batch(kind: CpuKind, jobs: list[tuple[Path, Path, list[str]]], incl
 
     bar = None
     if progress:
-        from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc=desc, unit="file", leave=False, disable=None)
     try:

@@ -11,8 +11,9 @@ def _csv(value: str) -> list[str]:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from tinyscene.tflm.fetch import MIRROR_ENV, fetch, load_lock
     import os
+
+    from tinyscene.tflm.fetch import MIRROR_ENV, fetch, load_lock
 
     lock = load_lock()
     names = _csv(args.only) if args.only else None
@@ -44,7 +45,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import tempfile
 
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import Source, _extract, keep_paths, tree_digest
+    from tinyscene.tflm.fetch import Source, extract, keep_paths, tree_digest
 
     path = Path(args.archive)
     m = re.match(r"^(.+)-([0-9a-f]{40})\.tar\.gz$", path.name)
@@ -52,14 +53,14 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise TsError(f"{path}: expected a file named <repo>-<commit>.tar.gz")
     src = Source(m.group(1), f"unknown/{m.group(1)}", m.group(2), "0" * 64)
     with tempfile.TemporaryDirectory() as tmp:
-        root = _extract(src, path, Path(tmp))
+        root = extract(src, path, Path(tmp))
         keep_paths(root, tuple(_csv(args.paths)) if args.paths else ())
         print(tree_digest(root))
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from tinyscene.device.boards import board_names, load_board
+    from tinyscene.target.boards import board_names, load_board
     from tinyscene.tflm.build import cpu_kind, prebuild
 
     names = _csv(args.boards) if args.boards else board_names()
@@ -73,15 +74,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         lib, seconds = prebuild(b, progress=not args.quiet)
         done[kind.label] = b.name
         print(f"  {b.name:14s} {kind.label}: {lib.dir}  ({seconds:.0f} s)")
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from tinyscene.tflm.bench import bench
-
-    bench([Path(m) for m in args.model], _csv(args.boards), _csv(args.runtimes),
-          out=Path(args.out) if args.out else None, per_layer=args.per_layer, seed=args.seed,
-          timeout=args.timeout)
     return 0
 
 
@@ -111,17 +103,3 @@ def register(sub) -> None:
     d.add_argument("archive")
     d.add_argument("--paths", metavar="P,...", help="only these top-level files/folders (a lock entry's `paths`)")
     d.set_defaults(func=cmd_digest)
-
-    q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, arena, flash",
-                       description="Runs each model on each board with each runtime (same input), and writes one "
-                                   "table (markdown + CSV) and one plot: instructions per invoke and per MAC, "
-                                   "arena bytes, flash bytes (runtime code and model), ratio to tflm.")
-    q.add_argument("--model", nargs="+", required=True, metavar="M.tflite", help="int8 .tflite model(s)")
-    q.add_argument("--boards", required=True, metavar="B,...", help="comma-separated boards")
-    q.add_argument("--runtimes", default="aot,tflm,tflm-ref", metavar="R,...",
-                   help="comma-separated runtimes (default aot,tflm,tflm-ref)")
-    q.add_argument("--per-layer", action="store_true", help="also per layer, where a runtime can report it")
-    q.add_argument("--out", metavar="DIR", help="folder for bench.md, bench.csv, bench.png (default build/bench)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the random int8 input (default 0)")
-    q.add_argument("--timeout", type=float, default=600.0, help="seconds per firmware run (default 600)")
-    q.set_defaults(func=cmd_bench)

@@ -31,8 +31,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT, cache_dir
+from tinyscene.util.atomic import write_json
 from tinyscene.util.lock import file_lock
 
 LOCK_FILE = REPO_ROOT / "third_party.lock"
@@ -206,7 +209,6 @@ def _download(src: Source, url: str, dest: Path, progress: bool) -> None:
         total = done + int(length) if length and length.isdigit() else None
         bar = None
         if progress:
-            from tqdm import tqdm
 
             bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, desc=f"download {src.name}",
                        leave=False, disable=None)
@@ -233,7 +235,7 @@ def _download(src: Source, url: str, dest: Path, progress: bool) -> None:
     os.replace(part, dest)
 
 
-def _extract(src: Source, archive: Path, into: Path) -> Path:
+def extract(src: Source, archive: Path, into: Path) -> Path:
     """Extract `archive` into the empty folder `into`; returns the top folder `<repo>-<commit>/`."""
     top = src.stem
     try:
@@ -283,7 +285,7 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
             downloaded = archive
         tmp = Path(tempfile.mkdtemp(prefix=f".{src.stem}.", suffix=".tmp", dir=base))
         try:
-            root = _extract(src, archive, tmp)
+            root = extract(src, archive, tmp)
             keep_paths(root, src.paths)
             got = tree_digest(root)
             if got != src.tree_sha256:
@@ -305,8 +307,6 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
 
 
 def _write_stamp(src: Source) -> None:
-    from tinyscene.util.atomic import write_json
-
     write_json(_stamp(src), {"repository": src.repository, "commit": src.commit, "tree_sha256": src.tree_sha256})
 
 

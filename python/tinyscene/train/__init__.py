@@ -1,4 +1,5 @@
-"""Training: loop, mixup, metrics, plots, run folders.
+"""Training: config.py, features.py (the front-end's int8 features of a split, cached), mixup.py, loop.py,
+metrics.py, plots.py, bn_gamma.py (the BN scales slimming prunes by), run.py (run folders), api.py.
 
 Library entry points (imported lazily, so `import tinyscene.train` does not import torch):
 

@@ -3,20 +3,26 @@ metrics of a run on any split."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from tinyscene import __version__
+from tinyscene.config import FrontendConfig, load_frontend_config
+from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
+from tinyscene.train import features as feat
 from tinyscene.train import run as runfiles
 from tinyscene.train.config import TrainConfig
+from tinyscene.train.loop import evaluate_model, fit, resolve_device
+from tinyscene.util.atomic import write_json
 
 
 def _seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
     import torch
 
     random.seed(seed)
@@ -49,13 +55,7 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
     (a longer run continues where the last one stopped)."""
     import torch
 
-    from tinyscene import __version__
-    from tinyscene.config import FrontendConfig, load_frontend_config
-    from tinyscene.data.tau import CLASSES
     from tinyscene.models import build_model, model_config, model_info, model_spec
-    from tinyscene.train import features as feat
-    from tinyscene.train.loop import fit, resolve_device
-    from tinyscene.util.atomic import write_json
 
     out = Path(out)
     if resume and force:
@@ -154,15 +154,12 @@ def evaluate_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None 
     """Metrics of a run's model (model.pt) on a split, with the run's own front-end and quantisation."""
     import torch
 
-    from tinyscene.train import features as feat
-    from tinyscene.train.loop import evaluate_model, resolve_device
 
     model, cfg = runfiles.load_run(run_dir)
     data_dir = runfiles.run_data_dir(run_dir, cfg, data_dir)
     fold = int(cfg.get("fold", 1))
     t0 = time.perf_counter()
     clips = feat.split_clips(data_dir, split, fold, need_classes=1)
-    from tinyscene.config import FrontendConfig
 
     fcfg = FrontendConfig.from_dict(cfg["frontend"], source=str(Path(run_dir) / runfiles.CONFIG_FILE))
     quant = feat.quant_from_dict(cfg["input_quant"])

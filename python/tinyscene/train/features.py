@@ -13,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyscene import frontend
+from tinyscene.config import FrontendConfig
+from tinyscene.data.tau import CLASSES, fold_file, load_split
 from tinyscene.errors import TsError
+from tinyscene.frontend import quant as fq
+from tinyscene.frontend.spec import LOG_FRAC_BITS
+from tinyscene.paths import cache_dir
+from tinyscene.train.run import read_run_config
 
 
 def _frontend():
     try:
-        from tinyscene import frontend
         frontend.FixedFrontend, frontend.InputQuant, frontend.featurize_clips  # noqa: B018
     except (ImportError, AttributeError) as e:
         raise TsError(f"tinyscene.frontend: the fixed-point front-end is not available ({e})") from None
@@ -26,15 +32,12 @@ def _frontend():
 
 
 def feature_cache_dir() -> Path:
-    from tinyscene.paths import cache_dir
-
     return cache_dir() / "features"
 
 
 def split_clips(data_dir: str | os.PathLike, split: str, fold: int = 1, need_classes: int = 1):
     """The clips of a split of a TAU-layout folder; TsError for an empty split or one with fewer than
     `need_classes` classes."""
-    from tinyscene.data.tau import CLASSES, fold_file, load_split
 
     clips = load_split(data_dir, split, fold)
     where = fold_file(data_dir, split, fold) if split != "all" else Path(data_dir) / "meta.csv"
@@ -89,8 +92,6 @@ class QuantStats:
         self.n_clips = 0
 
     def add(self, L: np.ndarray) -> None:
-        from tinyscene.frontend.spec import LOG_FRAC_BITS
-
         for Li in L:
             x = Li.astype(np.float64) * 2.0 ** -LOG_FRAC_BITS
             self.s1 += x.sum(axis=(0, 2))
@@ -99,8 +100,6 @@ class QuantStats:
             self.n_clips += 1
 
     def quant(self):
-        from tinyscene.frontend import quant as fq
-
         if self.count == 0:
             raise TsError("input quantisation: no clips to fit on")
         mean = self.s1 / self.count
@@ -212,8 +211,6 @@ def split_features(fcfg, quant, data_dir, split: str, fold: int = 1, workers: in
 
 def run_features_int8(run_or_config, data_dir, split: str = "evaluate", workers: int = 2) -> SplitFeatures:
     """The int8 device inputs of a split for a run (its front-end config and input quantisation)."""
-    from tinyscene.config import FrontendConfig
-    from tinyscene.train.run import read_run_config
 
     cfg = run_or_config if isinstance(run_or_config, dict) else read_run_config(run_or_config)
     fcfg = FrontendConfig.from_dict(cfg["frontend"], source="run config")
@@ -226,7 +223,6 @@ def run_features(run_or_config, data_dir, split: str = "evaluate", workers: int 
     split, as torch tensors — what the run's model sees."""
     import torch
 
-    from tinyscene.train.run import read_run_config
 
     cfg = run_or_config if isinstance(run_or_config, dict) else read_run_config(run_or_config)
     feats = run_features_int8(cfg, data_dir, split, workers)

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
 from tinyscene.train import run as runfiles
+from tinyscene.train.bn_gamma import GAMMA_FILE, plot_gamma_histogram
 from tinyscene.train.config import TrainConfig
+from tinyscene.train.metrics import compute_metrics
+from tinyscene.train.mixup import mixup_batch, soft_cross_entropy
+from tinyscene.train.plots import plot_confusion, plot_curves
+from tinyscene.util.atomic import atomic_path, write_json
 
 
 def resolve_device(name: str) -> str:
@@ -77,7 +84,6 @@ def evaluate_model(model, features, labels, dequant=None, batch_size: int = 64, 
     with `dequant`) and integer labels [n]."""
     import torch
 
-    from tinyscene.train.metrics import compute_metrics
 
     if device is None:
         device = next(model.parameters()).device.type
@@ -130,13 +136,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
 
     train_q/eval_q: torch tensors [n, C, H, W], int8 (with `dequant`) or float32."""
     import torch
-    from tqdm import tqdm
 
-    from tinyscene.data.tau import CLASSES
-    from tinyscene.train.metrics import compute_metrics
-    from tinyscene.train.mixup import mixup_batch, soft_cross_entropy
-    from tinyscene.train.plots import plot_confusion, plot_curves
-    from tinyscene.util.atomic import write_json
 
     out = Path(out)
     device = resolve_device(tcfg.device)
@@ -277,9 +277,7 @@ def fit(model, model_name: str, train_q, train_y, eval_q, eval_y, dequant, tcfg:
     plot_curves(history, out / runfiles.CURVES_FILE, title, best["epoch"])
     plot_confusion(metrics["confusion"], metrics["classes"], out / runfiles.CONFUSION_FILE,
                    f"{title}, epoch {best['epoch']}: {metrics['accuracy']:.1%}")
-    if tcfg.slim_l1 > 0:  # network slimming: where the BN scales ended up (tinyscene.slim.plots)
-        from tinyscene.slim.plots import GAMMA_FILE, plot_gamma_histogram
-
+    if tcfg.slim_l1 > 0:  # network slimming: where the BN scales ended up
         plot_gamma_histogram(model, out / GAMMA_FILE, f"{title}, --slim-l1 {tcfg.slim_l1:g}: BN |γ| after epoch "
                              f"{history[-1]['epoch']}", history)
     return FitResult(metrics, history)
@@ -289,7 +287,6 @@ def _save_state(out, model, opt, epoch, history, best, since_best, train_seconds
                 clips_seen, clips_evaluated, early_stopped) -> None:
     import torch
 
-    from tinyscene.util.atomic import atomic_path
 
     st = {"model": model.state_dict(), "optimizer": opt.state_dict(),
           "epoch": epoch, "history": history, "best": best, "since_best": since_best,

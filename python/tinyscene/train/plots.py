@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from tinyscene.util.plots import pyplot, save_png
 
 
@@ -33,8 +35,6 @@ def plot_curves(history: list[dict], path: str | os.PathLike, title: str = "", b
 
 
 def plot_confusion(confusion: list[list[int]], classes: list[str], path: str | os.PathLike, title: str = "") -> Path:
-    import numpy as np
-
     plt = pyplot()
     cm = np.asarray(confusion, dtype=np.float64)
     rows = cm.sum(axis=1, keepdims=True)

@@ -11,12 +11,14 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
+from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
+from tinyscene.util.atomic import atomic_path
+from tinyscene.util.jsonfile import read_json
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -35,10 +37,7 @@ def read_run_config(run_dir: str | os.PathLike) -> dict:
         raise TsError(f"{run_dir}: no such run folder")
     if not path.is_file():
         raise TsError(f"{path}: not found (not a finished `tinyscene train` run folder)")
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise TsError(f"{path}: not readable JSON ({e})") from None
+    cfg = read_json(path, dict)
     for key in ("model_name", "model_config", "input_shape", "frontend", "input_quant"):
         if key not in cfg:
             raise TsError(f"{path}: lacks '{key}'")
@@ -49,8 +48,6 @@ def save_model(path: str | os.PathLike, model, model_name: str, **extra) -> Path
     """Write a model checkpoint (atomically) that `load_model` / `load_run` rebuild."""
     import torch
 
-    from tinyscene.data.tau import CLASSES
-    from tinyscene.util.atomic import atomic_path
 
     sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     obj = {"format": MODEL_FORMAT, "state_dict": sd, "model_name": model_name, "arch": model.arch,

@@ -9,6 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
+from tinyscene.errors import TsError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -53,8 +57,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def save_npy(path: str | os.PathLike, array) -> Path:
-    import numpy as np
-
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, array)
@@ -67,7 +69,6 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
 
     Refuses an existing `path` unless `force` (then the old folder is replaced only on success).
     """
-    from tinyscene.errors import TsError
 
     path = Path(path)
     if path.exists() and not force:
@@ -88,3 +89,35 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_files(files: dict) -> list[Path]:
+    """Write several files all or none: {path: str | bytes}. Every file is first written under a temporary
+    name beside its target; only when all are written are they renamed into place. A target that is a
+    folder, or a folder that cannot be made, fails before anything is written."""
+
+    targets = [(Path(p), v.encode() if isinstance(v, str) else bytes(v)) for p, v in files.items()]
+    for p, _ in targets:
+        if p.is_dir():
+            raise TsError(f"{p}: is a folder, not a file")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TsError(f"{p.parent}: cannot create the folder ({e.strerror})") from None
+    temps: list[Path] = []
+    try:
+        for p, data in targets:
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+            temps.append(Path(tmp))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            _usual_mode(Path(tmp), directory=False)
+        for (p, _), tmp in zip(targets, temps):
+            os.replace(tmp, p)
+    except OSError as e:
+        raise TsError(f"{e.filename or targets[0][0]}: cannot write ({e.strerror})") from None
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
+    return [p for p, _ in targets]

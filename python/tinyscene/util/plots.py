@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tinyscene.util.atomic import atomic_path
+
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (imported on first use: most commands never plot)."""
@@ -17,7 +19,6 @@ def pyplot():
 
 def save_png(fig, path: str | os.PathLike, dpi: int = 110, tight: bool = False) -> Path:
     """Writes fig to path (temporary file, then rename) and closes it."""
-    from tinyscene.util.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tinyscene.device.boards import Board
 from tinyscene.errors import TsError
+from tinyscene.target.boards import Board
 
 QEMU = "qemu-system-arm"
 FAULT_LINE = re.compile(r"^FAULT: (.*)$", re.MULTILINE)

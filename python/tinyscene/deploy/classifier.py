@@ -11,22 +11,35 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from tinyscene.device.boards import Board, load_board
+from tinyscene.aot.compiler import ARENA_PART, compile_graph, emit
+from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
+from tinyscene.export.bundle import check_bundle
+from tinyscene.frontend import InputQuant
+from tinyscene.frontend.codegen import write_fe_tables
+from tinyscene.frontend.spec import make_tables
 from tinyscene.paths import FIRMWARE_DIR, cache_dir
+from tinyscene.target.apps import get_app
+from tinyscene.target.boards import Board, load_board
+from tinyscene.target.budget import EXTERNAL_SECTION, Part, place
+from tinyscene.target.build import build_firmware
+from tinyscene.target.cheader import defines
+from tinyscene.tflite.arena import tflm_arena_bytes
+from tinyscene.tflite.reader import read_tflite
+from tinyscene.tflm import build as tb
+from tinyscene.tflm.firmware_sources import write_model_asm, write_ops_header
+from tinyscene.tflm.model import arena_with_margin, resolver_entries
 from tinyscene.util.atomic import write_json, write_text
+from tinyscene.util.lock import file_lock
 
 RUNTIMES = ("aot", "tflm")
 RUNTIME_IDS = {"aot": 0, "tflm": 1}
-MAX_PAYLOAD = 4096  # TS_PROTO_MAX_PAYLOAD (firmware/include/ts/proto.h)
-# RAM the app needs besides the planned buffers: C library state, runtime statics, kernels' statics.
-RUNTIME_RAM_RESERVE = 6 * 1024
-RUNTIME_FLASH_RESERVE = 48 * 1024  # code of the app, front-end, kernels, C library (checked again at link)
+MAX_PAYLOAD = defines("proto.h")["TS_PROTO_MAX_PAYLOAD"]
 
 
 @dataclass
@@ -56,9 +69,6 @@ class Bundle:
 
 def load_bundle(path: str | Path) -> Bundle:
     """A bundle folder (tinyscene export), checked against its manifest."""
-    from tinyscene.config import FrontendConfig
-    from tinyscene.export.bundle import check_bundle
-    from tinyscene.frontend import InputQuant
 
     path = Path(path)
     if not path.is_dir():
@@ -122,7 +132,6 @@ class MemoryPlan:
 def plan_memory(board: Board, bundle: Bundle, arena_bytes: int, model_flash: int, *,
                 streaming: bool = True) -> MemoryPlan:
     """The static memory plan on `board`; TsError with the numbers when it does not fit."""
-    from tinyscene.frontend.spec import make_tables
 
     cfg = bundle.config
     tables = make_tables(cfg)
@@ -132,29 +141,11 @@ def plan_memory(board: Board, bundle: Bundle, arena_bytes: int, model_flash: int
     io = cfg.hop_length * cfg.channels * 2 + 2 * MAX_PAYLOAD + feat // max(bundle.n_frames, 1)
     plan = MemoryPlan(fe_state, fe_scratch, ring, io, arena_bytes, False, False, model_flash,
                       tables.flash_bytes, board.stack_size, board.heap_size)
-    if board.is_host:
-        return plan
-    ram = board.ram.size - board.stack_size - board.heap_size - RUNTIME_RAM_RESERVE
-    ext = board.ext_ram.size if board.ext_ram else 0
-    in_ram = fe_state + fe_scratch + io + ring + arena_bytes
-    # large buffers move to external RAM (if any) until the rest fits: the arena first, then the ring
-    if in_ram > ram and ext:
-        plan.arena_in_ext = True
-        in_ram -= arena_bytes
-        if in_ram > ram and ring:
-            plan.ring_in_ext = True
-            in_ram -= ring
-    ext_need = (arena_bytes if plan.arena_in_ext else 0) + (ring if plan.ring_in_ext else 0)
-    if in_ram > ram or ext_need > ext:
-        where = f"{ram:,} B of RAM left after stack {board.stack_size:,} B, heap {board.heap_size:,} B and " \
-                f"{RUNTIME_RAM_RESERVE:,} B for the runtime" + (f", {ext:,} B of external RAM" if ext else "")
-        raise TsError(f"bundle {bundle.path.name} does not fit board '{board.name}': needs {plan.describe()}; "
-                      f"the board has {where}")
-    flash = board.flash.size - RUNTIME_FLASH_RESERVE
-    if model_flash + tables.flash_bytes > flash:
-        raise TsError(f"bundle {bundle.path.name} does not fit board '{board.name}' flash: model {model_flash:,} B + "
-                      f"front-end tables {tables.flash_bytes:,} B > {flash:,} B ({board.flash.size:,} B less "
-                      f"{RUNTIME_FLASH_RESERVE:,} B for the code)")
+    ram_parts = [Part("front-end state", fe_state), Part("front-end scratch", fe_scratch), Part("I/O buffers", io),
+                 Part("feature ring", ring, movable=True), Part(ARENA_PART, arena_bytes, movable=True)]
+    flash_parts = [Part("model", model_flash), Part("front-end tables", tables.flash_bytes)]
+    placed = place(board, [p for p in ram_parts if p.bytes], flash_parts, f"bundle {bundle.path.name}")
+    plan.arena_in_ext, plan.ring_in_ext = placed.external(ARENA_PART), placed.external("feature ring")
     return plan
 
 
@@ -164,7 +155,7 @@ def plan_memory(board: Board, bundle: Bundle, arena_bytes: int, model_flash: int
 def clf_header(bundle: Bundle, board: Board, runtime: str, plan: MemoryPlan, command: str, *,
                streaming: bool, delay_hops: int) -> str:
     cfg = bundle.config
-    ext = '__attribute__((section(".ext_bss")))'
+    ext = f'__attribute__((section("{EXTERNAL_SECTION}")))'
     persistent = 1 if (not board.is_emulated and not board.is_host) else 0
     return "\n".join([
         f"/* Generated by `{command}` for bundle {bundle.path.name}, board {board.name}, runtime {runtime}.",
@@ -285,20 +276,18 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
     if runtime not in RUNTIMES:
         raise TsError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
     if isinstance(bundle, Bundle):
-        from tinyscene.export.bundle import check_bundle
 
         check_bundle(bundle.path)  # the files may have changed since load_bundle checked them
         b = bundle
     else:
         b = load_bundle(bundle)  # checks the bundle's manifest (export.bundle.check_bundle)
     brd = board if isinstance(board, Board) else load_board(board)
-    cmd = command or (f"tinyscene.device.classifier.build_classifier({b.path.name!r}, {brd.name!r}, "
+    cmd = command or (f"tinyscene.deploy.classifier.build_classifier({b.path.name!r}, {brd.name!r}, "
                       f"runtime={runtime!r})")
     key = f"{brd.name}-{runtime}-{kernels}-{'s' if streaming else 'w'}-{b.bundle_id:08x}"
     work = cache_dir() / "classifier" / key
     gen = work / "gen"
     gen.mkdir(parents=True, exist_ok=True)
-    from tinyscene.util.lock import file_lock
 
     with file_lock(work / ".lock"):  # one build of this folder at a time (parallel tests, runs)
         return _build_locked(b, brd, runtime, kernels, out, streaming, cmd, work, gen)
@@ -306,23 +295,13 @@ def build_classifier(bundle: str | Path | Bundle, board: str | Board, *, runtime
 
 def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, streaming: bool, cmd: str, work: Path,
                   gen: Path) -> ClassifierFirmware:
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.build import build_firmware
-    from tinyscene.frontend.spec import make_tables
-
     if runtime == "aot":
-        from tinyscene.aot.compiler import compile_model
-
-        comp = compile_model(b.tflite, gen, board=brd, kernels=kernels, command=cmd)
+        comp = compile_graph(read_tflite(b.tflite), brd.kernel_family(kernels))
         _check_model_io(b, comp.graph)
         arena, model_flash, family, macs = comp.plan.arena_bytes, comp.model_bytes, comp.family, comp.macs
         plan = plan_memory(brd, b, arena, model_flash, streaming=streaming)
-        want = ".ext_bss" if plan.arena_in_ext else None
-        if (comp.arena_section or None) != want and not brd.is_host:
-            # the classifier's own buffers share the RAM: place the arena where the whole plan says
-            from tinyscene.aot.cwriter import write_c
-
-            write_text(gen / "model.c", write_c(comp.graph, comp.layers, comp.plan, cmd, want).model_c)
+        # the classifier's own buffers share the RAM: the arena goes where the whole image's budget says
+        emit(comp, gen, cmd, arena_section=EXTERNAL_SECTION if plan.arena_in_ext else "")
         glue = AOT_GLUE.format(command=cmd)
         extra_sources = [gen / "model.c"]
         extra_objects, link_flags, linker, cflags = [], [], None, []
@@ -339,7 +318,6 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
     tables = make_tables(b.config)
     write_text(gen / "ts_clf.h", clf_header(b, brd, runtime, plan, cmd, streaming=streaming,
                                              delay_hops=tables.delay_hops))
-    from tinyscene.frontend.codegen import write_fe_tables
 
     write_fe_tables(gen, b.config, b.quant, command=cmd)
     write_text(gen / "ts_clf_fe.c", FE_GLUE.format(command=cmd))
@@ -348,7 +326,6 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
     app = get_app("classifier")
     groups_app = app
     if runtime == "tflm":
-        from dataclasses import replace
 
         groups_app = replace(app, groups=("rt", "fe"))
     sources = [*extra_sources, gen / "fe_tables.c", gen / "ts_clf_fe.c", gen / "ts_clf_glue.c"]
@@ -366,33 +343,18 @@ def _tflm_parts(bundle: Bundle, board: Board, kernels: str, gen: Path, command: 
     """TensorFlow Lite Micro with CMSIS-NN for the classifier (tinyscene.tflm's pinned library): the
     model in flash, the op resolver of its operators, a static arena (the tflite_micro interpreter's
     figure with a margin), firmware/src/rt/classifier_tflm.cc as the model glue."""
-    import shutil
 
-    from tinyscene.tflm import build as tb
-    from tinyscene.tflm.model import (arena_with_margin, interpreter_arena_bytes, ops_header, read_model,
-                                      resolver_entries)
-    from tinyscene.tflm.runner import model_asm
-
-    info = read_model(bundle.tflite)
-    arena = arena_with_margin(interpreter_arena_bytes(bundle.tflite))
-    plan = plan_memory(board, bundle, arena, info.size, streaming=streaming)
+    info = read_tflite(bundle.tflite)
+    arena = arena_with_margin(tflm_arena_bytes(bundle.tflite.read_bytes()))
+    plan = plan_memory(board, bundle, arena, info.file_bytes, streaming=streaming)
     lib = tb.ensure_library(board, kernels="auto", progress=False)
     entries = resolver_entries(info, lib.tree.micro / "micro_mutable_op_resolver.h")
     objects = lib.kernel_objects([e.registration for e in entries], "cmsis-nn", progress=False)
-    local = gen / "model.tflite"
-    if not local.exists() or local.read_bytes() != bundle.tflite.read_bytes():
-        shutil.copyfile(bundle.tflite, local)
-    digest = hashlib.sha256(local.read_bytes()).hexdigest()
-    write_text(gen / "ts_tflm_ops.h", ops_header(info, entries, command))
-    write_text(gen / "ts_tflm_model.S", model_asm(local, digest, command))
-    section = '__attribute__((section(".ext_bss")))' if plan.arena_in_ext else ""
-    return {"plan": plan, "model_bytes": info.size, "kernels": "cmsis-nn", "macs": info.macs,
+    write_ops_header(gen, info, entries, command)
+    write_model_asm(gen, bundle.tflite, command)
+    section = f'__attribute__((section("{EXTERNAL_SECTION}")))' if plan.arena_in_ext else ""
+    return {"plan": plan, "model_bytes": info.file_bytes, "kernels": "cmsis-nn", "macs": info.macs,
             "sources": [gen / "ts_tflm_model.S", FIRMWARE_DIR / "src" / "rt" / "classifier_tflm.cc"],
             "objects": objects, "link_flags": lib.link_inputs(), "linker": lib.kind.cxx,
             "cflags": [*lib.app_cflags(), f"-DTS_TFLM_ARENA_BYTES={arena}u",
                        f"-DTS_CLF_ARENA_SECTION={section}" if section else "-DTS_CLF_ARENA_SECTION="]}
-
-
-def firmware_sources_digest() -> str:
-    """Digest of the classifier app's own sources (for cache keys in callers)."""
-    return _sources_digest(sorted((FIRMWARE_DIR / "src" / "rt").glob("*.c")))

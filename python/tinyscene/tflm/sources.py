@@ -1,8 +1,9 @@
-"""The bundle's tflm/ folder, for users who build TensorFlow Lite Micro (with CMSIS-NN) themselves:
+"""The bundle's tflm/ folder (written by tinyscene.export.bundle through these functions), for users who build TensorFlow Lite Micro (with CMSIS-NN) themselves:
 
     model_data.h / model_data.cc   the .tflite as a 16-byte-aligned const C array
-    ops.h                          the op-resolver registrations the model needs and the arena size
-                                   measured with the tflite_micro interpreter
+    ops.h                          the op-resolver registrations the model needs (the methods of the
+                                   pinned TFLM's MicroMutableOpResolver, tinyscene.tflm.model) and the
+                                   arena size measured with the tflite_micro interpreter
 
 Usage in a TFLM application:
 
@@ -15,21 +16,9 @@ Usage in a TFLM application:
 """
 from __future__ import annotations
 
-from tinyscene.errors import TsError
-
-# TFLite builtin op -> TFLM MicroMutableOpResolver method
-RESOLVER_METHODS = {
-    "ADD": "AddAdd", "AVERAGE_POOL_2D": "AddAveragePool2D", "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "DEQUANTIZE": "AddDequantize",
-    "EXPAND_DIMS": "AddExpandDims", "FULLY_CONNECTED": "AddFullyConnected", "HARD_SWISH": "AddHardSwish",
-    "LEAKY_RELU": "AddLeakyRelu", "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D",
-    "MAXIMUM": "AddMaximum", "MEAN": "AddMean", "MINIMUM": "AddMinimum", "MUL": "AddMul", "PAD": "AddPad",
-    "PADV2": "AddPadV2", "PACK": "AddPack", "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax",
-    "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "SHAPE": "AddShape",
-    "SOFTMAX": "AddSoftmax", "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
-    "SUM": "AddSum", "TANH": "AddTanh", "TRANSPOSE_CONV": "AddTransposeConv", "PRELU": "AddPrelu",
-    "SPLIT": "AddSplit", "SLICE": "AddSlice", "UNPACK": "AddUnpack",
-}
+from tinyscene.tflite.graph import Graph
+from tinyscene.tflm.build import source_tree
+from tinyscene.tflm.model import resolver_entries
 
 
 def banner(command: str, comment: str = "//") -> str:
@@ -61,11 +50,10 @@ def model_data_cc(data: bytes, command: str, sha256: str) -> str:
             "#ifdef __cplusplus\n}\n#endif\n")
 
 
-def ops_h(op_types: list[str], arena_bytes: int, command: str) -> str:
-    missing = [op for op in op_types if op not in RESOLVER_METHODS]
-    if missing:
-        raise TsError(f"tflm/ops.h: no TFLM op-resolver method known for op(s) {', '.join(missing)}")
-    methods = [RESOLVER_METHODS[op] for op in op_types]
+def ops_h(graph: Graph, arena_bytes: int, command: str) -> str:
+    entries = resolver_entries(graph, source_tree().micro / "micro_mutable_op_resolver.h")
+    methods = [e.method for e in entries]
+    op_types = list(graph.op_codes)
     xlist = " \\\n".join(f"  X({m})" for m in methods)
     regs = "\n".join(f"  if (r.{m}() != kTfLiteOk) return kTfLiteError;  /* {op} */"
                      for m, op in zip(methods, op_types))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import time
 
-from tinyscene.device.protocol import ProtocolError
 from tinyscene.errors import TsError
+from tinyscene.target.protocol import ProtocolError
 
 ST_VID = 0x0483  # STMicroelectronics (ST-LINK V2-1 / V3 virtual COM port)
 

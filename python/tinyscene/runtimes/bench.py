@@ -11,7 +11,6 @@ bench. Counts are deterministic: QEMU counts instructions, and the input is draw
 from __future__ import annotations
 
 import csv
-import importlib
 import inspect
 import io
 import shutil
@@ -22,6 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from tinyscene.errors import TsError
+from tinyscene.runtimes.dispatch import RUNTIMES
+from tinyscene.target.boards import load_board
+from tinyscene.tflite.graph import NUMPY_DTYPES
+from tinyscene.tflite.interpreters import tflm_interpreter
+from tinyscene.tflite.reader import read_tflite
+from tinyscene.util.atomic import write_text
+from tinyscene.util.plots import pyplot, save_png
+from tinyscene.util.quiet import quiet
 
 COLUMNS = ["model", "board", "runtime", "kernels", "instructions", "instr_per_mac", "ratio_to_tflm", "macs",
            "arena_bytes", "flash_runtime_bytes", "flash_model_bytes", "stack_bytes", "exact", "status"]
@@ -60,60 +67,46 @@ class Row:
 
 def bench_input(model: Path, seed: int) -> np.ndarray:
     """The input every runtime gets: uniform random values of the model's input type, from `seed`."""
-    from tinyscene.tflm.model import read_model
-
-    info = read_model(model)
+    info = read_tflite(model)
     if len(info.inputs) != 1:
         raise TsError(f"{model}: bench feeds models with one input tensor; this one has {len(info.inputs)}")
-    t = info.inputs[0]
+    t = info.t(info.inputs[0])
+    dtype = np.dtype(NUMPY_DTYPES.get(t.dtype, np.int8))
     rng = np.random.default_rng(seed)
-    if np.issubdtype(t.dtype, np.integer):
-        lim = np.iinfo(t.dtype)
-        return rng.integers(lim.min, int(lim.max) + 1, size=t.shape, dtype=t.dtype)
-    return rng.standard_normal(t.shape).astype(t.dtype)
+    if np.issubdtype(dtype, np.integer):
+        lim = np.iinfo(dtype)
+        return rng.integers(lim.min, int(lim.max) + 1, size=t.shape, dtype=dtype)
+    return rng.standard_normal(t.shape).astype(dtype)
 
 
 def reference_output(model: Path, x: np.ndarray) -> np.ndarray | None:
     """The tflite_micro Python interpreter's output for x (None if it cannot run the model)."""
-    from tinyscene.tflm.model import _quiet_fds
-
     try:
-        from tflite_micro.python.tflite_micro import runtime as tflm_rt
-
-        with _quiet_fds():  # an arena as large as any model here needs (the default is 10x the file)
-            it = tflm_rt.Interpreter.from_file(str(model), arena_size=max(64 << 20, 16 * Path(model).stat().st_size))
+        data = Path(model).read_bytes()
+        it = tflm_interpreter(data, max(64 << 20, 16 * len(data)))  # as large as any model here needs
+        with quiet():
             it.set_input(x, 0)
             it.invoke()
-            return np.asarray(it.get_output(0))
+        return np.asarray(it.get_output(0))
     except Exception:  # noqa: BLE001 - a model the interpreter refuses is reported as exact=None
         return None
 
 
 def _run_one(model: Path, board: str, runtime: str, x: np.ndarray, ref: np.ndarray | None, workdir: Path,
              per_layer: bool, timeout: float, macs: int) -> Row:
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.modelrun import RUNTIMES
-
     row = Row(model=model.name, board=board, runtime=runtime, macs=macs)
     if runtime not in RUNTIMES:
         row.status = f"unknown runtime (known: {', '.join(RUNTIMES)})"
         return row
-    try:
-        module = importlib.import_module(RUNTIMES[runtime])
-    except ImportError as e:
-        row.status = f"not available ({RUNTIMES[runtime]}: {e.msg if hasattr(e, 'msg') else e})"
-        return row
-    if not hasattr(module, "run"):
-        row.status = f"not available ({RUNTIMES[runtime]} has no run())"
-        return row
+    run = RUNTIMES[runtime]
     kwargs = {"runtime": runtime, "kernels": "auto", "workdir": workdir, "dump_layers": None, "timeout": timeout}
-    params = inspect.signature(module.run).parameters
+    params = inspect.signature(run).parameters
     if per_layer and "per_layer" in params:
         kwargs["per_layer"] = True
     if "progress" in params:
         kwargs["progress"] = False
     try:
-        outputs, rep = module.run(model, load_board(board), [x], **kwargs)
+        outputs, rep = run(model, load_board(board), [x], **kwargs)
     except TsError as e:
         row.status = f"failed: {e}".replace("\n", " ")[:300]
         return row
@@ -189,8 +182,6 @@ def layers_csv(rows: list[Row]) -> str:
 
 def plot(rows: list[Row], path: Path, runtimes: list[str]) -> None:
     """Instructions per MAC, one group of bars per (model, board), one bar per runtime."""
-    from tinyscene.util.plots import pyplot, save_png
-
     plt = pyplot()
     groups = list(dict.fromkeys((r.model, r.board) for r in rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) * max(1, len(runtimes)) / 2), 4.5))
@@ -215,10 +206,6 @@ def plot(rows: list[Row], path: Path, runtimes: list[str]) -> None:
 
 def bench(models: list[Path], boards: list[str], runtimes: list[str], *, out: Path | None = None,
           per_layer: bool = False, seed: int = 0, timeout: float = 600.0, echo: bool = True) -> list[Row]:
-    from tinyscene.device.boards import load_board
-    from tinyscene.tflm.model import read_model
-    from tinyscene.util.atomic import write_text
-
     if not models or not boards or not runtimes:
         raise TsError("bench needs at least one --model, one board in --boards and one runtime in --runtimes")
     for m in models:
@@ -234,7 +221,7 @@ def bench(models: list[Path], boards: list[str], runtimes: list[str], *, out: Pa
     try:
         for model in models:
             model = Path(model)
-            info = read_model(model)
+            info = read_tflite(model)
             x = bench_input(model, seed)
             ref = reference_output(model, x)
             for board in boards:

@@ -11,7 +11,7 @@ def _bundle_clips(bundle) -> list:
     """The bundle's own test vectors (vectors/NN_pcm.npy + index.json labels)."""
     import numpy as np
 
-    from tinyscene.device.parity import ParityClip
+    from tinyscene.deploy.parity import ParityClip
     from tinyscene.errors import TsError
 
     vec = bundle.path / "vectors"
@@ -28,8 +28,13 @@ def _bundle_clips(bundle) -> list:
 
 
 def _parity(args: argparse.Namespace) -> int:
-    from tinyscene.device.classifier import load_bundle
-    from tinyscene.device.parity import clips_from_audio, clips_from_data, markdown, parity_run
+    from tinyscene.deploy.classifier import load_bundle
+    from tinyscene.deploy.parity import (
+        clips_from_audio,
+        clips_from_data,
+        markdown,
+        parity_run,
+    )
     from tinyscene.errors import TsError
 
     if args.data and args.audio:
@@ -59,10 +64,10 @@ def _parity(args: argparse.Namespace) -> int:
 
 
 def _flash(args: argparse.Namespace) -> int:
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.classifier import build_classifier
-    from tinyscene.device.flash import flash_command, flash_image
+    from tinyscene.deploy.classifier import build_classifier
     from tinyscene.errors import TsError
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.flash import flash_command, flash_image
 
     board = load_board(args.board)
     if board.flash_tool is None:

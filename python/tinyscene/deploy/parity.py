@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
-from tinyscene.device.protocol import ClipResult, ProtocolError
+from tinyscene.aot.compare import compare_with_tflm
+from tinyscene.data.audio import load_clip
+from tinyscene.data.tau import load_split
+from tinyscene.deploy.classifier import build_classifier, load_bundle
+from tinyscene.deploy.session import ClipRequest, StreamSession, check_info, run_batch
 from tinyscene.errors import TsError
-
-STATUS_TEXT = {0: "ok", 1: "bad argument", 2: "I/O failed", 3: "size does not match", 4: "buffer too small",
-               5: "configuration does not match", 6: "CRC mismatch", 7: "protocol error", 8: "unsupported",
-               9: "self-test failed", 10: "timeout"}
+from tinyscene.export.bundle import add_rung
+from tinyscene.export.ladder import rung
+from tinyscene.frontend import FixedFrontend
+from tinyscene.paths import cache_dir
+from tinyscene.target.boards import load_board
+from tinyscene.target.flash import flash_image
+from tinyscene.target.protocol import ClipResult, ProtocolError
+from tinyscene.target.serial import SerialTransport, default_port
+from tinyscene.target.status import status_text
+from tinyscene.target.transport import start_uart_device
+from tinyscene.tflite.interpreters import run_tflm
+from tinyscene.util.atomic import write_json, write_text
+from tinyscene.util.lock import file_lock
 
 
 @dataclass
@@ -36,8 +51,6 @@ class ParityClip:
 def clips_from_data(data_dir: str | Path, n: int, cfg, classes: Sequence[str], split: str = "evaluate",
                     fold: int = 1) -> list[ParityClip]:
     """N clips of a TAU-layout folder's split, classes taken in turn (deterministic)."""
-    from tinyscene.data.audio import load_clip
-    from tinyscene.data.tau import load_split
 
     clips = load_split(data_dir, split, fold)
     if not clips:
@@ -59,8 +72,6 @@ def clips_from_data(data_dir: str | Path, n: int, cfg, classes: Sequence[str], s
 
 
 def clips_from_audio(files: Sequence[str | Path], cfg) -> list[ParityClip]:
-    from tinyscene.data.audio import load_clip
-
     out = []
     for f in files:
         if not Path(f).is_file():
@@ -89,18 +100,6 @@ def _as_clips(clips, cfg) -> list[ParityClip]:
 # ---------------------------------------------------------------------------------------------
 # Python side
 
-def python_reference(bundle, pcms: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """int8 features [n_mels, frames, channels] (host build of the C front-end) and int8 logits
-    (tflite_micro interpreter) of every clip."""
-    from tinyscene.export.ladder import run_tflm
-    from tinyscene.frontend import FixedFrontend
-
-    fe = FixedFrontend(bundle.config)
-    feats = [np.asarray(fe.quantize(fe.logmel(p), bundle.quant), dtype=np.int8) for p in pcms]
-    logits = run_tflm(bundle.tflite.read_bytes(), np.stack(feats)).astype(np.int8) if feats else np.zeros((0, 0))
-    return feats, logits
-
-
 def first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
     if a.shape != b.shape:
         return ()
@@ -112,10 +111,6 @@ def _layer_divergence(bundle, board, runtime: str, features: np.ndarray, workdir
     """Where the device's model first differs from tflite_micro on the same features: per-layer dumps of
     tinyscene's runtime on the same board (tinyscene.aot.compare); None when it cannot tell."""
     if runtime != "aot":
-        return None
-    try:
-        from tinyscene.aot.compare import compare_with_tflm
-    except ImportError:
         return None
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -130,11 +125,21 @@ def _layer_divergence(bundle, board, runtime: str, features: np.ndarray, workdir
 # ---------------------------------------------------------------------------------------------
 # Device side
 
+def _session_clips(s, fw, reqs, info, progress):
+    """The clips through a started session whose device announced `info`: (info, results, link stats)."""
+    check_info(info, fw.bundle.bundle_id, s.what)
+    results = []
+    for r in reqs:
+        results.append(s.run_clip(r))
+        if progress:
+            progress.update(1)
+    s.bye()
+    return info, results, {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
+
+
 def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout: float = 300.0,
                   workdir: Path, progress=None):
     """(DeviceInfo, [ClipResult], protocol stats) of the clips on the board of `fw`."""
-    from tinyscene.device.session import StreamSession, check_info, run_batch
-    from tinyscene.device.transport import start_uart_device
 
     board = fw.board
     stats = {"resent": 0, "crc_errors": 0}
@@ -149,39 +154,21 @@ def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout:
         with start_uart_device(board, fw.elf, ["--uart"], cwd=workdir) as dev:
             s = StreamSession(dev.transport, what=f"{board.name} firmware", clip_timeout=timeout)
             try:
-                info = s.wait_info(60)
-                check_info(info, fw.bundle.bundle_id, f"{board.name} firmware")
-                results = []
-                for r in reqs:
-                    results.append(s.run_clip(r))
-                    if progress:
-                        progress.update(1)
-                s.bye()
+                info, results, stats = _session_clips(s, fw, reqs, s.wait_info(60), progress)
                 rc = dev.wait(30)
             except ProtocolError as e:
                 tail = dev.console_tail()
                 raise ProtocolError(f"{board.name} (UART): {e}" + (f" [console: {tail}]" if tail else "")) from None
             if rc not in (0, None):
                 raise ProtocolError(f"{board.name}: classifier firmware exited with code {rc}: {dev.console_tail()}")
-            stats = {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
             return info, results, stats
     # a real board on its serial port
-    from tinyscene.device.serial import SerialTransport, default_port
 
     t = SerialTransport(port or default_port(), board.uart_baud)
     try:
         s = StreamSession(t, what=f"{board.name} on {t.name}", clip_timeout=timeout)
         s.link.drain()
-        info = s.wait_info(15, ping=True)
-        check_info(info, fw.bundle.bundle_id, f"{board.name} on {t.name}")
-        results = []
-        for r in reqs:
-            results.append(s.run_clip(r))
-            if progress:
-                progress.update(1)
-        s.bye()
-        stats = {"resent": s.link.n_resent, "crc_errors": s.link.n_crc_errors}
-        return info, results, stats
+        return _session_clips(s, fw, reqs, s.wait_info(15, ping=True), progress)
     finally:
         t.close()
 
@@ -197,9 +184,6 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     paths) through the classifier of `bundle` on `board` and compare with Python. Writes parity.json and
     parity.md into out_dir (when given) only once everything is known, and (record=True, a device
     board) the `device_vs_host` rung of the bundle's ladder; returns the parity dict."""
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.classifier import build_classifier, load_bundle
-    from tinyscene.device.session import ClipRequest
 
     t0 = time.monotonic()
     b = bundle if hasattr(bundle, "bundle_id") else load_bundle(bundle)
@@ -225,18 +209,15 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     fw = build_classifier(b, brd, runtime=runtime,
                           command=f"tinyscene parity --bundle {b.path.name} --board {brd.name} --runtime {runtime}")
     if flash and not (brd.is_emulated or brd.is_host):
-        from tinyscene.device.flash import flash_image
 
         flash_image(brd, fw.elf, tool=tool)
 
-    from tinyscene.paths import cache_dir
 
     work = cache_dir() / "parity" / f"{brd.name}-{time.strftime('%Y%m%d-%H%M%S')}-{id(clips) & 0xFFFF:04x}"
     reqs = [ClipRequest(k + 1, c.pcm, features=True, streaming=streaming, every=stream_every)
             for k, c in enumerate(clips)]
     bar = None
     if progress:
-        from tqdm import tqdm
 
         bar = tqdm(total=len(reqs), desc=f"parity {brd.name} ({transport})", unit="clip", leave=False,
                    disable=None)
@@ -250,7 +231,7 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     if failed:
         c, r = failed[0]
         raise TsError(f"{brd.name}: clip {c.name} failed on the device: {r.message} "
-                      f"(status {r.status}: {STATUS_TEXT.get(r.status, '?')})")
+                      f"(status {r.status}: {status_text(r.status)})")
 
     report = compare(b, brd, fw, clips, results, streaming=streaming, every=stream_every)
     report.update(transport=transport, runtime=runtime, protocol=stats,
@@ -261,7 +242,6 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
         layer = _layer_divergence(b, brd, runtime, results[k].features.reshape(b.feature_shape), work / "layers")
         if layer:
             fd["layer"] = layer
-    import shutil
 
     shutil.rmtree(work, ignore_errors=True)
     if out_dir is not None:
@@ -274,9 +254,6 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
 def record_rung(bundle_path: Path, report: dict) -> None:
     """The `device_vs_host` rung of the bundle's verification ladder (report.json), one entry per board
     and transport/runtime; kept consistent with manifest.json (tinyscene.export.bundle.add_rung)."""
-    from tinyscene.export.bundle import add_rung
-    from tinyscene.export.ladder import rung
-    from tinyscene.util.lock import file_lock
 
     path = Path(bundle_path)
     if not (path / "report.json").is_file():
@@ -307,8 +284,6 @@ def _unit(board) -> str:
 def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, streaming: bool = False,
             every: int = 0) -> dict:
     """Device results vs Python, per clip and overall."""
-    from tinyscene.export.ladder import run_tflm
-    from tinyscene.frontend import FixedFrontend
 
     per_tick = brd.counter.per_tick
     rows = []
@@ -434,7 +409,6 @@ def markdown(report: dict) -> str:
 
 def write_report(report: dict, out: Path) -> None:
     """parity.json and parity.md, each written atomically (nothing is written for a failed run)."""
-    from tinyscene.util.atomic import write_json, write_text
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "parity.json", json.loads(json.dumps(report, default=_json_default)))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 
 def _build(args: argparse.Namespace) -> int:
-    from tinyscene.device.apps import get_app
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.build import build_firmware
+    from tinyscene.target.apps import get_app
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.build import build_firmware
 
     board = load_board(args.board)
     result = build_firmware(board, get_app(args.app), Path(args.out))
@@ -17,9 +17,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from tinyscene.device.boards import load_board
-    from tinyscene.device.qemu import echo, run_firmware
     from tinyscene.errors import TsError
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.qemu import echo, run_firmware
 
     board = load_board(args.board)
     fw_args = [a for a in args.args if a != "--"]
@@ -32,7 +32,7 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _boards(args: argparse.Namespace) -> int:
-    from tinyscene.device.boards import board_names, load_board
+    from tinyscene.target.boards import board_names, load_board
 
     for name in board_names():
         b = load_board(name)

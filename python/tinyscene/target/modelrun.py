@@ -1,6 +1,5 @@
-"""One interface for running an int8 .tflite on a board with any runtime (`tinyscene run`, bench,
-parity). Runtimes: `aot` (tinyscene's compiler + kernels, tinyscene.aot.runner), `tflm` and
-`tflm-ref` (TensorFlow Lite Micro with CMSIS-NN or reference kernels, tinyscene.tflm.runner).
+"""What every model runtime reports about a run on a board (tinyscene.runtimes.dispatch chooses the
+runtime: tinyscene.aot.runner, tinyscene.tflm.runner).
 
 Each runtime module provides
 
@@ -14,19 +13,7 @@ before and after the invoke call, times board.yaml `counter.per_tick`.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
-
-from tinyscene.errors import TsError
-
-RUNTIMES = {
-    "aot": "tinyscene.aot.runner",
-    "tflm": "tinyscene.tflm.runner",
-    "tflm-ref": "tinyscene.tflm.runner",
-}
 
 
 @dataclass
@@ -61,16 +48,3 @@ class ModelRunReport:
 def ticks_to_count(ticks: int, per_tick: float) -> int:
     """Board counter ticks -> instructions (QEMU -icount) or cycles (DWT)."""
     return int(round(ticks * per_tick))
-
-
-def run_model(model: Path, board_name: str, inputs: list[np.ndarray], *, runtime: str = "aot",
-              kernels: str = "auto", workdir: Path, dump_layers: Path | None = None,
-              timeout: float = 300.0) -> tuple[list[np.ndarray], ModelRunReport]:
-    from tinyscene.device.boards import load_board
-
-    if runtime not in RUNTIMES:
-        raise TsError(f"--runtime {runtime}: expected one of {', '.join(RUNTIMES)}")
-    board = load_board(board_name)
-    module = importlib.import_module(RUNTIMES[runtime])
-    return module.run(Path(model), board, inputs, runtime=runtime, kernels=kernels, workdir=Path(workdir),
-                      dump_layers=dump_layers, timeout=timeout)

@@ -1,6 +1,7 @@
-"""A small graph IR for int8 models: tensors (shape, dtype, quantisation, constant data) and ops in
-execution order. Tensor ids are the tensor indices of the .tflite subgraph, so that a tensor can be
-named the same way in the compiler, the firmware's layer dumps and the tflite_micro interpreter."""
+"""The graph IR of a .tflite (tinyscene.tflite.reader fills it; the compiler transforms it): tensors (shape,
+dtype, quantisation, constant data) and ops in execution order, with each op's multiply-accumulates.
+Tensor ids are the tensor indices of the .tflite subgraph, so that a tensor is named the same way in the
+compiler, the firmware's layer dumps and the tflite_micro interpreter."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Op:
     outputs: list[int]
     options: dict = field(default_factory=dict)
     fused: list[int] = field(default_factory=list)  # .tflite operator indices folded into this op
+    macs: int = 0  # multiply-accumulates of the op as read (convolutions, depthwise, fully connected, ...)
 
     def where(self) -> str:
         return f"op {self.index} {self.kind}"
@@ -84,6 +86,12 @@ class Graph:
     description: str = ""
     sha256: str = ""
     file_bytes: int = 0
+    subgraphs: int = 1  # the graph is subgraph 0; control flow has more
+    op_codes: list[str] = field(default_factory=list)  # distinct op kinds of every subgraph, in model order
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
 
     def t(self, tid: int) -> Tensor:
         return self.tensors[tid]
@@ -96,6 +104,3 @@ class Graph:
             if tid in op.outputs:
                 return op
         return None
-
-    def new_tensor_id(self) -> int:
-        return max(self.tensors, default=-1) + 1

@@ -15,7 +15,7 @@ import struct
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 

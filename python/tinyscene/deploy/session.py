@@ -5,7 +5,7 @@
     run_batch       over semihosting files (QEMU): every request frame goes into one file, the
                     firmware runs once and writes every answer into another file.
 
-Both return ClipResult per clip (tinyscene.device.protocol) and raise ProtocolError with a clear
+Both return ClipResult per clip (tinyscene.target.protocol) and raise ProtocolError with a clear
 message when the device hangs, resets, dies or sends garbage.
 """
 from __future__ import annotations
@@ -17,8 +17,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tinyscene.device import protocol as P
-from tinyscene.device.protocol import ClipCollector, ClipResult, DeviceInfo, ProtocolError
+from tinyscene.errors import TsError
+from tinyscene.target import protocol as P
+from tinyscene.target.protocol import (
+    ClipCollector,
+    ClipResult,
+    DeviceInfo,
+    ProtocolError,
+)
+from tinyscene.target.qemu import run_firmware
 
 
 @dataclass
@@ -75,7 +82,7 @@ class StreamSession:
                 self.info = info
                 return info
             if f.type == P.STATUS:
-                cid, code = f.payload[:4], f.payload[4] if len(f.payload) > 4 else 0
+                code = f.payload[4] if len(f.payload) > 4 else 0
                 raise ProtocolError(f"{self.what} failed to start: status {code} "
                                     f"({f.payload[5:].decode(errors='replace')})")
             # anything else before INFO is left over from an earlier session: skip it
@@ -138,8 +145,6 @@ def parse_batch(data: bytes, reqs: Sequence[ClipRequest]) -> tuple[DeviceInfo, l
 def run_batch(board, elf: Path, reqs: Sequence[ClipRequest], workdir: Path, *, timeout: float,
               max_payload: int = 4096) -> tuple[DeviceInfo, list[ClipResult]]:
     """Run every clip in one firmware run over semihosting files."""
-    from tinyscene.device.qemu import run_firmware
-    from tinyscene.errors import TsError
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from tinyscene.device.boards import Board
 from tinyscene.errors import TsError
+from tinyscene.target.boards import Board
 
 TOOLS = ("pyocd", "openocd")
 NO_PROBE = ("no available debug probe", "no probe", "unable to find a matching", "open failed",

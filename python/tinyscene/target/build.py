@@ -11,10 +11,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyscene.device.apps import App, group_sources
-from tinyscene.device.boards import Board
 from tinyscene.errors import TsError
 from tinyscene.paths import BOARDS_DIR, FIRMWARE_DIR, cache_dir
+from tinyscene.target.apps import App, group_sources
+from tinyscene.target.boards import Board
+from tinyscene.target.image import measure_sections
 from tinyscene.util.atomic import atomic_path
 
 ARM_GCC = "arm-none-eabi-gcc"
@@ -152,29 +153,5 @@ def build_firmware(board: Board, app: App, out: Path, *, extra_sources=(), inclu
             raise TsError(f"linking {out.name} for {board.name} failed:\n{msg}")
     result = BuildResult(elf=out, board=board.name)
     if not board.is_host:
-        _measure(result, board)
+        measure_sections(result, board)
     return result
-
-
-def _measure(result: BuildResult, board: Board) -> None:
-    from elftools.elf.elffile import ELFFile
-
-    with open(result.elf, "rb") as f:
-        elf = ELFFile(f)
-        for s in elf.iter_sections():
-            if not s["sh_flags"] & 0x2 or s["sh_size"] == 0:  # SHF_ALLOC
-                continue
-            name, size, addr = s.name, s["sh_size"], s["sh_addr"]
-            result.sections[name] = size
-            in_ram = board.ram.origin <= addr < board.ram.origin + board.ram.size
-            in_ext = board.ext_ram is not None and board.ext_ram.origin <= addr < board.ext_ram.origin + board.ext_ram.size
-            if name == ".ext_bss":
-                result.ext_ram_bytes += size
-                if in_ram:
-                    result.ram_bytes += size
-            elif in_ram or in_ext:
-                result.ram_bytes += size
-                if s["sh_type"] != "SHT_NOBITS":
-                    result.flash_bytes += size  # initialisers stored in flash
-            else:
-                result.flash_bytes += size

@@ -5,7 +5,7 @@
     uart          QEMU boards: QEMU's emulated UART is connected to a TCP socket on 127.0.0.1 that
                   this process listens on (`-serial tcp:127.0.0.1:PORT`), so the byte-stream path of
                   the real boards (stop-and-wait, ACK/NAK, resend) is exercised in CI.
-                  Real boards: a serial port (tinyscene.device.serial, pyserial).
+                  Real boards: a serial port (tinyscene.target.serial, pyserial).
     pipe          the host build: the firmware's stdin/stdout.
 
 A transport has `read(n, timeout) -> bytes` (up to n bytes, b"" when nothing came in time; raises
@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tinyscene.device.boards import Board
-from tinyscene.device.protocol import ProtocolError
 from tinyscene.errors import TsError
-
-TRANSPORTS = ("semihosting", "uart")
+from tinyscene.target.boards import Board
+from tinyscene.target.protocol import ProtocolError
+from tinyscene.target.qemu import QEMU, qemu_command
 
 
 class SocketTransport:
@@ -147,7 +146,6 @@ def start_uart_device(board: Board, elf: Path, args: Sequence[str] = (), *, conn
     """Start `elf` with its protocol on a byte stream: QEMU with the board's UART on a loopback TCP
     socket (QEMU connects to us, so no port can be taken in between), or the host build on pipes.
     The process is killed when the block ends, whatever happened."""
-    from tinyscene.device.qemu import QEMU, qemu_command
 
     elf = Path(elf).resolve()
     console: list[str] = []
