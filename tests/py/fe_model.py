@@ -1,7 +1,7 @@
 """An exact integer model of the front-end's arithmetic (version 2) as firmware/include/ts/fe.h documents
-it, written independently of the C and of tinyscene.frontend.spec: its own tables (Hann window, odd
-twiddles, mel points from librosa, the log table), its own bit reversal and decimation-in-time FFT on
-numpy int64 arrays, Python integers for the 64-bit sums. Tests hold the C (host library, and through it
+it, written independently of the C and of tinyscene.frontend.spec: its own tables (Q28 Hann window,
+twiddles: Q30 twice an odd number, Q31 odd; mel points from librosa, the log table), its own bit
+reversal and decimation-in-time FFT on numpy int64 arrays, Python integers for the 64-bit sums. Tests hold the C (host library, and through it
 every device build) to it bit for bit."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def cfft(x, k: int) -> np.ndarray:
     n = len(x)
     m = n // 2
     lg = int(math.log2(m))
-    w = np.array([round((0.5 - 0.5 * math.cos(2 * math.pi * i / n)) * 2**29) for i in range(n)], np.int64)
+    w = np.array([round((0.5 - 0.5 * math.cos(2 * math.pi * i / n)) * 2**28) for i in range(n)], np.int64)
     v = ((np.asarray(x, np.int64) * w) >> 16) << k
     zr, zi = v[0::2], v[1::2]
     order = np.array([rev(i, lg) for i in range(m)])
@@ -70,9 +70,9 @@ def cfft(x, k: int) -> np.ndarray:
         R, I = re.reshape(-1, 4, h), im.reshape(-1, 4, h)
         i = np.arange(h)
 
-        def tw(mult, q=30):
-            c = np.array([odd(math.cos(2 * math.pi * mult * j / length), q) for j in i], np.int64)
-            s = np.array([odd(math.sin(2 * math.pi * mult * j / length), q) for j in i], np.int64)
+        def tw(mult):  # Q30, twice an odd Q29 number
+            c = np.array([2 * odd(math.cos(2 * math.pi * mult * j / length), 29) for j in i], np.int64)
+            s = np.array([2 * odd(math.sin(2 * math.pi * mult * j / length), 29) for j in i], np.int64)
             return c, s
 
         def cmul(xr, xi, c, s):

@@ -111,11 +111,11 @@ def test_stages_against_float64(small, frame):
         return
     v = fl["windowed"]
     zref = np.fft.fft(v[0::2] + 1j * v[1::2])
-    # one unit of Z in pcm / 32768 units: 2^-(15 + 13 + k - s); the roundings add up to a few units, the
-    # window product's floor (2^-13 of an int16 step per sample) to at most n_fft 2^-28 in the DC bin, the
-    # Q29 window's rounding to sum |v| 2^-29
-    unit = 2.0 ** -(15 + 13 + fx["k"] - fx["fft_shift"])
-    wnd = (cfg.n_fft + np.abs(v).sum()) * 2.0**-28
+    # one unit of Z in pcm / 32768 units: 2^-(15 + 12 + k - s); the roundings add up to a few units, the
+    # window product's floor (2^-12 of an int16 step per sample) to at most n_fft 2^-27 in the DC bin, the
+    # Q28 window's rounding to sum |v| 2^-28
+    unit = 2.0 ** -(15 + 12 + fx["k"] - fx["fft_shift"])
+    wnd = (cfg.n_fft + np.abs(v).sum()) * 2.0**-27
     assert np.max(np.abs(fx["z"] - zref)) <= 8 * math.sqrt(cfg.n_fft) * unit + wnd
     assert np.max(np.abs(fx["z_raw"])) < 2**30
     # |X - X_ref| <= delta (the FFT's roundings and the split's), so |P - P_ref| <= 2 |X_ref| delta + delta^2

@@ -3,7 +3,7 @@
  *
  *   int16 PCM -> framing (streaming history, centred like librosa: frame t covers samples
  *   [t*hop - n_fft/2, t*hop + n_fft/2)) -> frame shift k from the frame's energy
- *   -> periodic Hann window (Q29, SMULWB) and complex FFT of z[m] = v[2m] + j v[2m+1] (n_fft/2 points,
+ *   -> periodic Hann window (Q28, SMULWB) and complex FFT of z[m] = v[2m] + j v[2m+1] (n_fft/2 points,
  *   32-bit, decimation in time: bit-reversed reads, a twiddle-free radix-4 first stage, radix-4 stages
  *   with Q30 twiddles and a fixed 2-bit shift, a radix-2 stage when log2(n_fft/2) is odd)
  *   -> real-FFT split and power (64-bit, exact) -> mel as sums over the intervals between mel points
@@ -19,13 +19,13 @@
  *
  * Scaling of one frame (x = pcm in int16 units, w the Hann window, k from ts_fe_frame_shift,
  * s = the FFT's total right shift: 2 per radix-4 stage after the first, 1 for a radix-2 stage):
- *   windowed  v = floor(x w 2^29 / 2^16) 2^k = x w 2^(13 + k)    |v| <= 2^28
- *   spectrum  Z = DFT(z) 2^(13 + k - s), X = DFT(v) 2^(-s)       |Z|, |X| <= 2^30 (bounds in the stages)
- *   power     P = |X|^2 = |DFT(x w)|^2 2^(2 (13 + k - s))         uint64, sum over the bins < 2^62
+ *   windowed  v = floor(x w 2^28 / 2^16) 2^k = x w 2^(12 + k)    |v| <= 2^27
+ *   spectrum  Z = DFT(z) 2^(12 + k - s), X = DFT(v) 2^(-s)       |Z|, |X| < 2^30 (bounds in the stages)
+ *   power     P = |X|^2 = |DFT(x w)|^2 2^(2 (12 + k - s))         uint64, sum over the bins < 2^60
  *   mel       M = sum over the band's bins of its triangle (unnormalised) times P, uint64
  *   log       L = ln(mel + 1e-10) 2^24 = ln(M + floor_m 2^(2k)) 2^24 + offset_m - 2k ln(2) 2^24  (Q7.24)
  * with mel the slaney-normalised power mel of pcm / 32768 (librosa's), offset_m = ln(norm_m) - S ln 2 and
- * floor_m = 1e-10 2^S / norm_m, S = 2 (15 + 13 - s).
+ * floor_m = 1e-10 2^S / norm_m, S = 2 (15 + 12 - s).
  */
 #ifndef TS_FE_H
 #define TS_FE_H
@@ -39,7 +39,7 @@
 #define TS_FE_ARITH_VERSION 2          /* the integers computed; frontend.json and feature caches record it */
 #define TS_FE_LOG_FRAC_BITS 24         /* log-mel output: natural log in Q7.24 */
 #define TS_FE_LOG_LUT_BITS 7           /* ln(1 + i / 2^7), i = 0..2^7: 129 entries, Q24 */
-#define TS_FE_WINDOW_Q 29              /* window table: Q29 */
+#define TS_FE_WINDOW_Q 28              /* window table: Q28 */
 #define TS_FE_MAX_SHIFT 15             /* largest frame shift k */
 
 /* Front-end configuration and tables (generated fe_tables.c, or numpy arrays on the host). */
@@ -54,12 +54,13 @@ typedef struct {
     int32_t delay_hops;          /* ceil(n_fft / (2 hop)): hops fed before frame 0 is complete */
     int32_t history;             /* delay_hops * hop + n_fft / 2 samples kept per channel */
     int32_t n_weights;           /* entries of mel_t: mel_bin[n_mels + 1] - mel_bin[0] */
-    const int32_t *window;       /* [n_fft] periodic Hann, Q29, in the order the FFT's first stage reads it: per
+    const int32_t *window;       /* [n_fft] periodic Hann, Q28, in the order the FFT's first stage reads it: per
                                   * butterfly q (see ts_fe_cfft_q31), inputs 0..3, even then odd sample */
     const int32_t *fft_twiddle;  /* per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i = 0..L/4-1:
-                                  * cos, sin of 2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30; then, when
-                                  * log2(n_fft/2) is odd, the radix-2 stage, per i = 0..n_fft/4-1: cos, sin of
-                                  * 2 pi i / (n_fft/2), Q31. Every value odd (see ts_fe_cfft_q31). */
+                                  * cos, sin of 2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, each
+                                  * twice an odd number; then, when log2(n_fft/2) is odd, the radix-2 stage,
+                                  * per i = 0..n_fft/4-1: cos, sin of 2 pi i / (n_fft/2), Q31, odd (see
+                                  * ts_fe_cfft_q31: no product is a rounding tie). */
     const int32_t *rfft_twiddle; /* [n_fft/4 - 1][2]: cos, sin of 2 pi k / n_fft, k = 1..n_fft/4-1, Q31, odd */
     const uint16_t *mel_bin;     /* [n_mels + 2] the first FFT bin at or above each mel point: interval j =
                                   * bins mel_bin[j] .. mel_bin[j+1]-1 lies between mel points j and j+1 */
@@ -136,10 +137,12 @@ void ts_fe_logmel_frame(const ts_fe_config_t *cfg, const int16_t *x, int32_t *sc
  * that give the same integers. */
 /* The frame's shift: k = clamp(16 - ceil(b / 2), 0, 15) with b the bit length of sum x^2 over the n
  * samples (15 for silence). With it every value of the FFT stays below 2^30: for k > 0 from the energy
- * (a radix-4 output is at most 2 sqrt(sum |z|^2)), for k = 0 from the peak (|x| <= 2^15). */
+ * (a radix-4 output is at most 2 sqrt(sum |z|^2) <= 2^29), for k = 0 from the peak (|x| <= 2^15: a
+ * first-stage output is at most 4 2^27 per component, 2^29.5 in magnitude, and no later stage grows it
+ * by more than its roundings). */
 int32_t ts_fe_frame_shift(const int16_t *x, int32_t n);
 /* Window and complex FFT of z[m] = v[2m] + j v[2m+1], m < M = n_fft / 2, v[n] = floor(x[n] w[n] / 2^16) 2^k
- * (w Q29): Z = DFT(z) / 2^s into buf (M complex (re, im) int32, natural order). Decimation in time with
+ * (w Q28): Z = DFT(z) / 2^s into buf (M complex (re, im) int32, natural order). Decimation in time with
  * the bit reversal in the reads: first stage radix-4, butterfly q (q < M/4) on inputs r, r + M/2, r + M/4,
  * r + 3M/4, r = bit reversal of 4q in log2(M) bits, without twiddles or shift; then radix-4 stages of
  * length L = 16, 64, .. <= M: in each block of L, butterfly i < L/4 on x_p = buf[i + p L/4] with
@@ -147,8 +150,10 @@ int32_t ts_fe_frame_shift(const int16_t *x, int32_t n);
  * times 1/4, each product rounded, SMMULR), outputs (u0 + u1) +- (u2 + u3) and (u0 - u1) -+ j (u2 - u3) at
  * i, i + 2L/4 and i + L/4, i + 3L/4; then, when log2(M) is odd, a radix-2 stage (u0 = floor(x0 / 2), Q31
  * twiddles). A complex product (a + jb)(c - js) is (rnd(ac) + rnd(bs), rnd(bc) - rnd(as)), rnd(p) =
- * floor((p + 2^31) / 2^32): with odd twiddles no product is a tie, so rnd(-p) = -rnd(p) and every
- * arrangement of the terms gives these integers. */
+ * floor((p + 2^31) / 2^32). No product is a tie: the radix-2 twiddles are odd, and the radix-4 ones are
+ * twice an odd number, which makes a tie only for a = +-2^30 (mod 2^31) while every value is below 2^30.
+ * So rnd(-p) = -rnd(p), every arrangement of the terms gives these integers, and a doubling multiply by
+ * w / 2 (Helium's VQRDMULH by a scalar) gives rnd(a w). */
 void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twiddle, int32_t n_fft, int32_t k,
                     int32_t *buf);
 /* Real-FFT split and power, in place: buf holds Z (n_fft/2 complex); bins 0..n_fft/2 of

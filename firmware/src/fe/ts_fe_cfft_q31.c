@@ -1,12 +1,13 @@
 /* Window and complex FFT (portable C, the reference of the armv7em/ and mve/ versions): decimation in
  * time, bit reversal folded into the first stage's reads, 32-bit values, a fixed shift per stage.
  *
- * Bounds (no value reaches 2^31): with k = 0, |v| <= 2^15 2^13 = 2^28, so |z| <= 2^28.5 and a first-stage
- * output has components <= 4 2^28 = 2^30 and magnitude <= 2^30.5; with k > 0 the energy bound of
- * ts_fe_frame_shift gives magnitude < 2^30. A later radix-4 stage divides its inputs by 4 before adding
+ * Bounds (no value reaches 2^30): with k = 0, |v| <= 2^15 2^12 = 2^27, so |z| <= 2^27.5 and a first-stage
+ * output has components <= 4 2^27 = 2^29 and magnitude <= 2^29.5; with k > 0 the energy bound of
+ * ts_fe_frame_shift gives magnitude <= 2^29. A later radix-4 stage divides its inputs by 4 before adding
  * four of them (x0 / 4, twiddle products with Q30 twiddles), so its outputs are no larger than its inputs
  * (plus the roundings, a few units); the radix-2 stage likewise (x0 / 2, Q31 twiddles). At the end
- * |Z| <= sum |z| 2^(13 + k - s) <= 2^30 (k = 0: the Hann window sums to n_fft / 2) or the energy bound. */
+ * |Z| <= sum |z| 2^(12 + k - s) <= 2^29 (k = 0: the Hann window sums to n_fft / 2) or the energy bound.
+ * Below 2^30 no product with a radix-4 twiddle (twice an odd number) is a rounding tie. */
 #include "ts/fe.h"
 #include "ts_fe_internal.h"
 
@@ -47,7 +48,7 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         for (int32_t p = 0; p < 4; p++) {
             const int32_t *wp = w + 2 * p;
             const int16_t *xp = x + 2 * (r + offs[p]);
-            /* v = floor(x w / 2^16) 2^k = x w 2^(13 + k) (SMULWB, w Q29) */
+            /* v = floor(x w / 2^16) 2^k = x w 2^(12 + k) (SMULWB, w Q28) */
             u[2 * p] = ts_fe_smulwb(wp[0], xp[0]) * (1 << k);
             u[2 * p + 1] = ts_fe_smulwb(wp[1], xp[1]) * (1 << k);
         }
@@ -87,5 +88,5 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
             p1[1] = ai - ui;
         }
     }
-    /* buf = DFT(z) 2^(13 + k - s), natural order */
+    /* buf = DFT(z) 2^(12 + k - s), natural order */
 }

@@ -12,7 +12,7 @@ void ts_fe_log_q24(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floo
 {
     const int32_t sh = 2 * k;
     for (int32_t m = 0; m < n_mels; m++) {
-        const uint64_t y = mel[m] + ((uint64_t)mel_floor[m] << sh); /* >= 1; < 2^62 + 2^62 */
+        const uint64_t y = mel[m] + ((uint64_t)mel_floor[m] << sh); /* >= 1; < 2^60 + 2^62 */
         const int32_t lz = __builtin_clzll(y);
         const uint32_t mant = (uint32_t)((y << lz) >> 32); /* [2^31, 2^32): 1.f in Q31 */
         const uint32_t f = mant - 0x80000000u;

@@ -2,7 +2,7 @@
  * points j and j + 1 lie the bins of interval j; a bin at position t (0 <= t < 1) there weighs t in the
  * rising edge of band j and 1 - t in the falling edge of band j - 1 (the slaney triangles, before their
  * norm, which the log stage adds as an offset). So per interval A = sum t P (t Q16: floor(sum / 2^16))
- * and B = sum P suffice: band m = A_m + (B_{m+1} - A_{m+1}). Sums of P are < 2^62 (Parseval). */
+ * and B = sum P suffice: band m = A_m + (B_{m+1} - A_{m+1}). Sums of P are < 2^60 (Parseval). */
 #include "ts/fe.h"
 
 void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,

@@ -2,7 +2,7 @@
  * With z[m] = v[2m] + j v[2m+1], A = Z[k] + conj Z[M-k] is twice the DFT of the even samples v[2m] and
  * B = Z[k] - conj Z[M-k] is 2j W^-k times that of the odd ones, so |A|, |B| <= 2^30 (each a sum of |v|
  * over half the samples, scaled) and X[k] = (A - j W B) / 2 = DFT(v)[k] / 2^s, |X| <= 2^30.
- * P = re^2 + im^2 < 2^61, exact, stored as uint64 over the (re, im) words of bin k. */
+ * P = re^2 + im^2 < 2^60, exact, stored as uint64 over the (re, im) words of bin k. */
 #include "ts/fe.h"
 #include "ts_fe_internal.h"
 

@@ -294,7 +294,7 @@ class FixedFrontend:
         return x
 
     def cfft(self, frame, k: int | None = None) -> tuple[np.ndarray, int]:
-        """ts_fe_cfft_q31 on one int16 frame: (Z as int32 [n_fft/2, 2], k); Z = DFT(z) 2^(13 + k - s)."""
+        """ts_fe_cfft_q31 on one int16 frame: (Z as int32 [n_fft/2, 2], k); Z = DFT(z) 2^(12 + k - s)."""
         x = self._frame(frame)
         if k is None:
             k = self.frame_shift(x)

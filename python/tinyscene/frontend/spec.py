@@ -5,11 +5,11 @@ Scaling of one frame in the C code (arithmetic version 2; x = pcm in int16 units
 k = the frame's shift from its energy, s = the FFT's fixed total right shift; see
 firmware/include/ts/fe.h):
 
-    windowed   v = floor(x w 2^29 / 2^16) 2^k      window table Q29, |v| <= 2^28
-    spectrum   X = DFT(v) 2^-s                     |X| <= 2^30
+    windowed   v = floor(x w 2^28 / 2^16) 2^k      window table Q28, |v| <= 2^27
+    spectrum   X = DFT(v) 2^-s                     |X| < 2^30 (every value of the FFT too)
     power      P = |X|^2                           uint64, exact
     mel        M = sum over the band's bins of (triangle before its norm) P      uint64
-    log        L = ln(norm M 2^-(S + 2k) + LOG_FLOOR) 2^24, S = 2 (15 + 13 - s)   int32, Q7.24
+    log        L = ln(norm M 2^-(S + 2k) + LOG_FLOOR) 2^24, S = 2 (15 + 12 - s)   int32, Q7.24
 
 The float reference is librosa's power mel spectrogram (center=True, zero padding, periodic Hann,
 slaney mel scale and norm) of the same int16 PCM scaled by 1/32768, then ln(mel + LOG_FLOOR). The
@@ -34,7 +34,7 @@ ARITH_VERSION = 2  # TS_FE_ARITH_VERSION: the integers the front-end computes (f
 LOG_FRAC_BITS = 24  # Q7.24 natural log
 LOG_LUT_BITS = 7
 LOG_FLOOR = 1e-10  # mel power floor (units of librosa's power mel of pcm / 32768)
-WINDOW_Q = 29  # TS_FE_WINDOW_Q
+WINDOW_Q = 28  # TS_FE_WINDOW_Q
 WINDOW_SHIFT = WINDOW_Q - 16  # SMULWB: v = x w 2^(WINDOW_Q - 16)
 T_BITS = 16  # mel interval weights t, Q16
 STRUCT_BYTES = 10 * 4 + 8 * 4  # sizeof(ts_fe_config_t) on the 32-bit devices
@@ -87,6 +87,14 @@ def odd_fixed(x, q: int) -> np.ndarray:
     return np.clip(out, -(2**31 - 1), 2**31 - 1).astype(np.int32)
 
 
+def even_q30(x) -> np.ndarray:
+    """Twice the nearest odd Q29 integer (odd_fixed(x, 29)): the radix-4 twiddles of the C FFT, Q30. Every
+    value the FFT multiplies is below 2^30 in magnitude, and a product a w / 2^32 with w = 2 odd is a
+    rounding tie only for a = +-2^30 (mod 2^31): so no product is a tie (rnd(-p) = -rnd(p) for every p),
+    and w / 2 is an integer (a doubling multiply by w / 2, Helium's VQRDMULH, gives SMMULR's a w)."""
+    return (2 * odd_fixed(x, 29).astype(np.int64)).astype(np.int32)
+
+
 def bit_reverse(values: np.ndarray, bits: int) -> np.ndarray:
     out = np.zeros_like(values)
     v = values.copy()
@@ -105,7 +113,7 @@ def fft_stages(n_fft: int) -> tuple[int, int, int]:
 
 
 def window_table(n_fft: int) -> np.ndarray:
-    """The Q29 periodic Hann window in the order the FFT's first stage reads it (ts_fe_cfft_q31): per
+    """The Q28 periodic Hann window in the order the FFT's first stage reads it (ts_fe_cfft_q31): per
     butterfly q, [input 0, 1, 2, 3][even, odd sample]."""
     m = n_fft // 2
     lg = int(math.log2(m))
@@ -119,11 +127,11 @@ def window_table(n_fft: int) -> np.ndarray:
 
 
 def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """Twiddles of ts_fe_cfft_q31 and of the real-FFT split (ts_fe_power_u64), all odd (odd_fixed).
-    FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i < L/4: cos, sin of 2 pi 2i / L,
-    of 2 pi i / L, of 2 pi 3i / L, Q30; then for an odd log2(n_fft/2) the radix-2 stage, per i < n_fft/4:
-    cos, sin of 2 pi i / (n_fft/2), Q31.
-    Split: [k][cos, sin of 2 pi k / n_fft], k = 1..n_fft/4 - 1, Q31."""
+    """Twiddles of ts_fe_cfft_q31 and of the real-FFT split (ts_fe_power_u64), none of them making a
+    rounding tie. FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i < L/4: cos, sin of
+    2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, twice an odd number (even_q30); then for an odd
+    log2(n_fft/2) the radix-2 stage, per i < n_fft/4: cos, sin of 2 pi i / (n_fft/2), Q31, odd (odd_fixed).
+    Split: [k][cos, sin of 2 pi k / n_fft], k = 1..n_fft/4 - 1, Q31, odd."""
     m = n_fft // 2
     n4, r2, _ = fft_stages(n_fft)
     parts = []
@@ -131,8 +139,8 @@ def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     while length <= m:
         h = length // 4
         i = np.arange(h)
-        cs = lambda mult: (odd_fixed(np.cos(2 * np.pi * mult * i / length), 30),  # noqa: E731
-                           odd_fixed(np.sin(2 * np.pi * mult * i / length), 30))
+        cs = lambda mult: (even_q30(np.cos(2 * np.pi * mult * i / length)),  # noqa: E731
+                           even_q30(np.sin(2 * np.pi * mult * i / length)))
         (c2, s2), (c1, s1), (c3, s3) = cs(2), cs(1), cs(3)
         parts.append(np.stack([c2, s2, c1, s1, c3, s3], axis=1).reshape(-1))
         length *= 4
@@ -181,7 +189,7 @@ class FeTables:
     cfg: FrontendConfig
     delay_hops: int
     history: int
-    window: np.ndarray  # int32 [n_fft] Q29, in the first FFT stage's read order
+    window: np.ndarray  # int32 [n_fft] Q28, in the first FFT stage's read order
     fft_twiddle: np.ndarray  # int32, per stage (see fft_twiddles)
     rfft_twiddle: np.ndarray  # int32 [n_fft/4 - 1, 2] Q31
     mel_bin: np.ndarray  # uint16 [n_mels + 2]

@@ -39,7 +39,7 @@ typedef struct {
     "add r11, r11, r10, lsl #1\n\t"                                                            \
     "ldr r11, [r11, r10]\n\t"      /* input 3: r + 3M/4 */                                     \
     "ldrd r7, r5, [r2], #8\n\t"                                                                \
-    "smulwt r5, r5, r4\n\t"        /* u0: x w 2^(29-16), odd sample (top half) */              \
+    "smulwt r5, r5, r4\n\t"        /* u0: x w 2^(28-16), odd sample (top half) */              \
     "smulwb r4, r7, r4\n\t"        /* even sample (bottom half) */                             \
     "ldrd r9, r7, [r2], #8\n\t"                                                                \
     "smulwt r7, r7, r6\n\t"                                                                    \

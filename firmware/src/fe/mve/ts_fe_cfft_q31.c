@@ -181,6 +181,80 @@ __attribute__((naked, noinline)) static void radix4_stage(const stage_args_t *a)
         "pop {r4-r7, pc}\n\t");
 }
 
+typedef struct {
+    const uint32_t *lanes; /* [0] (buf, buf + 4, buf + 8L, buf + 8L + 4): butterfly i = 0 of blocks 0 and 1 */
+    const int32_t *tw;     /* [4] the stage's twiddles */
+    int32_t h;             /* [8] L/4 butterflies per block */
+    int32_t pairs;         /* [12] M / (2L) pairs of blocks */
+    int32_t step;          /* [16] 16 L bytes: the next pair of blocks */
+} outer_args_t;
+
+/* A radix-4 stage of length L = 16 or 64 (at least two blocks; rows 2L bytes apart, within a gather's
+ * immediate): the twiddles of butterfly i in scalar registers (halved: VQRDMULH by w / 2 = rnd(x w)) for
+ * the same butterfly of every block, two blocks per vector, 28 instructions per iteration. q7 the
+ * addresses of the two blocks' row 0, r4..r9 (c2, s2, c1, s1, c3, s3) / 2, r10 the butterflies left,
+ * r11 the lanes of butterfly i, r12 the pairs, r2 the step. */
+#define OUTER_STAGE(NAME, R1, R2, R3, X0, STEP)                                                \
+    __attribute__((naked, noinline)) static void NAME(const outer_args_t *a)                      \
+    {                                                                                              \
+        __asm__ volatile(                                                                          \
+            "push {r4-r11, lr}\n\t"                                                                \
+            "vpush {d8-d15}\n\t"                                                                   \
+            "ldr r3, [r0, #0]\n\t"                                                                 \
+            "ldr r1, [r0, #4]\n\t"                                                                 \
+            "ldr r10, [r0, #8]\n\t"                                                                \
+            "ldr r12, [r0, #12]\n\t"                                                               \
+            "ldr r2, [r0, #16]\n\t"                                                                \
+            "mov r11, #0\n\t"                                                                      \
+            "2:\n\t"                                                                               \
+            "ldrd r4, r5, [r1], #8\n\t"                                                            \
+            "ldrd r6, r7, [r1], #8\n\t"                                                            \
+            "ldrd r8, r9, [r1], #8\n\t"                                                            \
+            "asr r4, r4, #1\n\t" "asr r5, r5, #1\n\t" "asr r6, r6, #1\n\t"                         \
+            "asr r7, r7, #1\n\t" "asr r8, r8, #1\n\t" "asr r9, r9, #1\n\t"                         \
+            "vldrw.u32 q0, [r3]\n\t"                                                               \
+            "vadd.i32 q7, q0, r11\n\t"                                                             \
+            STEP                                                                                   \
+            "dls lr, r12\n\t"                                                                      \
+            "1:\n\t"                                                                               \
+            X0                                                                                     \
+            "vldrw.u32 q1, [q7, #" #R1 "]\n\t"                                                     \
+            "vldrw.u32 q2, [q7, #" #R2 "]\n\t"                                                     \
+            "vldrw.u32 q3, [q7, #" #R3 "]\n\t"                                                     \
+            "vqrdmulh.s32 q4, q1, r4\n\t"                                                          \
+            "vqrdmulh.s32 q1, q1, r5\n\t"                                                          \
+            "vcadd.i32 q5, q4, q1, #270\n\t"  /* u1 = x1 W^2i */                                   \
+            "vqrdmulh.s32 q4, q2, r6\n\t"                                                          \
+            "vqrdmulh.s32 q2, q2, r7\n\t"                                                          \
+            "vcadd.i32 q6, q4, q2, #270\n\t"  /* u2 = x2 W^i */                                    \
+            "vqrdmulh.s32 q4, q3, r8\n\t"                                                          \
+            "vqrdmulh.s32 q3, q3, r9\n\t"                                                          \
+            "vcadd.i32 q1, q4, q3, #270\n\t"  /* u3 = x3 W^3i */                                   \
+            "vshr.s32 q0, q0, #2\n\t"         /* u0 */                                             \
+            "vadd.i32 q4, q0, q5\n\t"         /* a */                                              \
+            "vsub.i32 q0, q0, q5\n\t"         /* b */                                              \
+            "vadd.i32 q5, q6, q1\n\t"         /* c */                                              \
+            "vsub.i32 q6, q6, q1\n\t"         /* d */                                              \
+            "vadd.i32 q1, q4, q5\n\t"         /* y0 = a + c */                                     \
+            "vsub.i32 q4, q4, q5\n\t"         /* y2 = a - c */                                     \
+            "vstrw.32 q1, [q7]\n\t"                                                                \
+            "vstrw.32 q4, [q7, #" #R2 "]\n\t"                                                      \
+            "vcadd.i32 q1, q0, q6, #270\n\t"  /* y1 = b - j d */                                   \
+            "vcadd.i32 q4, q0, q6, #90\n\t"   /* y3 = b + j d */                                   \
+            "vstrw.32 q1, [q7, #" #R1 "]\n\t"                                                      \
+            "vstrw.32 q4, [q7, #" #R3 "]\n\t"                                                      \
+            "le lr, 1b\n\t"                                                                        \
+            "add r11, r11, #8\n\t"                                                                 \
+            "subs r10, r10, #1\n\t"                                                                \
+            "bne 2b\n\t"                                                                           \
+            "vpop {d8-d15}\n\t"                                                                    \
+            "pop {r4-r11, pc}\n\t");                                                               \
+    }
+
+/* q7 starts one pair before the first; L = 16: the load of x0 moves it on (256 bytes), L = 64: VADD. */
+OUTER_STAGE(stage16, 32, 64, 96, "vldrw.u32 q0, [q7, #256]!\n\t", "vsub.i32 q7, q7, r2\n\t")
+OUTER_STAGE(stage64, 128, 256, 384, "vadd.i32 q7, q7, r2\n\t" "vldrw.u32 q0, [q7]\n\t", "vsub.i32 q7, q7, r2\n\t")
+
 void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twiddle, int32_t n_fft, int32_t k,
                     int32_t *buf)
 {
@@ -195,6 +269,16 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         first_stage(&fa);
     const int32_t *tw = twiddle;
     int32_t len = 16;
+    for (; len <= 64 && 2 * len <= m; len <<= 2) {
+        const uint32_t b = (uint32_t)(uintptr_t)buf, l8 = 8u * (uint32_t)len;
+        const uint32_t lanes[4] __attribute__((aligned(16))) = {b, b + 4u, b + l8, b + l8 + 4u};
+        const outer_args_t oa = {lanes, tw, len >> 2, m / (2 * len), 16 * len};
+        if (len == 16)
+            stage16(&oa);
+        else
+            stage64(&oa);
+        tw += 6 * (len >> 2);
+    }
     for (; len <= m; len <<= 2) {
         const uint32_t t0 = (uint32_t)(uintptr_t)tw - 48u;
         const uint32_t q7[4] __attribute__((aligned(16))) = {t0, t0, t0 + 24u, t0 + 24u};
