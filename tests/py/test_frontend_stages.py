@@ -228,6 +228,10 @@ def test_quantize_matches_the_float_formula(small):
     L = small.logmel(pcm)
     q = InputQuant.fit(cfg, [L])
     q8 = small.quantize(L, q)
+    # exactly the integers fe.h defines: clamp(floor((floor(L mul / 2^32) + add) / 2^(shift - 32)))
+    Li = np.transpose(L, (1, 2, 0)).astype(np.int64)  # [n_mels, frames, channels]
+    hi = ((Li * q.mul.astype(np.int64)[:, None, None]) >> 32) + q.add.astype(np.int64)[:, None, None]
+    assert np.array_equal(q8, np.clip(hi >> (q.shift - 32), -128, 127))
     z = q.normalize(L.astype(np.float64) / 2**24)  # [n_mels, frames, channels]
     ref = np.clip(np.floor(z / q.scale + q.zero_point + 0.5), -128, 127)
     diff = np.abs(q8.astype(int) - ref)

@@ -35,7 +35,7 @@
 
 #include "ts/status.h"
 
-#define TS_FE_ABI 0x54534606u          /* "TSF" + layout version of the structs below */
+#define TS_FE_ABI 0x54534607u          /* "TSF" + layout version of the structs below */
 #define TS_FE_ARITH_VERSION 2          /* the integers computed; frontend.json and feature caches record it */
 #define TS_FE_LOG_FRAC_BITS 24         /* log-mel output: natural log in Q7.24 */
 #define TS_FE_LOG_LUT_BITS 7           /* ln(1 + i / 2^7), i = 0..2^7: 129 entries, Q24 */
@@ -73,16 +73,17 @@ typedef struct {
 } ts_fe_config_t;
 
 /* Per-mel-bin normalisation folded into the int8 quantisation of the model input:
- *   q[m] = clamp(floor((L[m] * mul[m] + add[m]) / 2^shift), -128, 127)
+ *   q[m] = clamp(floor((floor(L[m] * mul[m] / 2^32) + add[m]) / 2^(shift - 32)), -128, 127)
+ *        = clamp(floor((L[m] * mul[m] + add[m] 2^32) / 2^shift), -128, 127)
  * = round(((L - mean[m]) / std[m]) / scale) + zero_point with L in Q24 (add holds the rounding
- * half 2^(shift-1)). */
+ * half 2^(shift-33)). */
 typedef struct {
     uint32_t abi;                /* TS_FE_ABI */
     uint32_t struct_size;        /* sizeof(ts_fe_quant_t) */
     int32_t n_mels;
-    int32_t shift;               /* 32..62 */
+    int32_t shift;               /* 33..62 */
     const int32_t *mul;          /* [n_mels] */
-    const int64_t *add;          /* [n_mels] */
+    const int32_t *add;          /* [n_mels] in units of 2^32 */
 } ts_fe_quant_t;
 
 /* One front-end instance (streaming state). */

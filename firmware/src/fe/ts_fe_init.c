@@ -32,7 +32,7 @@ ts_status_t ts_fe_init(ts_fe_t *fe, const ts_fe_config_t *cfg, const ts_fe_quant
         if (cfg->mel_floor[m] == 0) return TS_ERR_CONFIG;
     if (quant) {
         if (quant->abi != TS_FE_ABI || quant->struct_size != sizeof(ts_fe_quant_t)) return TS_ERR_CONFIG;
-        if (quant->n_mels != cfg->n_mels || quant->shift < 32 || quant->shift > 62 || !quant->mul || !quant->add)
+        if (quant->n_mels != cfg->n_mels || quant->shift < 33 || quant->shift > 62 || !quant->mul || !quant->add)
             return TS_ERR_CONFIG;
     }
     fe->cfg = cfg;

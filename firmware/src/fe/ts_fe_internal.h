@@ -47,6 +47,18 @@ static inline int32_t ts_fe_smmulr(int32_t a, int32_t b)
 #endif
 }
 
+/* floor(a b / 2^32): SMMUL. */
+static inline int32_t ts_fe_smmul(int32_t a, int32_t b)
+{
+#if TS_FE_DSP
+    int32_t r;
+    __asm("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b) >> 32);
+#endif
+}
+
 /* floor((acc 2^32 + a b + 2^31) / 2^32) = acc + round(a b / 2^32): SMMLAR. */
 static inline int32_t ts_fe_smmlar(int32_t a, int32_t b, int32_t acc)
 {
@@ -169,6 +181,12 @@ static inline int32_t ts_fe_ssat8(int32_t x)
 #else
     return x < -128 ? -128 : x > 127 ? 127 : x;
 #endif
+}
+
+/* One int8 model input value (ts_fe_quantize_s8): clamp(floor((floor(l mul / 2^32) + add) / 2^sh)). */
+static inline int8_t ts_fe_q8(int32_t l, int32_t mul, int32_t add, int32_t sh)
+{
+    return (int8_t)ts_fe_ssat8((ts_fe_smmul(l, mul) + add) >> sh);
 }
 
 /* Bit length of a 64-bit value (0 for 0). */

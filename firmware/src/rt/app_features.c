@@ -8,8 +8,9 @@
  *    ts_fe_process_hop writes each frame's column into it at its place.
  * L: the Q7.24 log-mel of every frame, [frames][channels][n_mels] int32, written frame by frame.
  * Prints the frame count and the board counter ticks spent in ts_fe_process_hop (total, min and max
- * per hop), the state/scratch bytes and, with --profile, the ticks of each stage on the last frame
- * (the push of one hop after it: the profile is the last thing the app does). */
+ * per hop), the state/scratch bytes and, with --profile, the ticks of each stage on the last frame: one
+ * channel's shift, FFT, power, mel and log, then the quantisation of every channel and the push of one
+ * hop (the profile is the last thing the app does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static void profile(const ts_fe_t *fe)
     ts_fe_log_q24(profile_mel, cfg->n_mels, cfg->mel_floor, cfg->mel_offset, k, cfg->log_lut, frame_logmel);
     t[5] = ts_board_counter();
 #if TS_FE_HAS_QUANT
-    ts_fe_quantize_s8(fe->quant, 1, 1, frame_logmel, tensor, 1);
+    ts_fe_quantize_s8(fe->quant, TS_FE_CHANNELS, 1, frame_logmel, tensor, TS_FE_CHANNELS); /* every channel */
 #endif
     t[6] = ts_board_counter();
     ts_fe_push_hop((ts_fe_t *)fe, hop_buf, cfg->hop);

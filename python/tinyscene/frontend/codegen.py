@@ -73,7 +73,7 @@ def render(cfg: FrontendConfig, quant=None, command: str = "tinyscene.frontend.c
         src += [f"/* input quantisation: scale {quant.scale!r}, zero point {quant.zero_point}, per-bin mean/std "
                 f"of {quant.n_clips} clip(s) */",
                 _array("int32_t", "ts_fe_quant_mul", quant.mul),
-                _array("int64_t", "ts_fe_quant_add", quant.add, 4, "LL"),
+                _array("int32_t", "ts_fe_quant_add", quant.add, 8),
                 "const ts_fe_quant_t ts_fe_quant = {",
                 "    .abi = TS_FE_ABI,",
                 "    .struct_size = sizeof(ts_fe_quant_t),",

@@ -81,7 +81,7 @@ class DeviceRun:
     flash_bytes: int
     ram_bytes: int
     code_bytes: int = 0  # the front-end's functions (ts_fe_*) in the ELF
-    profile: dict[str, float] = field(default_factory=dict)  # units per stage, one channel's frame
+    profile: dict[str, float] = field(default_factory=dict)  # units per stage per channel-frame
     output: str = ""
     family: str = "reference"  # the front-end's stage family (fe_family)
 
@@ -157,7 +157,8 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
     if pm:
         for part in pm.group(1).split():
             k, v = part.split("=")
-            prof[k] = int(v) * board.counter.per_tick
+            # shift .. log: one channel's frame; quantize and push: the whole hop (every channel)
+            prof[k] = int(v) * board.counter.per_tick / (cfg.channels if k in ("quantize", "push") else 1)
 
     sizes = BuildResult(elf=elf, board=board.name)
     code = 0

@@ -101,7 +101,7 @@ _POINTERS = {"window": c_int32, "fft_twiddle": c_int32, "rfft_twiddle": c_int32,
 
 class _Quant(ctypes.Structure):
     _fields_ = [("abi", c_uint32), ("struct_size", c_uint32), ("n_mels", c_int32), ("shift", c_int32),
-                ("mul", POINTER(c_int32)), ("add", POINTER(c_int64))]
+                ("mul", POINTER(c_int32)), ("add", POINTER(c_int32))]
 
 
 class _Fe(ctypes.Structure):
@@ -152,9 +152,9 @@ class _QuantStruct:
 
     def __init__(self, quant) -> None:
         self.mul = np.ascontiguousarray(quant.mul, np.int32)
-        self.add = np.ascontiguousarray(quant.add, np.int64)
+        self.add = np.ascontiguousarray(quant.add, np.int32)
         self.struct = _Quant(abi=spec.ABI, struct_size=ctypes.sizeof(_Quant), n_mels=len(self.mul),
-                             shift=int(quant.shift), mul=_ptr(self.mul, c_int32), add=_ptr(self.add, c_int64))
+                             shift=int(quant.shift), mul=_ptr(self.mul, c_int32), add=_ptr(self.add, c_int32))
 
 
 class FixedFrontend:

@@ -29,7 +29,7 @@ import numpy as np
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
 
-ABI = 0x54534606  # TS_FE_ABI in firmware/include/ts/fe.h
+ABI = 0x54534607  # TS_FE_ABI in firmware/include/ts/fe.h
 ARITH_VERSION = 2  # TS_FE_ARITH_VERSION: the integers the front-end computes (frontend.json, feature caches)
 LOG_FRAC_BITS = 24  # Q7.24 natural log
 LOG_LUT_BITS = 7
