@@ -164,7 +164,9 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
  * u + jv = W B / 2 (Q31 twiddles, rnd per product); X[0], X[M] = Z0_re +- Z0_im, X[M/2] = conj Z[M/2]. */
 void ts_fe_power_u64(int32_t *buf, int32_t n_fft, const int32_t *rfft_twiddle);
 /* Mel sums: per interval j (bins mel_bin[j] .. mel_bin[j+1]-1) A_j = floor(sum t P / 2^16) and
- * B_j = sum P (exact); band m gets mel[m] = A_m + B_{m+1} - A_{m+1} (its rising and falling edges). */
+ * B_j = sum P (exact); band m gets mel[m] = A_m + B_{m+1} - A_{m+1} (its rising and falling edges).
+ * `power` must have 32 readable bytes after bin n_fft/2 (a vector version reads them and discards them;
+ * ts_fe_logmel_frame's scratch has the mel sums there). */
 void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,
                    uint64_t *mel);
 /* logmel[m] = ln(mel[m] + floor_m 2^(2k)) + offset_m - 2k ln 2 in Q24: the leading one (CLZ) and a
