@@ -151,7 +151,7 @@ def log_q24(M: list[int], floors, offsets, k: int) -> list[int]:
         lz = 64 - y.bit_length()
         mant = (y << lz) >> 32
         f = mant - 2**31
-        idx, frac = f >> 24, (f >> 10) & 0x3FFF
+        idx, frac = f >> 24, f & 0xFFFFFF
         a, d = lut[idx], lut[idx + 1] - lut[idx]
-        out.append((63 - lz - 2 * k) * LN2_Q24 + a + ((d * frac) >> 14) + int(off))
+        out.append((63 - lz - 2 * k) * LN2_Q24 + a + ((d * frac) >> 24) + int(off))
     return out

@@ -1,7 +1,7 @@
 /* Natural log of the mel sums, Armv7E-M (same integers as the portable ts_fe_log_q24): the 64-bit sum
  * plus the floor, CLZ of its high word (or of the low one), the normalised top 32 bits by two shifts
- * (a register shift by 32 gives 0 on Arm), the table index and fraction by UBFX, one multiply for the
- * interpolation and one multiply-accumulate for the exponent. */
+ * (a register shift by 32 gives 0 on Arm), the table index by UBFX, UMULL of the fraction (shifted to the
+ * top) by the table step for the interpolation. */
 #include "ts/fe.h"
 #include "../ts_fe_internal.h"
 
@@ -47,8 +47,9 @@ void ts_fe_log_q24(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floo
             lz = 32u + (uint32_t)__builtin_clz(lo);
             top = lo << (lz - 32u);
         }
-        const uint32_t idx = (top >> 24) & 0x7fu, frac = (top >> 10) & 0x3fffu;
+        const uint32_t idx = (top >> 24) & 0x7fu;
         const int32_t a = log_lut[idx], d = log_lut[idx + 1] - a;
-        logmel[m] = base - (int32_t)lz * LN2_Q24 + a + ((d * (int32_t)frac) >> 14) + mel_offset[m];
+        const int32_t interp = (int32_t)(((uint64_t)(top << 8) * (uint32_t)d) >> 32);
+        logmel[m] = base - (int32_t)lz * LN2_Q24 + a + interp + mel_offset[m];
     }
 }

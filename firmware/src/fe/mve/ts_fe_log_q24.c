@@ -1,9 +1,10 @@
 /* Natural log of the mel sums, Helium (same integers as the portable ts_fe_log_q24), four bands per
- * vector: the 64-bit sums as (low, high) planes (VLD2), plus the floor shifted by 2k (the carry of the
- * low words by an unsigned compare), the leading one from VCLZ of the high words (32 + that of the low
- * words where the high word is 0), the top 32 bits by two per-lane shifts (a shift by 32 or more gives
- * 0, a negative one shifts right), the table entries by gathers, the interpolation by VMUL. The last
- * n_mels % 4 bands take the portable path. */
+ * iteration (35 instructions): the 64-bit sums as (low, high) planes (VLD2), plus the floor shifted by 2k
+ * (per-lane shifts by 2k and 2k - 32: a shift by 32 or more gives 0, a negative one shifts right; the carry
+ * of the low words by an unsigned compare), the leading one from VCLZ of the high words (plus that of the
+ * low words where the high word is 0), the top 32 bits by two per-lane shifts, the table entries by gathers
+ * (indexed by the top byte, 128..255, from lut - 128), the interpolation by VMULH of the fraction shifted to
+ * the top, the exponent by VMLA. The last n_mels % 4 bands are C. */
 #include <arm_mve.h>
 
 #include "ts/fe.h"
@@ -15,49 +16,96 @@
 
 #define LN2_Q24 11629080 /* round(ln(2) 2^24) */
 
-static void log_scalar(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floor, const int32_t *mel_offset,
-                       int32_t k, const int32_t *log_lut, int32_t *logmel)
+typedef struct {
+    const uint64_t *mel;     /* [0] */
+    const uint32_t *floor;   /* [4] */
+    const int32_t *offset;   /* [8] */
+    const int32_t *lut;      /* [12] log_lut - 128 */
+    int32_t *out;            /* [16] */
+    int32_t iterations;      /* [20] n_mels / 4 */
+    int32_t sh;              /* [24] 2k */
+    int32_t base;            /* [28] (63 - 2k) ln 2, Q24 */
+} log_args_t;
+
+/* r0 mel, r1 floors, r2 offsets, r3 lut - 128, r4 lut - 127, r5 out, r6 = 1, r7 = 0, r8 = 32, r9 = -ln 2,
+ * r10 base; q6 = 2k, q5 = 2k - 32 (shift vectors). */
+__attribute__((naked, noinline)) static void log4(const log_args_t *a)
 {
-    const int32_t sh = 2 * k;
-    for (int32_t m = 0; m < n_mels; m++) {
-        const uint64_t y = mel[m] + ((uint64_t)mel_floor[m] << sh);
-        const int32_t lz = __builtin_clzll(y);
-        const uint32_t f = (uint32_t)((y << lz) >> 32) - 0x80000000u;
-        const int32_t idx = (int32_t)(f >> 24), frac = (int32_t)((f >> 10) & 0x3fff);
-        const int32_t a = log_lut[idx], d = log_lut[idx + 1] - a;
-        logmel[m] = (63 - lz - sh) * LN2_Q24 + a + ((d * frac) >> 14) + mel_offset[m];
-    }
+    __asm__ volatile(
+        "push {r4-r10, lr}\n\t"
+        "vpush {d8-d15}\n\t"
+        "ldr r6, [r0, #24]\n\t"
+        "vdup.32 q6, r6\n\t"
+        "sub r6, r6, #32\n\t"
+        "vdup.32 q5, r6\n\t"
+        "ldr r10, [r0, #28]\n\t"
+        "ldr lr, [r0, #20]\n\t"
+        "ldr r3, [r0, #12]\n\t"
+        "add r4, r3, #4\n\t"
+        "ldr r5, [r0, #16]\n\t"
+        "ldr r2, [r0, #8]\n\t"
+        "ldr r1, [r0, #4]\n\t"
+        "ldr r0, [r0, #0]\n\t"
+        "movs r6, #1\n\t"
+        "movs r7, #0\n\t"
+        "movs r8, #32\n\t"
+        "ldr r9, =%c0\n\t"
+        "dls lr, lr\n\t"
+        "1:\n\t"
+        "vldrw.u32 q2, [r1], #16\n\t"       /* floor */
+        "vld20.32 {q0, q1}, [r0]\n\t"
+        "vld21.32 {q0, q1}, [r0]!\n\t"      /* q0 low, q1 high words */
+        "vshl.u32 q3, q2, q6\n\t"           /* floor 2^2k: low word */
+        "vshl.u32 q2, q2, q5\n\t"           /* high word */
+        "vadd.i32 q3, q0, q3\n\t"           /* y low */
+        "vadd.i32 q1, q1, q2\n\t"
+        "vcmp.u32 hi, q0, q3\n\t"           /* carry */
+        "vpst\n\t"
+        "vaddt.i32 q1, q1, r6\n\t"          /* y high */
+        "vclz.i32 q2, q1\n\t"
+        "vclz.i32 q0, q3\n\t"
+        "vcmp.i32 eq, q1, r7\n\t"
+        "vpst\n\t"
+        "vaddt.i32 q2, q2, q0\n\t"          /* lz */
+        "vshl.u32 q1, q1, q2\n\t"
+        "vsub.i32 q0, q2, r8\n\t"
+        "vshl.u32 q3, q3, q0\n\t"
+        "vorr q1, q1, q3\n\t"               /* top 32 bits: the leading one at bit 31 */
+        "vshr.u32 q3, q1, #24\n\t"          /* 128 + table index */
+        "vldrw.u32 q0, [r3, q3, uxtw #2]\n\t"
+        "vldrw.u32 q4, [r4, q3, uxtw #2]\n\t"
+        "vsub.i32 q4, q4, q0\n\t"           /* d */
+        "vshl.i32 q1, q1, #8\n\t"           /* the fraction, at the top */
+        "vmulh.u32 q1, q1, q4\n\t"          /* floor(d frac / 2^24) */
+        "vadd.i32 q0, q0, q1\n\t"
+        "vldrw.u32 q1, [r2], #16\n\t"
+        "vadd.i32 q0, q0, q1\n\t"           /* + offset */
+        "vmla.s32 q0, q2, r9\n\t"           /* - lz ln 2 */
+        "vadd.i32 q0, q0, r10\n\t"          /* + (63 - 2k) ln 2 */
+        "vstrw.32 q0, [r5], #16\n\t"
+        "le lr, 1b\n\t"
+        "vpop {d8-d15}\n\t"
+        "pop {r4-r10, pc}\n\t"
+        ".ltorg\n\t"
+        :
+        : "i"(-LN2_Q24));
 }
 
 void ts_fe_log_q24(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floor, const int32_t *mel_offset,
                    int32_t k, const int32_t *log_lut, int32_t *logmel)
 {
-    const int32_t sh = 2 * k;
-    const int32_t base = (63 - sh) * LN2_Q24;
-    const int32_t n4 = n_mels & ~3;
-    const uint32_t *mw = (const uint32_t *)(const void *)mel;
-    for (int32_t m = 0; m < n4; m += 4) {
-        const uint32x4x2_t y = vld2q_u32(mw + 2 * m); /* val[0] low words, val[1] high words */
-        const uint32x4_t fl = vldrwq_u32(mel_floor + m);
-        const uint32x4_t flo = vshlq_r_u32(fl, sh), fhi = vshlq_r_u32(fl, sh - 32); /* floor 2^(2k) */
-        const uint32x4_t lo = vaddq_u32(y.val[0], flo);
-        uint32x4_t hi = vaddq_u32(y.val[1], fhi);
-        hi = vaddq_m_n_u32(hi, hi, 1, vcmphiq_u32(y.val[0], lo)); /* carry of the low words */
-        /* leading zeros of the 64-bit sum */
-        const mve_pred16_t zero_hi = vcmpeqq_n_u32(hi, 0);
-        const uint32x4_t lz = vpselq_u32(vaddq_n_u32(vclzq_u32(lo), 32), vclzq_u32(hi), zero_hi);
-        /* top 32 bits: hi << lz | lo >> (32 - lz) (lo << (lz - 32) where hi = 0) */
-        const int32x4_t lzs = vreinterpretq_s32_u32(lz);
-        const uint32x4_t top = vorrq_u32(vshlq_u32(hi, lzs), vshlq_u32(lo, vsubq_s32(lzs, vdupq_n_s32(32))));
-        const uint32x4_t idx = vandq_u32(vshrq_n_u32(top, 24), vdupq_n_u32(0x7f));
-        const int32x4_t frac = vreinterpretq_s32_u32(vandq_u32(vshrq_n_u32(top, 10), vdupq_n_u32(0x3fff)));
-        const int32x4_t a = vldrwq_gather_shifted_offset_s32(log_lut, idx);
-        const int32x4_t d = vsubq_s32(vldrwq_gather_shifted_offset_s32(log_lut + 1, idx), a);
-        int32x4_t r = vaddq_s32(a, vshrq_n_s32(vmulq_s32(d, frac), 14));
-        r = vaddq_s32(r, vldrwq_s32(mel_offset + m));
-        r = vsubq_s32(vaddq_n_s32(r, base), vmulq_n_s32(lzs, LN2_Q24));
-        vstrwq_s32(logmel + m, r);
+    const int32_t sh = 2 * k, n4 = n_mels & ~3;
+    if (n4) {
+        const log_args_t la = {mel, mel_floor, mel_offset, log_lut - 128, logmel, n4 >> 2, sh, (63 - sh) * LN2_Q24};
+        log4(&la);
     }
-    if (n4 < n_mels)
-        log_scalar(mel + n4, n_mels - n4, mel_floor + n4, mel_offset + n4, k, log_lut, logmel + n4);
+    for (int32_t m = n4; m < n_mels; m++) {
+        const uint64_t y = mel[m] + ((uint64_t)mel_floor[m] << sh);
+        const int32_t lz = __builtin_clzll(y);
+        const uint32_t f = (uint32_t)((y << lz) >> 32) - 0x80000000u;
+        const int32_t idx = (int32_t)(f >> 24);
+        const int32_t a = log_lut[idx], d = log_lut[idx + 1] - a;
+        const int32_t interp = (int32_t)(((uint64_t)(f << 8) * (uint32_t)d) >> 32);
+        logmel[m] = (63 - lz - sh) * LN2_Q24 + a + interp + mel_offset[m];
+    }
 }
