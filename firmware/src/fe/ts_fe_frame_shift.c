@@ -1,7 +1,7 @@
 /* The frame's shift k from its energy: sum x^2 < 2^b gives sqrt(sum x^2) < 2^ceil(b/2), and a radix-4
- * output of the FFT is at most 2 sqrt(sum |z|^2) <= 2^(ceil(b/2) + 14 + k) (Cauchy-Schwarz; the window
- * is at most 1): k = 16 - ceil(b/2) keeps it below 2^30. Loud frames (k = 0) rely on the peak bound
- * instead (|x| <= 2^15). */
+ * output of the FFT is at most 2 sqrt(sum |z|^2) <= 2^(ceil(b/2) + 13 + k) (Cauchy-Schwarz; the Q28
+ * window is at most 1): k = 16 - ceil(b/2) keeps it below 2^29. Loud frames (k = 0) rely on the peak
+ * bound instead (|x| <= 2^15). */
 #include "ts/fe.h"
 #include "ts_fe_internal.h"
 

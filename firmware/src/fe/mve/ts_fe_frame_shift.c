@@ -1,5 +1,6 @@
 /* The frame's shift from its energy, Helium (same integer as the portable ts_fe_frame_shift): eight
- * samples per VLDRH and one VMLALDAVA (sum of x^2 into a 64-bit accumulator) per vector. */
+ * samples per VLDRH (writeback) and one VMLALDAVA (sum of x^2 into a 64-bit accumulator), 64 samples per
+ * low-overhead loop iteration (n, a power of two >= 256, is a multiple of 64). */
 #include <arm_mve.h>
 
 #include "ts/fe.h"
@@ -9,12 +10,18 @@
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
 #endif
 
+#define STEP "vldrh.s16 q0, [%[p]], #16\n\t" "vmlaldava.s16 %Q[e], %R[e], q0, q0\n\t"
+
 int32_t ts_fe_frame_shift(const int16_t *x, int32_t n)
 {
-    int64_t e = 0; /* n is a multiple of 16 */
-    for (const int16_t *p = x, *end = x + n; p < end; p += 16) {
-        const int16x8_t a = vldrhq_s16(p), b = vldrhq_s16(p + 8);
-        e = vmlaldavaq_s16(vmlaldavaq_s16(e, a, a), b, b);
-    }
+    int64_t e = 0;
+    const int16_t *p = x;
+    int32_t count = n >> 6;
+    __asm__ volatile("dls lr, %[c]\n\t"
+                     "1:\n\t" STEP STEP STEP STEP STEP STEP STEP STEP
+                     "le lr, 1b\n\t"
+                     : [e] "+r"(e), [p] "+r"(p)
+                     : [c] "r"(count)
+                     : "q0", "lr", "memory");
     return ts_fe_shift_of_energy((uint64_t)e);
 }
