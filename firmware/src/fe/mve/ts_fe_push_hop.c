@@ -1,6 +1,7 @@
-/* Streaming input, Helium (the same history as the portable ts_fe_push_hop): the history moves down by
- * one hop eight samples per VLDRH / VSTRH, a stereo hop is split eight frames at a time by VLD2 (16-bit
- * lanes: left and right in two vectors); tails of fewer than eight samples are plain C. */
+/* Streaming input, Helium (the same history as the portable ts_fe_push_hop): the history moves down by one
+ * hop eleven words per LDM / STM (the move goes down in memory: a block is read before it is written), a
+ * stereo hop is split eight frames at a time by VLD2 (16-bit lanes: left and right in two vectors), both in
+ * low-overhead loops; unaligned histories (an odd hop) and tails are plain C. */
 #include <arm_mve.h>
 #include <string.h>
 
@@ -10,14 +11,33 @@
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
 #endif
 
-/* dst < src: moving up through the buffer never overwrites samples still to be read (a vector is read
- * before it is written, and src - dst >= 8 unless the move is shorter than the gap). */
-static void move_down(int16_t *dst, const int16_t *src, int32_t n)
+/* r0 dst, r1 src (dst < src, word aligned), r2 blocks of 11 words. */
+__attribute__((naked, noinline)) static void move_blocks(uint32_t *dst, const uint32_t *src, int32_t blocks)
 {
-    int32_t i = 0;
-    if (src - dst >= 8)
-        for (; i + 8 <= n; i += 8) vstrhq_s16(dst + i, vldrhq_s16(src + i));
-    for (; i < n; i++) dst[i] = src[i];
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "dls lr, r2\n\t"
+        "1:\n\t"
+        "ldmia r1!, {r2-r12}\n\t"
+        "stmia r0!, {r2-r12}\n\t"
+        "le lr, 1b\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
+/* r0 left, r1 right, r2 interleaved frames, r3 groups of eight frames. */
+__attribute__((naked, noinline)) static void split_stereo(int16_t *left, int16_t *right, const int16_t *pcm,
+                                                          int32_t groups)
+{
+    __asm__ volatile(
+        "push {lr}\n\t"
+        "dls lr, r3\n\t"
+        "1:\n\t"
+        "vld20.16 {q0, q1}, [r2]\n\t"
+        "vld21.16 {q0, q1}, [r2]!\n\t"
+        "vstrh.16 q0, [r0], #16\n\t"
+        "vstrh.16 q1, [r1], #16\n\t"
+        "le lr, 1b\n\t"
+        "pop {pc}\n\t");
 }
 
 void ts_fe_push_hop(ts_fe_t *fe, const int16_t *pcm, int32_t n_valid)
@@ -26,22 +46,25 @@ void ts_fe_push_hop(ts_fe_t *fe, const int16_t *pcm, int32_t n_valid)
     const int32_t hop = cfg->hop, len = cfg->history, ch = cfg->channels;
     if (n_valid > hop) n_valid = hop;
     if (n_valid < 0) n_valid = 0;
+    const int aligned = ((uintptr_t)fe->history & 3u) == 0 && ((hop | len) & 1) == 0;
     for (int32_t c = 0; c < ch; c++) {
         int16_t *h = fe->history + c * len;
-        move_down(h, h + hop, len - hop);
+        int32_t done = 0; /* samples moved */
+        if (aligned) {
+            const int32_t blocks = ((len - hop) >> 1) / 11;
+            if (blocks) move_blocks((uint32_t *)(void *)h, (const uint32_t *)(const void *)(h + hop), blocks);
+            done = 22 * blocks;
+        }
+        memmove(h + done, h + hop + done, (size_t)(len - hop - done) * sizeof(int16_t));
     }
     int16_t *d0 = fe->history + (len - hop);
     if (ch == 1) {
         memcpy(d0, pcm, (size_t)n_valid * sizeof(int16_t));
     } else {
         int16_t *d1 = d0 + len;
-        int32_t i = 0;
-        for (; i + 8 <= n_valid; i += 8) {
-            const int16x8x2_t lr = vld2q_s16(pcm + 2 * i);
-            vstrhq_s16(d0 + i, lr.val[0]);
-            vstrhq_s16(d1 + i, lr.val[1]);
-        }
-        for (; i < n_valid; i++) {
+        const int32_t groups = n_valid >> 3;
+        if (groups) split_stereo(d0, d1, pcm, groups);
+        for (int32_t i = 8 * groups; i < n_valid; i++) {
             d0[i] = pcm[2 * i];
             d1[i] = pcm[2 * i + 1];
         }
