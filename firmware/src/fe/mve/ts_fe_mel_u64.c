@@ -30,24 +30,30 @@ typedef struct {
  * B (r10 the sum of the high words in the loop: VADDVA takes an even register), r12 mel; the loop's r0 / r3
  * the powers' and weights' addresses. q7 = 0. Stack: [sp] the previous A, [sp+8] the ends' end,
  * [sp+12] power. */
-#define MEL_A_AND_BAND                                                                              \
+#define MEL_A                                                                                       \
     "lsr r4, r4, #16\n\t" /* A = (hi << 16) + (lo >> 16) */                                         \
     "orr r4, r4, r5, lsl #16\n\t"                                                                   \
     "adds r4, r4, r6, lsl #16\n\t"                                                                  \
     "lsr r5, r5, #16\n\t"                                                                           \
     "adc r5, r5, r6, lsr #16\n\t"                                                                   \
-    "add r5, r5, r7, lsl #16\n\t"                                                                   \
+    "add r5, r5, r7, lsl #16\n\t"
+
+#define MEL_NEXT                                                                                    \
+    "strd r4, r5, [sp]\n\t"                                                                         \
+    "ldr r6, [sp, #8]\n\t"                                                                          \
+    "cmp r2, r6\n\t"                                                                                \
+    "bne 3b\n\t"                                                                                    \
+    "b 9f\n\t"
+
+#define MEL_A_AND_BAND                                                                              \
+    MEL_A                                                                                           \
     "ldrd r6, r7, [sp]\n\t" /* mel[j-1] = A_{j-1} + B - A */                                        \
     "adds r6, r6, r8\n\t"                                                                           \
     "adc r7, r7, r9\n\t"                                                                            \
     "subs r6, r6, r4\n\t"                                                                           \
     "sbc r7, r7, r5\n\t"                                                                            \
     "strd r6, r7, [r12], #8\n\t"                                                                    \
-    "strd r4, r5, [sp]\n\t"                                                                         \
-    "ldr r6, [sp, #8]\n\t"                                                                          \
-    "cmp r2, r6\n\t"                                                                                \
-    "bne 3b\n\t"                                                                                    \
-    "b 9f\n\t"
+    MEL_NEXT
 
 __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
 {
@@ -97,7 +103,7 @@ __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
         "adc r9, r9, r3\n\t"
         "mov r3, r1\n\t"
         MEL_A_AND_BAND
-        /* three bins or more: the vector loop */
+        /* three bins or more: the vector loop (B starts at A_{j-1}: its sum is A_{j-1} + B_j) */
         "4:\n\t"
         "ldr r0, [sp, #12]\n\t"
         "add r0, r0, r3, lsl #3\n\t"
@@ -105,7 +111,7 @@ __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
         "wlstp.32 lr, r4, 2f\n\t"
         "vmov r4, r5, q7[2], q7[0]\n\t"
         "vmov r6, r7, q7[2], q7[0]\n\t"
-        "vmov r8, r9, q7[2], q7[0]\n\t"
+        "ldrd r8, r9, [sp]\n\t"
         "movs r10, #0\n\t"
         "1:\n\t"
         "vld20.32 {q0, q1}, [r0]\n\t"
@@ -117,9 +123,13 @@ __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
         "vaddva.u32 r10, q1\n\t"
         "letp lr, 1b\n\t"
         "2:\n\t"
-        "add r9, r9, r10\n\t"      /* B = sum lo + 2^32 sum hi */
+        "add r9, r9, r10\n\t"      /* A_{j-1} + sum lo + 2^32 sum hi */
         "mov r3, r1\n\t"
-        MEL_A_AND_BAND
+        MEL_A
+        "subs r8, r8, r4\n\t"      /* mel[j-1] = A_{j-1} + B - A */
+        "sbc r9, r9, r5\n\t"
+        "strd r8, r9, [r12], #8\n\t"
+        MEL_NEXT
         /* no bins: A = B = 0, the band before is A_{j-1} */
         "5:\n\t"
         "ldrd r6, r7, [sp]\n\t"
