@@ -1,5 +1,5 @@
 /* Streaming input, Helium (the same history as the portable ts_fe_push_hop): the history moves down by one
- * hop eleven words per LDM / STM (the move goes down in memory: a block is read before it is written), a
+ * hop ten words per LDM / STM (the move goes down in memory: a block is read before it is written), a
  * stereo hop is split eight frames at a time by VLD2 (16-bit lanes: left and right in two vectors), both in
  * low-overhead loops; unaligned histories (an odd hop) and tails are plain C. */
 #include <arm_mve.h>
@@ -11,16 +11,25 @@
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
 #endif
 
-/* r0 dst, r1 src (dst < src, word aligned), r2 blocks of 11 words. */
-__attribute__((naked, noinline)) static void move_blocks(uint32_t *dst, const uint32_t *src, int32_t blocks)
+/* r0 dst, r1 src (dst < src, word aligned), r2 blocks of 11 words, r3 words after them. */
+__attribute__((naked, noinline)) static void move_words(uint32_t *dst, const uint32_t *src, int32_t blocks,
+                                                        int32_t rest)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "dls lr, r2\n\t"
+        "mov r4, r3\n\t"
+        "wls lr, r2, 2f\n\t"
         "1:\n\t"
-        "ldmia r1!, {r2-r12}\n\t"
-        "stmia r0!, {r2-r12}\n\t"
+        "ldmia r1!, {r2, r3, r5-r12}\n\t"
+        "stmia r0!, {r2, r3, r5-r12}\n\t"
         "le lr, 1b\n\t"
+        "2:\n\t"
+        "wls lr, r4, 4f\n\t"
+        "3:\n\t"
+        "ldr r2, [r1], #4\n\t"
+        "str r2, [r0], #4\n\t"
+        "le lr, 3b\n\t"
+        "4:\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 
@@ -49,13 +58,12 @@ void ts_fe_push_hop(ts_fe_t *fe, const int16_t *pcm, int32_t n_valid)
     const int aligned = ((uintptr_t)fe->history & 3u) == 0 && ((hop | len) & 1) == 0;
     for (int32_t c = 0; c < ch; c++) {
         int16_t *h = fe->history + c * len;
-        int32_t done = 0; /* samples moved */
         if (aligned) {
-            const int32_t blocks = ((len - hop) >> 1) / 11;
-            if (blocks) move_blocks((uint32_t *)(void *)h, (const uint32_t *)(const void *)(h + hop), blocks);
-            done = 22 * blocks;
+            const int32_t words = (len - hop) >> 1;
+            move_words((uint32_t *)(void *)h, (const uint32_t *)(const void *)(h + hop), words / 10, words % 10);
+        } else {
+            memmove(h, h + hop, (size_t)(len - hop) * sizeof(int16_t));
         }
-        memmove(h + done, h + hop + done, (size_t)(len - hop - done) * sizeof(int16_t));
     }
     int16_t *d0 = fe->history + (len - hop);
     if (ch == 1) {
@@ -68,8 +76,8 @@ void ts_fe_push_hop(ts_fe_t *fe, const int16_t *pcm, int32_t n_valid)
             d0[i] = pcm[2 * i];
             d1[i] = pcm[2 * i + 1];
         }
-        memset(d1 + n_valid, 0, (size_t)(hop - n_valid) * sizeof(int16_t));
+        if (n_valid < hop) memset(d1 + n_valid, 0, (size_t)(hop - n_valid) * sizeof(int16_t));
     }
-    memset(d0 + n_valid, 0, (size_t)(hop - n_valid) * sizeof(int16_t));
+    if (n_valid < hop) memset(d0 + n_valid, 0, (size_t)(hop - n_valid) * sizeof(int16_t));
     fe->hops++;
 }
