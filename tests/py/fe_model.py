@@ -1,6 +1,6 @@
 """An exact integer model of the front-end's arithmetic (version 2) as firmware/include/ts/fe.h documents
 it, written independently of the C and of tinyscene.frontend.spec: its own tables (Q28 Hann window,
-twiddles: Q30 twice an odd number, Q31 odd; mel points from librosa, the log table), its own bit
+twiddles: Q30 twice an odd number (or 0), Q31 odd; mel points from librosa, the log table), its own bit
 reversal and decimation-in-time FFT on numpy int64 arrays, Python integers for the 64-bit sums. Tests hold the C (host library, and through it
 every device build) to it bit for bit."""
 from __future__ import annotations
@@ -70,9 +70,12 @@ def cfft(x, k: int) -> np.ndarray:
         R, I = re.reshape(-1, 4, h), im.reshape(-1, 4, h)
         i = np.arange(h)
 
-        def tw(mult):  # Q30, twice an odd Q29 number
-            c = np.array([2 * odd(math.cos(2 * math.pi * mult * j / length), 29) for j in i], np.int64)
-            s = np.array([2 * odd(math.sin(2 * math.pi * mult * j / length), 29) for j in i], np.int64)
+        def q30(v):  # twice an odd Q29 number, or 0 where v 2^29 rounds to 0
+            return 0 if abs(v * 2**29) < 0.5 else 2 * odd(v, 29)
+
+        def tw(mult):
+            c = np.array([q30(math.cos(2 * math.pi * mult * j / length)) for j in i], np.int64)
+            s = np.array([q30(math.sin(2 * math.pi * mult * j / length)) for j in i], np.int64)
             return c, s
 
         def cmul(xr, xi, c, s):

@@ -69,7 +69,8 @@ def test_window_twiddles_and_log_table():
         while length <= m:
             h = length // 4
             stage = tw[pos:pos + 6 * h].reshape(h, 3, 2)  # [i][W^2i, W^i, W^3i][cos, sin]
-            assert np.all(stage % 4 == 2)  # twice an odd number
+            assert np.all((stage % 4 == 2) | (stage == 0))  # twice an odd number, or 0
+            assert np.all(stage[0, :, 1] == 0)  # butterfly 0: (cos 0, 0)
             for i in range(h):
                 for j, mult in enumerate((2, 1, 3)):
                     assert abs(stage[i, j, 0] - np.cos(2 * np.pi * mult * i / length) * 2**30) <= 2

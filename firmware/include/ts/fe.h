@@ -58,7 +58,7 @@ typedef struct {
                                   * butterfly q (see ts_fe_cfft_q31), inputs 0..3, even then odd sample */
     const int32_t *fft_twiddle;  /* per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i = 0..L/4-1:
                                   * cos, sin of 2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, each
-                                  * twice an odd number; then, when log2(n_fft/2) is odd, the radix-2 stage,
+                                  * twice an odd number or 0; then, when log2(n_fft/2) is odd, the radix-2 stage,
                                   * per i = 0..n_fft/4-1: cos, sin of 2 pi i / (n_fft/2), Q31, odd (see
                                   * ts_fe_cfft_q31: no product is a rounding tie). */
     const int32_t *rfft_twiddle; /* [n_fft/4 - 1][2]: cos, sin of 2 pi k / n_fft, k = 1..n_fft/4-1, Q31, odd */
@@ -152,7 +152,8 @@ int32_t ts_fe_frame_shift(const int16_t *x, int32_t n);
  * i, i + 2L/4 and i + L/4, i + 3L/4; then, when log2(M) is odd, a radix-2 stage (u0 = floor(x0 / 2), Q31
  * twiddles). A complex product (a + jb)(c - js) is (rnd(ac) + rnd(bs), rnd(bc) - rnd(as)), rnd(p) =
  * floor((p + 2^31) / 2^32). No product is a tie: the radix-2 twiddles are odd, and the radix-4 ones are
- * twice an odd number, which makes a tie only for a = +-2^30 (mod 2^31) while every value is below 2^30.
+ * twice an odd number (or 0: sin 0, cos pi/2), a tie only for a = +-2^30 (mod 2^31) while every value is
+ * below 2^30.
  * So rnd(-p) = -rnd(p), every arrangement of the terms gives these integers, and a doubling multiply by
  * w / 2 (Helium's VQRDMULH by a scalar) gives rnd(a w). */
 void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twiddle, int32_t n_fft, int32_t k,

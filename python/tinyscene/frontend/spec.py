@@ -88,11 +88,15 @@ def odd_fixed(x, q: int) -> np.ndarray:
 
 
 def even_q30(x) -> np.ndarray:
-    """Twice the nearest odd Q29 integer (odd_fixed(x, 29)): the radix-4 twiddles of the C FFT, Q30. Every
-    value the FFT multiplies is below 2^30 in magnitude, and a product a w / 2^32 with w = 2 odd is a
-    rounding tie only for a = +-2^30 (mod 2^31): so no product is a tie (rnd(-p) = -rnd(p) for every p),
-    and w / 2 is an integer (a doubling multiply by w / 2, Helium's VQRDMULH, gives SMMULR's a w)."""
-    return (2 * odd_fixed(x, 29).astype(np.int64)).astype(np.int32)
+    """Twice the nearest odd Q29 integer (odd_fixed(x, 29)), or 0 where x 2^29 rounds to 0 (sin 0,
+    cos pi/2): the radix-4 twiddles of the C FFT, Q30. Every value the FFT multiplies is below 2^30 in
+    magnitude, and a product a w / 2^32 with w = 2 odd is a rounding tie only for a = +-2^30 (mod 2^31): so
+    no product is a tie (rnd(-p) = -rnd(p) for every p), and w / 2 is an integer (a doubling multiply by
+    w / 2, Helium's VQRDMULH, gives SMMULR's a w). Butterfly 0 of a stage (twiddles (cos 0, 0)) needs one
+    product per input."""
+    x = np.asarray(x, np.float64)
+    w = 2 * odd_fixed(x, 29).astype(np.int64)
+    return np.where(np.abs(x * 2.0**29) < 0.5, 0, w).astype(np.int32)
 
 
 def bit_reverse(values: np.ndarray, bits: int) -> np.ndarray:
@@ -129,7 +133,7 @@ def window_table(n_fft: int) -> np.ndarray:
 def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     """Twiddles of ts_fe_cfft_q31 and of the real-FFT split (ts_fe_power_u64), none of them making a
     rounding tie. FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i < L/4: cos, sin of
-    2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, twice an odd number (even_q30); then for an odd
+    2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, twice an odd number or 0 (even_q30); then for an odd
     log2(n_fft/2) the radix-2 stage, per i < n_fft/4: cos, sin of 2 pi i / (n_fft/2), Q31, odd (odd_fixed).
     Split: [k][cos, sin of 2 pi k / n_fft], k = 1..n_fft/4 - 1, Q31, odd."""
     m = n_fft // 2

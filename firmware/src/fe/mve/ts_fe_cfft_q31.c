@@ -191,10 +191,33 @@ typedef struct {
 
 /* A radix-4 stage of length L = 16 or 64 (at least two blocks; rows 2L bytes apart, within a gather's
  * immediate): the twiddles of butterfly i in scalar registers (halved: VQRDMULH by w / 2 = rnd(x w)) for
- * the same butterfly of every block, two blocks per vector, 28 instructions per iteration. q7 the
- * addresses of the two blocks' row 0, r4..r9 (c2, s2, c1, s1, c3, s3) / 2, r10 the butterflies left,
- * r11 the lanes of butterfly i, r12 the pairs, r2 the step. */
-#define OUTER_STAGE(NAME, R1, R2, R3, X0, STEP)                                                \
+ * the same butterfly of every block, two blocks per vector, 27 / 28 instructions per iteration; butterfly
+ * 0 (twiddles (cos 0, 0): one product per input) 21 / 22. q7 the addresses of the two blocks' row 0,
+ * r4..r9 (c2, s2, c1, s1, c3, s3) / 2, r10 the butterflies left, r11 the lanes of butterfly i, r12 the
+ * pairs, r2 the step. */
+#define OUTER_LOADS(R1, R2, R3, X0)                                                               \
+    X0                                                                                             \
+    "vldrw.u32 q1, [q7, #" #R1 "]\n\t"                                                             \
+    "vldrw.u32 q2, [q7, #" #R2 "]\n\t"                                                             \
+    "vldrw.u32 q3, [q7, #" #R3 "]\n\t"
+
+/* u0 = x0 / 4 and u1 (q5), u2 (q6), u3 (q1) into the outputs */
+#define OUTER_BUTTERFLY(R1, R2, R3)                                                               \
+    "vshr.s32 q0, q0, #2\n\t"         /* u0 */                                                     \
+    "vadd.i32 q4, q0, q5\n\t"         /* a */                                                      \
+    "vsub.i32 q0, q0, q5\n\t"         /* b */                                                      \
+    "vadd.i32 q5, q6, q1\n\t"         /* c */                                                      \
+    "vsub.i32 q6, q6, q1\n\t"         /* d */                                                      \
+    "vadd.i32 q1, q4, q5\n\t"         /* y0 = a + c */                                             \
+    "vsub.i32 q4, q4, q5\n\t"         /* y2 = a - c */                                             \
+    "vstrw.32 q1, [q7]\n\t"                                                                        \
+    "vstrw.32 q4, [q7, #" #R2 "]\n\t"                                                              \
+    "vcadd.i32 q1, q0, q6, #270\n\t"  /* y1 = b - j d */                                           \
+    "vcadd.i32 q4, q0, q6, #90\n\t"   /* y3 = b + j d */                                           \
+    "vstrw.32 q1, [q7, #" #R1 "]\n\t"                                                              \
+    "vstrw.32 q4, [q7, #" #R3 "]\n\t"
+
+#define OUTER_STAGE(NAME, R1, R2, R3, X0, STEP)                                                    \
     __attribute__((naked, noinline)) static void NAME(const outer_args_t *a)                      \
     {                                                                                              \
         __asm__ volatile(                                                                          \
@@ -206,6 +229,20 @@ typedef struct {
             "ldr r12, [r0, #12]\n\t"                                                               \
             "ldr r2, [r0, #16]\n\t"                                                                \
             "mov r11, #0\n\t"                                                                      \
+            /* butterfly 0 */                                                                      \
+            "ldr r4, [r1], #24\n\t"                                                                \
+            "asr r4, r4, #1\n\t"                                                                   \
+            "vldrw.u32 q7, [r3]\n\t"                                                               \
+            STEP                                                                                   \
+            "dls lr, r12\n\t"                                                                      \
+            "3:\n\t"                                                                               \
+            OUTER_LOADS(R1, R2, R3, X0)                                                            \
+            "vqrdmulh.s32 q5, q1, r4\n\t"                                                          \
+            "vqrdmulh.s32 q6, q2, r4\n\t"                                                          \
+            "vqrdmulh.s32 q1, q3, r4\n\t"                                                          \
+            OUTER_BUTTERFLY(R1, R2, R3)                                                            \
+            "le lr, 3b\n\t"                                                                        \
+            "b 4f\n\t"                                                                             \
             "2:\n\t"                                                                               \
             "ldrd r4, r5, [r1], #8\n\t"                                                            \
             "ldrd r6, r7, [r1], #8\n\t"                                                            \
@@ -217,10 +254,7 @@ typedef struct {
             STEP                                                                                   \
             "dls lr, r12\n\t"                                                                      \
             "1:\n\t"                                                                               \
-            X0                                                                                     \
-            "vldrw.u32 q1, [q7, #" #R1 "]\n\t"                                                     \
-            "vldrw.u32 q2, [q7, #" #R2 "]\n\t"                                                     \
-            "vldrw.u32 q3, [q7, #" #R3 "]\n\t"                                                     \
+            OUTER_LOADS(R1, R2, R3, X0)                                                            \
             "vqrdmulh.s32 q4, q1, r4\n\t"                                                          \
             "vqrdmulh.s32 q1, q1, r5\n\t"                                                          \
             "vcadd.i32 q5, q4, q1, #270\n\t"  /* u1 = x1 W^2i */                                   \
@@ -230,20 +264,9 @@ typedef struct {
             "vqrdmulh.s32 q4, q3, r8\n\t"                                                          \
             "vqrdmulh.s32 q3, q3, r9\n\t"                                                          \
             "vcadd.i32 q1, q4, q3, #270\n\t"  /* u3 = x3 W^3i */                                   \
-            "vshr.s32 q0, q0, #2\n\t"         /* u0 */                                             \
-            "vadd.i32 q4, q0, q5\n\t"         /* a */                                              \
-            "vsub.i32 q0, q0, q5\n\t"         /* b */                                              \
-            "vadd.i32 q5, q6, q1\n\t"         /* c */                                              \
-            "vsub.i32 q6, q6, q1\n\t"         /* d */                                              \
-            "vadd.i32 q1, q4, q5\n\t"         /* y0 = a + c */                                     \
-            "vsub.i32 q4, q4, q5\n\t"         /* y2 = a - c */                                     \
-            "vstrw.32 q1, [q7]\n\t"                                                                \
-            "vstrw.32 q4, [q7, #" #R2 "]\n\t"                                                      \
-            "vcadd.i32 q1, q0, q6, #270\n\t"  /* y1 = b - j d */                                   \
-            "vcadd.i32 q4, q0, q6, #90\n\t"   /* y3 = b + j d */                                   \
-            "vstrw.32 q1, [q7, #" #R1 "]\n\t"                                                      \
-            "vstrw.32 q4, [q7, #" #R3 "]\n\t"                                                      \
+            OUTER_BUTTERFLY(R1, R2, R3)                                                            \
             "le lr, 1b\n\t"                                                                        \
+            "4:\n\t"                                                                               \
             "add r11, r11, #8\n\t"                                                                 \
             "subs r10, r10, #1\n\t"                                                                \
             "bne 2b\n\t"                                                                           \
