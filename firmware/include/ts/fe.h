@@ -90,7 +90,8 @@ typedef struct {
 typedef struct {
     const ts_fe_config_t *cfg;
     const ts_fe_quant_t *quant;  /* may be NULL when only the log-mel is wanted */
-    int16_t *history;            /* [channels][history] the latest samples, oldest first */
+    int16_t *history;            /* the latest `history` samples of each channel, oldest first: [channels][history]
+                                  * (portable, Armv7E-M) or interleaved [history][channels] (Helium) */
     int32_t *scratch;            /* ts_fe_get_buffer_size bytes, 8-byte aligned */
     int32_t hops;                /* hops pushed since the last reset */
 } ts_fe_t;

@@ -15,6 +15,7 @@
 
 #include "ts/fe.h"
 #include "../ts_fe_internal.h"
+#include "fe_mve.h"
 
 #if !defined(__ARM_FEATURE_MVE)
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
@@ -29,8 +30,8 @@ INLINE int32x4_t cmul(int32x4_t x, int32x4_t c, int32x4_t s)
 }
 
 typedef struct {
-    const int16_t *x[4];  /* [0..12] the inputs' bases: x + 2 offs[p] samples */
-    const uint32_t *vec;  /* [16] 3 vectors: sample lanes (0, 1, M/4, M/4 + 1); window and output addresses
+    const int16_t *x[4];  /* [0..12] the inputs' bases: x + 2 offs[p] stride samples */
+    const uint32_t *vec;  /* [16] 3 vectors: sample lanes (0, 1, M/4, M/4 + 1) stride; window and output addresses
                            * (w, out) + (0, 4, 32, 36) bytes - 64 (one iteration before the first) */
     uint32_t q_inc;       /* [20] step of the counter whose bit reversal is 2 r(q) */
     int32_t iterations;   /* [24] M / 8 */
@@ -281,11 +282,20 @@ OUTER_STAGE(stage64, 128, 256, 384, "vadd.i32 q7, q7, r2\n\t" "vldrw.u32 q0, [q7
 void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twiddle, int32_t n_fft, int32_t k,
                     int32_t *buf)
 {
+    ts_fe_mve_cfft(x, 1, window, twiddle, n_fft, k, buf);
+}
+
+void ts_fe_mve_cfft(const int16_t *x, int32_t stride, const int32_t *window, const int32_t *twiddle,
+                    int32_t n_fft, int32_t k, int32_t *buf)
+{
     const int32_t m = n_fft >> 1, lg = ts_fe_log2((uint32_t)m);
     const uint32_t w0 = (uint32_t)(uintptr_t)window - 64u, o0 = (uint32_t)(uintptr_t)buf - 64u;
+    const uint32_t s = (uint32_t)stride, q4 = (uint32_t)(m >> 2) * s;
     const uint32_t vec[12] __attribute__((aligned(16))) = {
-        0, 1, (uint32_t)(m >> 2), (uint32_t)(m >> 2) + 1u, w0, w0 + 4u, w0 + 32u, w0 + 36u, o0, o0 + 4u, o0 + 32u, o0 + 36u};
-    const first_args_t fa = {{x, x + m, x + (m >> 1), x + 3 * (m >> 1)}, vec, 1u << (34 - lg), m >> 3, k};
+        0, s, q4, q4 + s, w0, w0 + 4u, w0 + 32u, w0 + 36u, o0, o0 + 4u, o0 + 32u, o0 + 36u};
+    /* the counter's bit reversal is 2 r(q) stride (stride 1 or 2: one bit less of step for 2) */
+    const first_args_t fa = {{x, x + m * stride, x + (m >> 1) * stride, x + 3 * (m >> 1) * stride}, vec,
+                             1u << (34 - lg - (stride == 2)), m >> 3, k};
     if (k)
         first_stage_shift(&fa);
     else
