@@ -33,18 +33,17 @@ typedef struct {
     const int16_t *x[4];  /* [0..12] the inputs' bases: x + 2 offs[p] stride samples */
     const uint32_t *vec;  /* [16] 3 vectors: sample lanes (0, 1, M/4, M/4 + 1) stride; window and output addresses
                            * (w, out) + (0, 4, 32, 36) bytes - 64 (one iteration before the first) */
-    uint32_t q_inc;       /* [20] step of the counter whose bit reversal is 2 r(q) */
-    int32_t iterations;   /* [24] M / 8 */
+    uint32_t q_inc;       /* [20] step of the counter whose bit reversal is 2 r(q) stride, q = 0, 4, 8, .. */
+    int32_t iterations;   /* [24] M / 16 */
     int32_t k;            /* [28] frame shift */
+    int32_t q2;           /* [32] 2 (r(q + 2) - r(q)) stride = M/8 stride samples */
 } first_args_t;
 
-/* First stage, butterflies q and q + 1 per iteration (32 instructions, 36 with k > 0): r0..r3 the
- * inputs' bases, r6 the counter, q7 the sample lanes, q5 the window addresses, q4 the output addresses;
- * q0 offsets then window values, q1 q2 q3 q6 the four inputs. */
+/* First stage, butterflies q .. q + 3 per iteration (30 instructions per two, 34 with k > 0): r0..r3
+ * the inputs' bases, r6 the counter, r8 its bit reversal, r9 the step from q to q + 2, q7 the sample
+ * lanes, q5 the window addresses, q4 the output addresses; q0 offsets then window values, q1 q2 q3 q6 the
+ * four inputs. */
 #define FIRST_BODY(SHIFT)                                                                      \
-    "rbit r8, r6\n\t"                  /* 2 r(q) */                                            \
-    "add r6, r6, r7\n\t"                                                                       \
-    "vadd.i32 q0, q7, r8\n\t"                                                                 \
     "vldrh.s32 q1, [r0, q0, uxtw #1]\n\t"                                                       \
     "vldrh.s32 q2, [r1, q0, uxtw #1]\n\t"                                                       \
     "vldrh.s32 q3, [r2, q0, uxtw #1]\n\t"                                                       \
@@ -76,7 +75,7 @@ typedef struct {
     "vstrw.32 q6, [q4, #24]\n\t"
 
 #define FIRST_PROLOGUE                                                                         \
-    "push {r4-r8, lr}\n\t"                                                                     \
+    "push {r4-r9, lr}\n\t"                                                                     \
     "vpush {d8-d15}\n\t"                                                                       \
     "ldr r4, [r0, #16]\n\t"                                                                    \
     "vldrw.u32 q7, [r4]\n\t"                                                                   \
@@ -88,22 +87,26 @@ typedef struct {
     "ldr r1, [r0, #4]\n\t"                                                                     \
     "ldr r2, [r0, #8]\n\t"                                                                     \
     "ldr r3, [r0, #12]\n\t"                                                                    \
+    "ldr r9, [r0, #32]\n\t"                                                                    \
     "ldr r0, [r0, #0]\n\t"                                                                     \
     "mov r6, #0\n\t"                                                                           \
     "dls lr, r5\n\t"                                                                           \
     "1:\n\t"
 
-#define FIRST_EPILOGUE "le lr, 1b\n\t" "vpop {d8-d15}\n\t" "pop {r4-r8, pc}\n\t"
+#define FIRST_Q0 "rbit r8, r6\n\t" "add r6, r6, r7\n\t" "vadd.i32 q0, q7, r8\n\t" /* 2 r(q) stride */
+#define FIRST_Q2 "add r8, r8, r9\n\t" "vadd.i32 q0, q7, r8\n\t"                      /* r(q + 2) = r(q) + M/16 */
+#define FIRST_EPILOGUE "le lr, 1b\n\t" "vpop {d8-d15}\n\t" "pop {r4-r9, pc}\n\t"
+#define FIRST_SHIFT "vshl.s32 q1, r12\n\t" "vshl.s32 q2, r12\n\t" "vshl.s32 q3, r12\n\t" "vshl.s32 q6, r12\n\t"
 
 __attribute__((naked, noinline)) static void first_stage(const first_args_t *a)
 {
-    __asm__ volatile(FIRST_PROLOGUE FIRST_BODY("") FIRST_EPILOGUE);
+    __asm__ volatile(FIRST_PROLOGUE FIRST_Q0 FIRST_BODY("") FIRST_Q2 FIRST_BODY("") FIRST_EPILOGUE);
 }
 
 __attribute__((naked, noinline)) static void first_stage_shift(const first_args_t *a)
 {
-    __asm__ volatile(FIRST_PROLOGUE FIRST_BODY("vshl.s32 q1, r12\n\t" "vshl.s32 q2, r12\n\t"
-                                               "vshl.s32 q3, r12\n\t" "vshl.s32 q6, r12\n\t") FIRST_EPILOGUE);
+    __asm__ volatile(FIRST_PROLOGUE FIRST_Q0 FIRST_BODY(FIRST_SHIFT) FIRST_Q2 FIRST_BODY(FIRST_SHIFT)
+                     FIRST_EPILOGUE);
 }
 
 typedef struct {
@@ -295,7 +298,7 @@ void ts_fe_mve_cfft(const int16_t *x, int32_t stride, const int32_t *window, con
         0, s, q4, q4 + s, w0, w0 + 4u, w0 + 32u, w0 + 36u, o0, o0 + 4u, o0 + 32u, o0 + 36u};
     /* the counter's bit reversal is 2 r(q) stride (stride 1 or 2: one bit less of step for 2) */
     const first_args_t fa = {{x, x + m * stride, x + (m >> 1) * stride, x + 3 * (m >> 1) * stride}, vec,
-                             1u << (34 - lg - (stride == 2)), m >> 3, k};
+                             1u << (35 - lg - (stride == 2)), m >> 4, k, (m >> 3) * stride};
     if (k)
         first_stage_shift(&fa);
     else
