@@ -23,12 +23,16 @@ FLOORS = [
     {"cli"},  # imports every package's commands (by name, through importlib)
     {"demo", "__main__"},  # run the command line
 ]
-SAME_FLOOR = {("config", "util")}  # none today: kept to name an exception explicitly
+SAME_FLOOR = {("config", "util"),  # none today: kept to name an exception explicitly
+              # frontend/cmsisdsp.py fetches the pinned CMSIS-DSP sources through tflm/fetch.py (the one
+              # third-party fetcher) until that module moves below both
+              ("frontend", "tflm")}
 
 # Each generated C, assembly, linker script, header or compile report: the one module that writes it.
 WRITERS = {
     "model.c": "aot/compiler.py", "model.h": "aot/compiler.py", "compile_report.json": "aot/compiler.py",
     "fe_tables.c": "frontend/codegen.py", "fe_tables.h": "frontend/codegen.py",
+    "fe_cmsis_tables.c": "frontend/cmsisdsp.py", "fe_cmsis_tables.h": "frontend/cmsisdsp.py",
     "ts_clf.h": "deploy/classifier.py", "ts_clf_fe.c": "deploy/classifier.py", "ts_clf_glue.c": "deploy/classifier.py",
     "ts_tflm_ops.h": "tflm/firmware_sources.py", "ts_tflm_model.S": "tflm/firmware_sources.py",
     "ts_tflm_arena.c": "tflm/firmware_sources.py",

@@ -22,7 +22,7 @@ from tinyscene.errors import TsError
 from tinyscene.export.bundle import check_bundle
 from tinyscene.frontend import InputQuant
 from tinyscene.frontend.codegen import write_fe_tables
-from tinyscene.frontend.spec import make_tables
+from tinyscene.frontend.spec import check_arith_version, make_tables
 from tinyscene.paths import FIRMWARE_DIR, cache_dir
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import Board, load_board
@@ -81,6 +81,7 @@ def load_bundle(path: str | Path) -> Bundle:
             raise TsError(f"{f}: missing from the bundle")
     try:
         fe = json.loads(fj.read_text())
+        check_arith_version(fe.get("frontend_arith"), str(fj))
         cfg = FrontendConfig.from_dict(fe["config"], source=str(fj))
         quant = InputQuant.from_dict(fe["input_quant"], source=str(fj)).check(cfg, source=str(fj))
     except (KeyError, TypeError, ValueError) as e:

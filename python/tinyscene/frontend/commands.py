@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 IMPLS = ("fixed", "float", "device")
+FE_FAMILIES = ("auto", "reference", "armv7em", "mve")  # the front-end stages a device build takes
 
 
 def load_audio(cfg, path):
@@ -57,8 +58,8 @@ def _features(args: argparse.Namespace) -> int:
     cfg = load_frontend_config(args.config)
     if args.int8_out and args.impl == "float":
         raise TsError("--int8-out: the int8 model input comes from the fixed-point front-end (--impl fixed or device)")
-    if args.board and args.impl != "device":
-        raise TsError("--board is for --impl device")
+    if (args.board or args.fe_kernels != "auto") and args.impl != "device":
+        raise TsError("--board and --fe-kernels are for --impl device")
     pcm = load_audio(cfg, args.audio)
     quant = None
     if args.impl in ("fixed", "device"):
@@ -84,9 +85,9 @@ def _features(args: argparse.Namespace) -> int:
     else:
         from tinyscene.frontend.device import run_device
 
-        run = run_device(cfg, pcm, quant, args.board or "qemu-an386", timeout=args.timeout)
+        run = run_device(cfg, pcm, quant, args.board or "qemu-an386", timeout=args.timeout, fe_kernels=args.fe_kernels)
         feats, q8 = fe.to_float(run.logmel), run.int8
-        print(f"device {args.board or 'qemu-an386'}: {run.frames} frames, {run.units_total:,.0f} {run.unit} "
+        print(f"device {args.board or 'qemu-an386'} ({run.family} stages): {run.frames} frames, {run.units_total:,.0f} {run.unit} "
               f"({run.units_per_hop:,.0f} per hop), state {run.state_bytes:,} B + scratch {run.scratch_bytes:,} B, "
               f"tables {run.table_bytes:,} B")
     save_npy(args.out, np.asarray(feats, np.float32))
@@ -169,6 +170,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--impl", choices=IMPLS, default="fixed", help="fixed (C on the host, default), float "
                                                                   "(librosa), device (firmware under QEMU)")
     p.add_argument("--board", help="board for --impl device (default qemu-an386)")
+    p.add_argument("--fe-kernels", choices=FE_FAMILIES, default="auto",
+                   help="the front-end's stages for --impl device: auto (the board's best: mve on Helium, armv7em "
+                        "with the DSP extension, else reference), reference (the portable C), armv7em, mve (an "
+                        "error on a board without that extension); every family gives the same integers")
     p.add_argument("--int8-out", help="also the int8 model input [n_mels, frames, channels] (.npy)")
     p.add_argument("--quant", help="frontend.json (or an InputQuant JSON) with the model's input "
                                    "normalisation/quantisation; default: fitted on this clip")

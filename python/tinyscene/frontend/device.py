@@ -16,6 +16,7 @@ from elftools.elf.sections import SymbolTableSection
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
 from tinyscene.frontend import codegen, native
+from tinyscene.frontend.commands import FE_FAMILIES
 from tinyscene.paths import cache_dir
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import load_board
@@ -26,7 +27,6 @@ from tinyscene.target.qemu import run_firmware
 _SUMMARY = re.compile(r"features: frames=(\d+) hops=(\d+) ticks_total=(\d+) ticks_hop_min=(\d+) ticks_hop_max=(\d+)")
 _MEMORY = re.compile(r"features: state_bytes=(\d+) scratch_bytes=(\d+) table_bytes=(\d+) stack_high_water=(\d+)")
 _PROFILE = re.compile(r"features: profile ticks (.*)")
-FE_FAMILIES = ("auto", "reference", "armv7em", "mve")
 
 
 def fe_family(board, requested: str = "auto") -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
-from tinyscene.frontend.spec import LOG_FRAC_BITS
+from tinyscene.frontend.spec import ARITH_VERSION, LOG_FRAC_BITS, check_arith_version
 
 DEFAULT_SCALE = 1.0 / 32
 DEFAULT_ZERO_POINT = 0
@@ -115,7 +115,8 @@ class InputQuant:
         return ((np.asarray(q, np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"scale": float(self.scale), "zero_point": int(self.zero_point), "n_mels": self.n_mels,
+        return {"arith_version": ARITH_VERSION, "scale": float(self.scale), "zero_point": int(self.zero_point),
+                "n_mels": self.n_mels,
                 "n_clips": int(self.n_clips), "log_frac_bits": LOG_FRAC_BITS,
                 "mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
                 "fixed": {"shift": self.shift, "mul": [int(v) for v in self.mul], "add": [int(v) for v in self.add]}}
@@ -124,6 +125,7 @@ class InputQuant:
     def from_dict(cls, d: dict, source: str = "input quantisation") -> "InputQuant":
         if not isinstance(d, dict):
             raise TsError(f"{source}: must be a JSON object")
+        check_arith_version(d.get("arith_version"), source)
         for k in ("mean", "std", "scale", "zero_point"):
             if k not in d:
                 raise TsError(f"{source}: missing '{k}'")

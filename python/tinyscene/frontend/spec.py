@@ -31,6 +31,9 @@ from tinyscene.errors import TsError
 
 ABI = 0x54534607  # TS_FE_ABI in firmware/include/ts/fe.h
 ARITH_VERSION = 2  # TS_FE_ARITH_VERSION: the integers the front-end computes (frontend.json, feature caches)
+ARITH_HISTORY = {1: "the first fixed-point front-end (Q31 window, 32-bit radix-4 FFT, 64-bit mel sums)",
+                 2: "this one: energy frame shift, Q28 window, tie-free FFT twiddles, interval mel sums, "
+                    "24-bit log interpolation, one-multiply int8 quantisation"}
 LOG_FRAC_BITS = 24  # Q7.24 natural log
 LOG_LUT_BITS = 7
 LOG_FLOOR = 1e-10  # mel power floor (units of librosa's power mel of pcm / 32768)
@@ -38,6 +41,17 @@ WINDOW_Q = 28  # TS_FE_WINDOW_Q
 WINDOW_SHIFT = WINDOW_Q - 16  # SMULWB: v = x w 2^(WINDOW_Q - 16)
 T_BITS = 16  # mel interval weights t, Q16
 STRUCT_BYTES = 10 * 4 + 8 * 4  # sizeof(ts_fe_config_t) on the 32-bit devices
+
+
+def check_arith_version(version, source: str) -> None:
+    """Refuses what was made with another front-end arithmetic (a bundle's frontend.json, a training run's
+    config, an input quantisation, written before the version was recorded: version 1): its model was trained
+    on other integers, and running it on this front-end's features is never right."""
+    v = 1 if version is None else version
+    if v != ARITH_VERSION:
+        raise TsError(f"{source}: made with front-end arithmetic version {v}; this tinyscene computes version "
+                      f"{ARITH_VERSION} (other features): re-export it from a model trained with this front-end "
+                      "(tinyscene train, then tinyscene export)")
 
 
 def hz_to_mel(f):
