@@ -125,10 +125,10 @@ class InputQuant:
     def from_dict(cls, d: dict, source: str = "input quantisation") -> "InputQuant":
         if not isinstance(d, dict):
             raise TsError(f"{source}: must be a JSON object")
-        check_arith_version(d.get("arith_version"), source)
         for k in ("mean", "std", "scale", "zero_point"):
             if k not in d:
                 raise TsError(f"{source}: missing '{k}'")
+        check_arith_version(d.get("arith_version"), source)
         if int(d.get("log_frac_bits", LOG_FRAC_BITS)) != LOG_FRAC_BITS:
             raise TsError(f"{source}: log_frac_bits {d['log_frac_bits']} differs from this front-end's {LOG_FRAC_BITS}")
         try:
