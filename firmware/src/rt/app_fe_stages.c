@@ -100,6 +100,7 @@ int ts_app_main(int argc, char **argv)
 #if TS_FE_HAS_QUANT
         case 6: /* quantize, one frame of every channel */
             if (!read_words(in, in_buf, (size_t)TS_FE_CHANNELS * n_mels)) goto short_input;
+            out_buf[((size_t)TS_FE_CHANNELS * n_mels - 1) / 4] = 0; /* the padding of the last word */
             t0 = ts_board_counter();
             ts_fe_quantize_s8(&ts_fe_quant, TS_FE_CHANNELS, 1, in_buf, (int8_t *)out_buf, TS_FE_CHANNELS);
             n_out = ((size_t)TS_FE_CHANNELS * n_mels + 3) / 4;
