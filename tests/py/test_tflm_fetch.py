@@ -311,3 +311,30 @@ def test_cli_fetch_and_verify_against_the_mirror(tmp_path, cache, monkeypatch, r
     dsp = F.load_lock()["CMSIS-DSP"]
     rc, out, err = run_cli("third-party", "digest", "--paths", ",".join(dsp.paths), str(MIRROR / dsp.archive_name))
     assert rc == 0 and out.strip() == dsp.tree_sha256
+
+
+def test_cmsis_dsp_missing_or_wrong_is_one_line(tmp_path, cache, monkeypatch):
+    """bench-fe's CMSIS-DSP (tinyscene.frontend.cmsisdsp) comes from the pinned, fetched sources: absent
+    from the mirror, or another tree under its name, is one line naming it."""
+    from tinyscene.frontend import cmsisdsp
+
+    dsp = F.load_lock()["CMSIS-DSP"]
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(F.MIRROR_ENV, str(tmp_path / "empty"))
+    with pytest.raises(TsError) as e:
+        cmsisdsp.source_dirs()
+    assert "CMSIS" in str(e.value) and "\n" not in str(e.value)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    top = f"CMSIS-DSP-{dsp.commit}"
+    (fake / f"{top}.tar.gz").write_bytes(_tar({"Include/arm_math.h": b"/* not CMSIS-DSP */\n", "README.md": b"x"},
+                                              top))
+    if HAVE_MIRROR:  # CMSIS_6 (its Core headers) from the real mirror
+        for p in MIRROR.glob("CMSIS_6-*"):
+            (fake / p.name).symlink_to(p)
+    monkeypatch.setenv(F.MIRROR_ENV, str(fake))
+    with pytest.raises(TsError) as e:
+        cmsisdsp.source_dirs()
+    msg = str(e.value)
+    assert ("tree digest mismatch for ARM-software/CMSIS-DSP" in msg) if HAVE_MIRROR else ("CMSIS_6" in msg)
+    assert "\n" not in str(e.value) and not F.is_fetched(dsp)
