@@ -23,7 +23,7 @@ help:
 	@echo "make test      the test suite (fast tests, QEMU included)"
 	@echo "make test-all  the test suite including slow tests"
 	@echo "make demo      the whole pipeline on synthetic data"
-	@echo "make flash BOARD=B BUNDLE=export/NAME [RUNTIME=aot|tflm] [TOOL=pyocd|openocd]"
+	@echo "make flash BOARD=B BUNDLE=export/NAME [RUNTIME=aot|tflm] [EXEC=stream|tensor] [TOOL=pyocd|openocd]"
 	@echo "               build the classifier of a bundle and program a real board"
 
 setup: apt venv third-party assets
@@ -69,8 +69,8 @@ demo:
 RUNTIME ?= aot
 flash:
 	@if [ -z "$(BOARD)" ] || [ -z "$(BUNDLE)" ]; then \
-	  echo "usage: make flash BOARD=<board> BUNDLE=export/<name> [RUNTIME=aot|tflm] [TOOL=pyocd|openocd]"; exit 2; fi
-	$(TS) flash --bundle $(BUNDLE) --board $(BOARD) --runtime $(RUNTIME) $(if $(TOOL),--tool $(TOOL))
+	  echo "usage: make flash BOARD=<board> BUNDLE=export/<name> [RUNTIME=aot|tflm] [EXEC=stream|tensor] [TOOL=pyocd|openocd]"; exit 2; fi
+	$(TS) flash --bundle $(BUNDLE) --board $(BOARD) --runtime $(RUNTIME) $(if $(EXEC),--exec $(EXEC)) $(if $(TOOL),--tool $(TOOL))
 
 clean:
 	rm -rf build .pytest_cache

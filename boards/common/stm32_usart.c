@@ -1,9 +1,10 @@
 /* STM32 USART / LPUART (the register layout shared by the L4, F7, G4, H7 families): transmit by
- * polling, receive by interrupt into a ring buffer, so that no byte is lost while the firmware
- * computes a CRC or a frame. TS_UART_BASE and TS_UART_IRQ come from board.yaml (defines). */
+ * polling, receive by interrupt into the ring of uart_rx_ring.c, so that no byte is lost while the
+ * firmware computes a CRC or a frame. TS_UART_BASE and TS_UART_IRQ come from board.yaml (defines). */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stm32_board.h"
 #include "ts/board.h"
 
 #if !defined(TS_UART_BASE) || !defined(TS_UART_IRQ)
@@ -27,16 +28,6 @@
 #define ISR_RXNE (1u << 5)
 #define ISR_TXE (1u << 7)
 
-#ifndef TS_UART_RX_RING
-#define TS_UART_RX_RING 8192u /* power of two; > one frame in flight (stop-and-wait) */
-#endif
-
-void ts_board_set_irq(int irq, void (*handler)(void), uint8_t priority);
-
-static volatile uint8_t rx_ring[TS_UART_RX_RING];
-static volatile uint32_t rx_head, rx_tail;
-volatile uint32_t ts_uart_rx_errors; /* overrun / framing / noise / ring full: the protocol resends */
-
 static void uart_irq(void)
 {
     uint32_t isr = USART_ISR;
@@ -44,16 +35,7 @@ static void uart_irq(void)
         USART_ICR = ISR_ERRORS;
         ts_uart_rx_errors++;
     }
-    while (USART_ISR & ISR_RXNE) {
-        uint8_t b = (uint8_t)USART_RDR;
-        uint32_t next = (rx_head + 1u) & (TS_UART_RX_RING - 1u);
-        if (next == rx_tail) {
-            ts_uart_rx_errors++;
-            continue;
-        }
-        rx_ring[rx_head] = b;
-        rx_head = next;
-    }
+    while (USART_ISR & ISR_RXNE) ts_uart_rx_push((uint8_t)USART_RDR);
 }
 
 /* brr: the BRR value for the wanted baud rate (USART: f_ck / baud; LPUART: 256 f_ck / baud). */
@@ -64,10 +46,8 @@ void ts_stm32_usart_init(uint32_t brr)
     USART_CR3 = 0u;
     USART_BRR = brr;
     USART_ICR = ISR_ERRORS;
-    rx_head = rx_tail = 0u;
     USART_CR1 = CR1_UE | CR1_RE | CR1_TE | CR1_RXNEIE; /* 8 data bits, no parity */
-    ts_board_set_irq(TS_UART_IRQ, uart_irq, 0x40u);
-    __asm volatile("cpsie i" ::: "memory");
+    ts_uart_rx_start(TS_UART_IRQ, uart_irq);
 }
 
 size_t ts_board_uart_write(const uint8_t *data, size_t n)
@@ -76,20 +56,6 @@ size_t ts_board_uart_write(const uint8_t *data, size_t n)
         while (!(USART_ISR & ISR_TXE)) {
         }
         USART_TDR = data[i];
-    }
-    return n;
-}
-
-size_t ts_board_uart_read(uint8_t *data, size_t n, uint32_t timeout_ms)
-{
-    const uint64_t ticks = (uint64_t)timeout_ms * (TS_BOARD_CLOCK_HZ / 1000u);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t start = ts_board_counter();
-        while (rx_head == rx_tail) {
-            if (timeout_ms && ts_board_counter() - start > ticks) return i;
-        }
-        data[i] = rx_ring[rx_tail];
-        rx_tail = (rx_tail + 1u) & (TS_UART_RX_RING - 1u);
     }
     return n;
 }

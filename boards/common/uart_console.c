@@ -14,7 +14,6 @@
 
 #undef errno
 extern int errno;
-extern uint8_t __heap_start, __heap_end;
 
 static void console_write(const char *s, size_t n)
 {
@@ -41,18 +40,6 @@ int _read(int fd, char *buf, int n)
         return -1;
     }
     return (int)ts_board_uart_read((uint8_t *)buf, (size_t)n, 0);
-}
-
-void *_sbrk(ptrdiff_t incr)
-{
-    static uint8_t *brk = &__heap_start;
-    if (brk + incr > &__heap_end || brk + incr < &__heap_start) {
-        errno = ENOMEM;
-        return (void *)-1;
-    }
-    uint8_t *old = brk;
-    brk += incr;
-    return old;
 }
 
 int _open(const char *path, int flags, int mode)

@@ -8,9 +8,8 @@
  * unaligned accesses fault and nothing is cached). */
 #include <stdint.h>
 
+#include "stm32_board.h"
 #include "ts/board.h"
-
-#define REG(addr) (*(volatile uint32_t *)(addr))
 
 #define RCC_BASE 0x40023800u
 #define RCC_CR REG(RCC_BASE + 0x00u)
@@ -53,17 +52,6 @@
 #define TS_UART_BAUD 115200u
 #endif
 
-void ts_dwt_counter_start(void);
-void ts_stm32_usart_init(uint32_t brr);
-
-static int wait_set(volatile uint32_t *reg, uint32_t mask, uint32_t value, uint32_t loops)
-{
-    while (loops--) {
-        if ((*reg & mask) == value) return 1;
-    }
-    return 0;
-}
-
 static void dsb_isb(void)
 {
     __asm volatile("dsb\n isb" ::: "memory");
@@ -76,26 +64,26 @@ static void clock_init(void)
     PWR_CR1 |= 3u << 14;     /* VOS = scale 1 */
 
     RCC_CR |= 1u << 16; /* HSEON */
-    int hse = wait_set(&RCC_CR, 1u << 17, 1u << 17, 500000u);
+    int hse = ts_stm32_wait(&RCC_CR, 1u << 17, 1u << 17, 500000u);
     /* VCO in = 1 MHz: HSE 25 MHz / 25 or HSI 16 MHz / 16; VCO = 432 MHz; P = /2 -> 216 MHz; Q = /9 */
     uint32_t m = hse ? 25u : 16u;
     RCC_PLLCFGR = (RCC_PLLCFGR & 0xF0000000u) /* reserved bits keep their reset value */
                   | m | (432u << 6) | (0u << 16) | ((hse ? 1u : 0u) << 22) | (9u << 24);
     RCC_CR |= 1u << 24; /* PLLON */
-    if (!wait_set(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on HSI 16 MHz */
+    if (!ts_stm32_wait(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on HSI 16 MHz */
 
     /* over-drive for 216 MHz: ODEN, wait ODRDY, ODSWEN, wait ODSWRDY */
     PWR_CR1 |= 1u << 16;
-    wait_set(&PWR_CSR1, 1u << 16, 1u << 16, 1000000u);
+    ts_stm32_wait(&PWR_CSR1, 1u << 16, 1u << 16, 1000000u);
     PWR_CR1 |= 1u << 17;
-    wait_set(&PWR_CSR1, 1u << 17, 1u << 17, 1000000u);
+    ts_stm32_wait(&PWR_CSR1, 1u << 17, 1u << 17, 1000000u);
 
     FLASH_ACR = 7u | (1u << 8) | (1u << 9); /* 7 wait states, prefetch, ART accelerator */
-    wait_set(&FLASH_ACR, 0xFu, 7u, 1000u);
+    ts_stm32_wait(&FLASH_ACR, 0xFu, 7u, 1000u);
     /* AHB /1, APB1 /4 (54 MHz), APB2 /2 (108 MHz), then SYSCLK = PLL */
     RCC_CFGR = (RCC_CFGR & ~((0xFu << 4) | (7u << 10) | (7u << 13))) | (5u << 10) | (4u << 13);
     RCC_CFGR = (RCC_CFGR & ~3u) | 2u;
-    wait_set(&RCC_CFGR, 3u << 2, 2u << 2, 100000u);
+    ts_stm32_wait(&RCC_CFGR, 3u << 2, 2u << 2, 100000u);
 }
 
 /* One pin to alternate function `af`, push-pull, very high speed, no pull. */
@@ -110,9 +98,9 @@ static void pin_af(char port, unsigned pin, unsigned af)
 
 static void sdram_command(uint32_t cmd)
 {
-    wait_set(&FMC_SDSR, 1u << 5, 0u, 100000u); /* BUSY */
+    ts_stm32_wait(&FMC_SDSR, 1u << 5, 0u, 100000u); /* BUSY */
     FMC_SDCMR = cmd;
-    wait_set(&FMC_SDSR, 1u << 5, 0u, 100000u);
+    ts_stm32_wait(&FMC_SDSR, 1u << 5, 0u, 100000u);
 }
 
 static void sdram_init(void)

@@ -5,9 +5,8 @@
  * voltage range 1 in boost mode, 5 flash wait states, AHB = APB1 = APB2 = 120 MHz. */
 #include <stdint.h>
 
+#include "stm32_board.h"
 #include "ts/board.h"
-
-#define REG(addr) (*(volatile uint32_t *)(addr))
 
 #define RCC_BASE 0x40021000u
 #define RCC_CR REG(RCC_BASE + 0x00u)
@@ -38,18 +37,6 @@
 #define TS_UART_BAUD 115200u
 #endif
 
-void ts_dwt_counter_start(void);
-void ts_stm32_usart_init(uint32_t brr);
-
-/* Bounded wait: a clock that never becomes ready must not hang the start-up silently. */
-static int wait_set(volatile uint32_t *reg, uint32_t mask, uint32_t value, uint32_t loops)
-{
-    while (loops--) {
-        if ((*reg & mask) == value) return 1;
-    }
-    return 0;
-}
-
 static void clock_init(void)
 {
     RCC_APB1ENR1 |= 1u << 28; /* PWREN */
@@ -58,7 +45,7 @@ static void clock_init(void)
     /* LSE (32.768 kHz crystal on the Nucleo) trims MSI (MSIPLLEN) when it starts within ~1 s. */
     PWR_CR1 |= 1u << 8; /* DBP: backup domain writable */
     RCC_BDCR |= 1u;      /* LSEON */
-    int lse = wait_set(&RCC_BDCR, 1u << 1, 1u << 1, 400000u);
+    int lse = ts_stm32_wait(&RCC_BDCR, 1u << 1, 1u << 1, 400000u);
     /* MSI range 6 = 4 MHz, taken from MSIRANGE of RCC_CR (MSIRGSEL) */
     RCC_CR = (RCC_CR & ~(0xFu << 4)) | (6u << 4) | (1u << 3);
     if (lse) RCC_CR |= 1u << 2; /* MSIPLLEN */
@@ -67,24 +54,24 @@ static void clock_init(void)
     RCC_CFGR = (RCC_CFGR & ~(0xFu << 4)) | (0x8u << 4);
     PWR_CR1 = (PWR_CR1 & ~(3u << 9)) | (1u << 9);
     PWR_CR5 &= ~(1u << 8);
-    wait_set(&PWR_SR2, 1u << 10, 0u, 1000000u); /* VOSF */
+    ts_stm32_wait(&PWR_SR2, 1u << 10, 0u, 1000000u); /* VOSF */
 
     /* 5 wait states (range 1 boost, 120 MHz), prefetch, instruction and data caches */
     FLASH_ACR = (FLASH_ACR & ~0xFu) | 5u | (1u << 8) | (1u << 9) | (1u << 10);
-    wait_set(&FLASH_ACR, 0xFu, 5u, 1000u);
+    ts_stm32_wait(&FLASH_ACR, 0xFu, 5u, 1000u);
 
     /* PLL: MSI / 1 * 60 = 240 MHz VCO, R / 2 = 120 MHz */
     RCC_CR &= ~(1u << 24);
-    wait_set(&RCC_CR, 1u << 25, 0u, 100000u);
+    ts_stm32_wait(&RCC_CR, 1u << 25, 0u, 100000u);
     RCC_PLLCFGR = (1u << 0)      /* PLLSRC = MSI */
                   | (0u << 4)    /* PLLM = /1 */
                   | (60u << 8)   /* PLLN = 60 */
                   | (1u << 24)   /* PLLREN */
                   | (0u << 25);  /* PLLR = /2 */
     RCC_CR |= 1u << 24;
-    if (!wait_set(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on MSI 4 MHz */
+    if (!ts_stm32_wait(&RCC_CR, 1u << 25, 1u << 25, 1000000u)) return; /* stay on MSI 4 MHz */
     RCC_CFGR = (RCC_CFGR & ~3u) | 3u; /* SW = PLL */
-    wait_set(&RCC_CFGR, 3u << 2, 3u << 2, 100000u);
+    ts_stm32_wait(&RCC_CFGR, 3u << 2, 3u << 2, 100000u);
     for (volatile int i = 0; i < 200; i++) {
     } /* >= 1 us at the intermediate AHB clock, then AHB /1 */
     RCC_CFGR &= ~(0xFu << 4);

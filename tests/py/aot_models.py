@@ -331,31 +331,35 @@ NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
 OP_MODELS = ("convs", "padded_convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "views", "float_io")
 
 
-def shared_dir(tmp_path_factory) -> Path:
+def shared_dir(tmp_path_factory, prefix: str = "aot-models", sources: tuple[Path, ...] = ()) -> Path:
     """A folder for converted models shared by the pytest-xdist workers of this session (and keyed by this
-    file's content, so that an edited model is converted again)."""
+    file's content and `sources`', so that an edited model is converted again)."""
     import hashlib
 
-    key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in (Path(__file__), *sources))).hexdigest()[:12]
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
-    return base / f"aot-models-{key}"
+    return base / f"{prefix}-{key}"
 
 
-def build(name: str, out: Path) -> Path:
-    """Convert case `name` into out/<name>.tflite (once; other processes wait on a lock)."""
+def _case_blob(name: str) -> bytes:
+    model, opts = CASES[name]()
+    rewrite = opts.pop("rewrite", None)
+    blob = convert(model, **opts)
+    return rewrite(blob) if rewrite is not None else blob
+
+
+def build(name: str, out: Path, make=None) -> Path:
+    """Convert case `name` (or call `make()` for the .tflite bytes) into out/<name>.tflite, once; other processes
+    wait on a lock."""
     from filelock import FileLock
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.tflite"
     with FileLock(str(path) + ".lock"):
         if not path.exists():
-            model, opts = CASES[name]()
-            rewrite = opts.pop("rewrite", None)
-            blob = convert(model, **opts)
-            if rewrite is not None:
-                blob = rewrite(blob)
+            blob = make() if make is not None else _case_blob(name)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(blob)
             tmp.replace(path)

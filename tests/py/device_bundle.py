@@ -44,18 +44,25 @@ def synth_pcm(cfg, label: int, seed: int, seconds: float | None = None) -> np.nd
     return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
 
-def _keras_int8(cfg, feats_float: list[np.ndarray], n_classes: int, seed: int) -> bytes:
+def _keras_int8(cfg, feats_float: list[np.ndarray], n_classes: int, seed: int, model_kind: str = "tiny") -> bytes:
+    """model_kind: tiny (a few layers) or paper (the paper network's shape, tinyscene.aot.benchnets)."""
     import tensorflow as tf
 
     K = tf.keras.layers
     tf.random.set_seed(seed)
     shape = (cfg.n_mels, cfg.n_frames, cfg.channels)
-    x0 = K.Input(shape)
-    x = K.ReLU()(K.Conv2D(8, 3, strides=2, padding="same")(x0))
-    y = K.Conv2D(8, 3, padding="same")(x)
-    x = K.MaxPooling2D(2)(K.ReLU()(K.Add()([x, y])))
-    x = K.GlobalAveragePooling2D()(x)
-    model = tf.keras.Model(x0, K.Dense(n_classes)(x))
+    if model_kind == "paper":
+        from tinyscene.aot.benchnets import paper_net
+
+        tf.keras.utils.set_random_seed(seed)
+        model = paper_net(tf, 12, (12, 32, 40, 48, 96), explicit_pad=True, shape=shape, n_classes=n_classes)
+    else:
+        x0 = K.Input(shape)
+        x = K.ReLU()(K.Conv2D(8, 3, strides=2, padding="same")(x0))
+        y = K.Conv2D(8, 3, padding="same")(x)
+        x = K.MaxPooling2D(2)(K.ReLU()(K.Add()([x, y])))
+        x = K.GlobalAveragePooling2D()(x)
+        model = tf.keras.Model(x0, K.Dense(n_classes)(x))
     lo, hi = -128 / 32, 127 / 32  # the front-end's int8 range at scale 1/32, zero point 0
 
     def rep():
@@ -69,7 +76,8 @@ def _keras_int8(cfg, feats_float: list[np.ndarray], n_classes: int, seed: int) -
     return keras_to_int8(tf, model, rep)
 
 
-def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors: int = 3) -> Path:
+def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors: int = 3,
+                model_kind: str = "tiny") -> Path:
     from tinyscene.export.bundle import write_manifest
     from tinyscene.frontend import FixedFrontend, InputQuant
     from tinyscene.tflite.interpreters import run_tflm
@@ -80,7 +88,8 @@ def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors:
     Ls = [fe.logmel(p) for p in pcms]
     quant = InputQuant.fit(cfg, Ls)
     q = [np.asarray(fe.quantize(L, quant)) for L in Ls]
-    tfl = _keras_int8(cfg, [(a.astype(np.float32) - quant.zero_point) * quant.scale for a in q], n_classes, seed)
+    tfl = _keras_int8(cfg, [(a.astype(np.float32) - quant.zero_point) * quant.scale for a in q], n_classes, seed,
+                      model_kind)
 
     from tinyscene.tflite.interpreters import tflm_interpreter
 

@@ -31,6 +31,8 @@ SAME_FLOOR = {("config", "util"),  # none today: kept to name an exception expli
 # Each generated C, assembly, linker script, header or compile report: the one module that writes it.
 WRITERS = {
     "model.c": "aot/compiler.py", "model.h": "aot/compiler.py", "compile_report.json": "aot/compiler.py",
+    "model_stream.c": "aot/streamcompile.py", "model_stream.h": "aot/streamcompile.py",
+    "stream_report.json": "aot/streamcompile.py",
     "fe_tables.c": "frontend/codegen.py", "fe_tables.h": "frontend/codegen.py",
     "fe_cmsis_tables.c": "frontend/cmsisdsp.py", "fe_cmsis_tables.h": "frontend/cmsisdsp.py",
     "ts_clf.h": "deploy/classifier.py", "ts_clf_fe.c": "deploy/classifier.py", "ts_clf_glue.c": "deploy/classifier.py",

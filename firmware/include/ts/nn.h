@@ -259,6 +259,18 @@ typedef struct {
 /* CONCATENATION of inputs with equal quantisation (TFLM's int8 requirement): a byte copy. */
 void ts_concat_s8(const ts_concat_params_t *p, const int8_t *const *inputs, int8_t *output);
 
+/* ---- reductions of a streamed model (tinyscene compile --stream) ---------------------------------- */
+
+/* Adds one row of a streamed tensor, viewed as [outer, reduce, inner], to the int32 sums [outer, inner]
+ * of a MEAN or a global average pooling over the streamed axis. */
+void ts_mean_accumulate_s8(const ts_mean_params_t *p, const int8_t *input, int32_t *sum);
+/* MEAN at the end of the stream: the sums requantised as ts_mean_s8 does (p->reduce = the count of input
+ * elements per output, p->outer x p->inner outputs). */
+void ts_mean_finish_s8(const ts_mean_params_t *p, const int32_t *sum, int8_t *output);
+/* AVERAGE_POOL_2D over every streamed row, at the end of the stream: sum holds per input column and channel
+ * the sum over the rows; p is the whole pooling's parameter block. Same rounding as ts_avg_pool_s8. */
+void ts_avg_pool_finish_s8(const ts_pool_params_t *p, const int32_t *sum, int8_t *output);
+
 /* Shape-specialised kernels of the optimized families (ts_conv_1x1_s8, ...). */
 #include "ts/nn_fast.h"
 

@@ -3,15 +3,20 @@
  *   int16 PCM (protocol frames) -> fixed-point front-end, hop by hop -> int8 features
  *   -> int8 model (generated ts_model_invoke, or TFLM) -> class + int8 logits (protocol frames)
  *
- * Modes, chosen per clip by the host (CLIP_BEGIN flags):
- *   whole clip  every frame of the clip goes straight into the model's input tensor, then one
- *               classification (the clip must have the model's number of frames);
- *   streaming   frames go into a ring buffer of the model's width; once it is full, a
- *               classification every `every` hops (the ring, oldest frame first, copied into the
- *               model input).
+ * Execution of the model (chosen at build time, TS_CLF_EXEC_STREAM):
+ *   tensor  the model runs on its whole input tensor (ts_model_invoke or TFLM); per clip (CLIP_BEGIN
+ *           flags) either the whole clip (every frame goes straight into the model's input tensor, then
+ *           one classification; the clip must have the model's number of frames) or the sliding mode
+ *           (frames go into a ring buffer of the model's width; once it is full, a classification every
+ *           `every` hops, the ring copied into the model input, oldest frame first);
+ *   stream  the model is compiled for streamed execution (model_stream.c, tinyscene compile --stream):
+ *           each hop's frame goes straight into the model's input row and the model runs every layer
+ *           whose input rows are complete (ts_model_stream_push_row); after the clip's last frame,
+ *           ts_model_stream_finish gives the logits. No feature map and no activation tensor is held
+ *           whole: the model keeps rings of rows and running sums.
  * Memory plan (all static, sized by the generated ts_clf.h; the build refuses a plan that exceeds
- * the board): front-end state + scratch, the feature ring, one hop of PCM, one frame buffer, and the
- * model arena (in the model code).
+ * the board): front-end state + scratch, the feature ring (tensor, sliding mode), one hop of PCM, the
+ * protocol buffers, and the model arena (in the model code).
  *
  * Transport: `--in REQ --out RESP` (semihosting files under QEMU, files on the host), otherwise the
  * board's UART (QEMU's emulated UART, a real board's virtual COM port, stdin/stdout on the host).
@@ -22,6 +27,7 @@
 
 #include "ts/board.h"
 #include "ts/fe.h"
+#include "ts/model.h"
 #include "ts/proto.h"
 #include "ts/rt.h"
 #include "ts_clf.h" /* generated for the bundle and board: sizes, ids, model and front-end glue */
@@ -39,16 +45,23 @@
 
 /* ---- memory plan ---------------------------------------------------------------------------- */
 static int16_t fe_state[(TS_CLF_FE_STATE_BYTES + 1) / 2] TS_CLF_FE_SECTION;
+#if !TS_CLF_FE_SCRATCH_IN_MODEL
 static uint64_t fe_scratch[(TS_CLF_FE_SCRATCH_BYTES + 7) / 8] TS_CLF_FE_SECTION;
+#endif
 #if TS_CLF_STREAMING
 static int8_t feature_ring[FEATURE_BYTES] __attribute__((aligned(8))) TS_CLF_RING_SECTION;
 #endif
 static int16_t hop_pcm[HOP * CHANNELS] __attribute__((aligned(8)));
 static uint8_t rx_buf[TS_PROTO_MAX_PAYLOAD] __attribute__((aligned(8)));
-static uint8_t tx_buf[TS_PROTO_MAX_PAYLOAD] __attribute__((aligned(8)));
+static uint8_t tx_buf[TS_CLF_TX_BYTES] __attribute__((aligned(8))); /* INFO and COUNTS (the rest is sent in place) */
 
-/* COUNTS stage ids (tinyscene.device.protocol.STAGES) */
-enum { ST_FE = 1, ST_FE_MAX = 2, ST_MODEL = 3, ST_MODEL_MAX = 4, ST_HOPS = 5, ST_INVOKES = 6, ST_CLIP = 7 };
+/* COUNTS stage ids (tinyscene.target.protocol.STAGES) */
+enum {
+    ST_FE = 1, ST_FE_MAX = 2, ST_MODEL = 3, ST_MODEL_MAX = 4, ST_HOPS = 5, ST_INVOKES = 6, ST_CLIP = 7,
+    ST_HOP_MAX = 8,   /* the most ticks one hop took: front-end + the model's work on that frame */
+    ST_FINISH = 9,    /* streamed execution: the model's work after the last frame */
+    ST_HEAP = 10,     /* the heap's high-water mark (bytes; newlib's malloc) */
+};
 
 typedef struct {
     uint32_t id;
@@ -58,7 +71,7 @@ typedef struct {
     uint16_t every;
     uint32_t hop_fill;            /* samples of the current hop */
     uint32_t windows;             /* classifications sent */
-    uint64_t fe_ticks, fe_max, model_ticks, model_max, t_begin;
+    uint64_t fe_ticks, fe_max, model_ticks, model_max, hop_max, finish, t_begin;
     uint32_t hops, invokes;
     int active;
 } clip_t;
@@ -118,16 +131,9 @@ static ts_status_t send_features(uint32_t id, uint32_t offset, const int8_t *dat
     return TS_OK;
 }
 
-/* Runs the model on its input tensor (already filled) and sends the class and logits. */
-static ts_status_t classify(void)
+/* Sends the class and the logits of the model's output. */
+static ts_status_t send_logits(void)
 {
-    uint64_t t0 = ts_board_counter();
-    ts_status_t st = ts_clf_invoke();
-    uint64_t dt = ts_board_counter() - t0;
-    if (st != TS_OK) return st;
-    clip.model_ticks += dt;
-    if (dt > clip.model_max) clip.model_max = dt;
-    clip.invokes++;
     const int8_t *logits = ts_clf_output();
     uint16_t best = 0;
     for (uint16_t k = 1; k < TS_CLF_N_CLASSES; k++)
@@ -140,6 +146,25 @@ static ts_status_t classify(void)
     ts_put_u16(head + 10, TS_CLF_N_CLASSES);
     return ts_proto_send(&proto, TS_PROTO_LOGITS, head, sizeof head, logits, TS_CLF_N_CLASSES);
 }
+
+static void count_model(uint64_t dt)
+{
+    clip.model_ticks += dt;
+    if (dt > clip.model_max) clip.model_max = dt;
+}
+
+#if !TS_CLF_EXEC_STREAM
+/* Runs the model on its input tensor (already filled) and sends the class and logits. */
+static ts_status_t classify(void)
+{
+    uint64_t t0 = ts_board_counter();
+    ts_status_t st = ts_clf_invoke();
+    count_model(ts_board_counter() - t0);
+    if (st != TS_OK) return st;
+    clip.invokes++;
+    return send_logits();
+}
+#endif
 
 #if TS_CLF_STREAMING
 /* The ring (column t % N_FRAMES holds frame t) into the model input, oldest frame first. */
@@ -164,6 +189,28 @@ static ts_status_t push_hop(uint32_t n_valid)
     clip.hops++;
     if (fe.hops < TS_CLF_DELAY_HOPS || clip.frames >= clip.n_frames) return TS_OK;
     const uint32_t t = clip.frames;
+#if TS_CLF_EXEC_STREAM
+    /* the frame, [mel][channel], is the model's next input row */
+    uint64_t t0 = ts_board_counter();
+    int8_t *row = ts_model_stream_row_buffer();
+    ts_status_t st = ts_fe_compute_frame(&fe, row, CHANNELS, 0);
+    const uint64_t t1 = ts_board_counter();
+    if (st != TS_OK) return st;
+    if (clip.flags & TS_PROTO_CLIP_FEATURES) {
+        st = send_features(clip.id, t * FRAME_BYTES, row, FRAME_BYTES);
+        if (st != TS_OK) return st;
+    }
+    const uint64_t t2 = ts_board_counter();
+    st = ts_model_stream_push_row(row);
+    const uint64_t t3 = ts_board_counter();
+    if (st != TS_OK) return st;
+    clip.fe_ticks += t1 - t0;
+    if (t1 - t0 > clip.fe_max) clip.fe_max = t1 - t0;
+    count_model(t3 - t2);
+    if ((t1 - t0) + (t3 - t2) > clip.hop_max) clip.hop_max = (t1 - t0) + (t3 - t2);
+    clip.frames++;
+    return TS_OK;
+#else
     int8_t *out;
 #if TS_CLF_STREAMING
     const int streaming = (clip.flags & TS_PROTO_CLIP_STREAMING) != 0;
@@ -177,6 +224,7 @@ static ts_status_t push_hop(uint32_t n_valid)
     if (st != TS_OK) return st;
     clip.fe_ticks += dt;
     if (dt > clip.fe_max) clip.fe_max = dt;
+    if (dt > clip.hop_max) clip.hop_max = dt;
     clip.frames++;
 #if TS_CLF_STREAMING
     if (streaming) {
@@ -195,6 +243,7 @@ static ts_status_t push_hop(uint32_t n_valid)
     }
 #endif
     return TS_OK;
+#endif /* TS_CLF_EXEC_STREAM */
 }
 
 static ts_status_t clip_begin(const uint8_t *p, size_t n)
@@ -210,6 +259,9 @@ static ts_status_t clip_begin(const uint8_t *p, size_t n)
     clip.active = 1;
     if (clip.every == 0) clip.every = N_FRAMES;
     ts_fe_reset(&fe);
+#if TS_CLF_EXEC_STREAM
+    ts_model_stream_reset();
+#endif
     if (clip.flags & TS_PROTO_CLIP_STREAMING) {
 #if !TS_CLF_STREAMING
         return TS_ERR_UNSUPPORTED;
@@ -228,19 +280,32 @@ static ts_status_t clip_end(void)
         st = push_hop(clip.hop_fill);
         clip.hop_fill = 0;
     }
+#if TS_CLF_EXEC_STREAM
+    if (st == TS_OK) { /* every frame is in: the reductions' requantisation and the layers after them */
+        const uint64_t t0 = ts_board_counter();
+        st = ts_model_stream_finish();
+        clip.finish = ts_board_counter() - t0;
+        clip.model_ticks += clip.finish;
+        clip.invokes++;
+        if (st == TS_OK) st = send_logits();
+    }
+#else
     if (st == TS_OK && !(clip.flags & TS_PROTO_CLIP_STREAMING)) {
         if (clip.flags & TS_PROTO_CLIP_FEATURES) st = send_features(clip.id, 0, ts_clf_input(), FEATURE_BYTES);
         if (st == TS_OK) st = classify();
     }
+#endif
     if (st != TS_OK) return st;
     const struct {
         uint8_t id;
         uint64_t v;
     } counts[] = {{ST_FE, clip.fe_ticks},       {ST_FE_MAX, clip.fe_max}, {ST_MODEL, clip.model_ticks},
                   {ST_MODEL_MAX, clip.model_max}, {ST_HOPS, clip.hops},   {ST_INVOKES, clip.invokes},
-                  {ST_CLIP, ts_board_counter() - clip.t_begin}};
+                  {ST_CLIP, ts_board_counter() - clip.t_begin}, {ST_HOP_MAX, clip.hop_max},
+                  {ST_FINISH, clip.finish}, {ST_HEAP, ts_rt_heap_high_water()}};
     uint8_t *p = tx_buf;
     const uint16_t k = (uint16_t)(sizeof counts / sizeof counts[0]);
+    if (6u + 9u * k > sizeof tx_buf) return TS_ERR_NOMEM;
     ts_put_u32(p, clip.id);
     ts_put_u16(p + 4, k);
     for (uint16_t i = 0; i < k; i++) {
@@ -306,9 +371,17 @@ int ts_app_main(int argc, char **argv)
     }
     ts_proto_init(&proto, &io, rx_buf, sizeof rx_buf);
     const char *failed = "front-end initialisation (ts_fe_init) failed";
+#if TS_CLF_FE_SCRATCH_IN_MODEL
+    /* the front-end's scratch is the streamed model's shared region: it holds nothing between two pushes,
+     * and the front-end runs between two pushes */
+    int32_t scratch_bytes = 0;
+    void *fe_scratch = ts_model_stream_shared(&scratch_bytes);
+#else
+    const int32_t scratch_bytes = (int32_t)sizeof fe_scratch;
+#endif
     ts_status_t st = ts_fe_init(&fe, ts_clf_fe_config(), ts_clf_fe_quant(), fe_state, fe_scratch);
     if (st == TS_OK && (ts_fe_get_state_size(ts_clf_fe_config()) > (int32_t)sizeof fe_state ||
-                        ts_fe_get_buffer_size(ts_clf_fe_config()) > (int32_t)sizeof fe_scratch))
+                        ts_fe_get_buffer_size(ts_clf_fe_config()) > scratch_bytes))
         st = TS_ERR_NOMEM;
     if (st == TS_OK) {
         failed = "model initialisation (check of the generated model / runtime) failed";

@@ -24,22 +24,14 @@
 #include "ts/board.h"
 #include "ts/model.h"
 #include "ts/rt.h"
+#include "ts/rt_model.h"
 
 #define TS_MODEL_MAX_INVOKES 1024
 #define TS_MODEL_MAX_PROFILED_LAYERS 512
 
 static uint32_t ticks[TS_MODEL_MAX_INVOKES];
 static uint64_t layer_ticks[TS_MODEL_MAX_PROFILED_LAYERS];
-static uint64_t layer_start;
-
-static void profile_layer(int32_t layer, const ts_layer_t *info, void *user)
-{
-    (void)info;
-    (void)user;
-    const uint64_t now = ts_board_counter();
-    if (layer < TS_MODEL_MAX_PROFILED_LAYERS) layer_ticks[layer] += now - layer_start;
-    layer_start = ts_board_counter();
-}
+static ts_rt_profile_t prof = {layer_ticks, TS_MODEL_MAX_PROFILED_LAYERS, 0};
 
 static void dump_layer(int32_t layer, const ts_layer_t *info, void *user)
 {
@@ -48,84 +40,54 @@ static void dump_layer(int32_t layer, const ts_layer_t *info, void *user)
     fwrite(info->output->data, 1, (size_t)info->output->bytes, f);
 }
 
-static const char *arg_value(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    return NULL;
-}
-
 static int fail(const char *what, const char *detail)
 {
-    printf("ts-model: error: %s%s%s\n", what, detail ? " " : "", detail ? detail : "");
-    return 1;
+    return ts_rt_fail("ts-model", what, detail);
 }
 
 int ts_app_main(int argc, char **argv)
 {
-    const char *in_path = arg_value(argc, argv, "--in");
-    const char *out_path = arg_value(argc, argv, "--out");
-    const char *n_arg = arg_value(argc, argv, "--n");
-    const char *dump_path = arg_value(argc, argv, "--dump");
-    int profile = 0;
-    for (int i = 1; i < argc; i++) profile |= strcmp(argv[i], "--profile") == 0;
-    if (!in_path || !out_path || !n_arg) {
-        return fail("usage: model --in IN --out OUT --n N [--dump DUMP] [--profile]", NULL);
-    }
+    const char *dump_path = ts_rt_arg(argc, argv, "--dump");
+    const int profile = ts_rt_flag(argc, argv, "--profile");
     if (profile && dump_path) return fail("--profile and --dump exclude each other", NULL);
-    const long n = strtol(n_arg, NULL, 10);
-    if (n < 1 || n > TS_MODEL_MAX_INVOKES) return fail("--n out of range", n_arg);
-
+    FILE *fin, *fout;
+    long n;
+    if (ts_rt_model_files(argc, argv, "usage: model --in IN --out OUT --n N [--dump DUMP] [--profile]", TS_MODEL_MAX_INVOKES, &fin, &fout, &n)) return 1;
     ts_status_t st = ts_model_check();
     if (st != TS_OK) return fail("a kernel needs more scratch than planned:", ts_status_str(st));
-
-    FILE *fin = fopen(in_path, "rb");
-    if (!fin) return fail("cannot open", in_path);
-    FILE *fout = fopen(out_path, "wb");
-    if (!fout) return fail("cannot create", out_path);
     FILE *fdump = NULL;
     if (dump_path) {
         fdump = fopen(dump_path, "wb");
         if (!fdump) return fail("cannot create", dump_path);
         ts_model_set_layer_hook(dump_layer, fdump);
     }
-    if (profile) ts_model_set_layer_hook(profile_layer, NULL);
+    if (profile) ts_model_set_layer_hook(ts_rt_profile_hook, &prof);
 
     size_t stack_bytes = 0;
     for (long k = 0; k < n; k++) {
         for (int32_t i = 0; i < ts_model_num_inputs; i++) {
             const ts_tensor_t *t = &ts_model_inputs[i];
-            if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return fail("short input file", in_path);
+            if (fread(t->data, 1, (size_t)t->bytes, fin) != (size_t)t->bytes) return fail("short input file", ts_rt_arg(argc, argv, "--in"));
         }
         ts_rt_stack_paint();
         const uint64_t t0 = ts_board_counter();
-        layer_start = t0;
+        prof.start = t0;
         st = ts_model_invoke();
         const uint64_t t1 = ts_board_counter();
         const size_t hw = ts_rt_stack_high_water();
         if (hw > stack_bytes) stack_bytes = hw;
         if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
         ticks[k] = (uint32_t)(t1 - t0);
-        for (int32_t i = 0; i < ts_model_num_outputs; i++) {
-            const ts_tensor_t *t = &ts_model_outputs[i];
-            if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
-        }
+        if (ts_rt_write_tensors(fout, ts_model_outputs, ts_model_num_outputs)) return fail("cannot write", ts_rt_arg(argc, argv, "--out"));
     }
     fclose(fin);
-    if (fclose(fout) != 0) return fail("cannot write", out_path);
+    if (fclose(fout) != 0) return fail("cannot write", ts_rt_arg(argc, argv, "--out"));
     if (fdump && fclose(fdump) != 0) return fail("cannot write", dump_path);
 
-    printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu ticks=", n,
-           (unsigned long)ts_model_arena_bytes, (unsigned long)stack_bytes);
-    for (long k = 0; k < n; k++) printf("%s%lu", k ? "," : "", (unsigned long)ticks[k]);
+    printf("ts-model: result invokes=%ld arena_bytes=%lu stack_bytes=%lu", n, (unsigned long)ts_model_arena_bytes,
+           (unsigned long)stack_bytes);
+    ts_rt_print_counts("ticks", ticks, n);
     printf("\n");
-    if (profile) {
-        printf("ts-model: layer-ticks ");
-        for (int32_t l = 0; l < ts_model_num_layers && l < TS_MODEL_MAX_PROFILED_LAYERS; l++) {
-            printf("%s%lu", l ? "," : "", (unsigned long)layer_ticks[l]);
-        }
-        printf("\n");
-    }
+    if (profile) ts_rt_print_profile(&prof, ts_model_num_layers);
     return 0;
 }

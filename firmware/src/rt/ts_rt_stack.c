@@ -1,5 +1,6 @@
 /* Stack painting: the unused stack is filled with a pattern at start-up; the high-water mark is
- * found by scanning up from the stack limit for the first overwritten word. */
+ * found by scanning up from the stack limit for the first overwritten word. The heap's high-water mark is
+ * newlib's own count of the memory malloc took. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,9 +30,18 @@ size_t ts_rt_stack_size(void)
 {
     return (size_t)((const uint8_t *)&__stack_top - (const uint8_t *)&__stack_limit);
 }
+
+/* newlib's malloc counts the most memory it ever took from sbrk (the heap section) */
+extern size_t __malloc_max_sbrked_mem;
+
+size_t ts_rt_heap_high_water(void)
+{
+    return __malloc_max_sbrked_mem;
+}
 #else
-/* Host build: the OS owns the stack; nothing to paint. */
+/* Host build: the OS owns the stack and the heap; nothing to paint. */
 void ts_rt_stack_paint(void) {}
 size_t ts_rt_stack_high_water(void) { return 0; }
 size_t ts_rt_stack_size(void) { return 0; }
+size_t ts_rt_heap_high_water(void) { return 0; }
 #endif

@@ -13,4 +13,13 @@ static memory plan -> C (model.c/.h) that calls the int8 kernels of firmware/src
     benchnets.py    the networks the kernel bench runs
     kbench.py       `tinyscene bench-kernels`: reference vs optimized kernels per network and layer
     commands.py     `tinyscene compile`, `tinyscene compare`
+
+Streamed execution along time (`tinyscene compile --stream time`, runtime "aot-stream"):
+
+    stream.py         which ops stream (window, row, reduction, after it) or why not; time moved first
+    streamsched.py    rows per call, rings, the sweeps per input row simulated (ring capacities)
+    streamlower.py    a parameter block per call shape, the reductions' kernels, the arena
+    streamwriter.py   model_stream.c / model_stream.h
+    streamcompile.py  the pipeline: compile_stream_model(), emit_stream() (their only writer)
+    streamrunner.py   runtime "aot-stream" (the model_stream app fed row by row)
 """

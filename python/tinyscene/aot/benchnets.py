@@ -70,13 +70,14 @@ def scene(tf):
     return tf.keras.Model(x0, K.Dense(3)(x))
 
 
-def _paper_net(tf, stem: int, widths: tuple[int, ...], explicit_pad: bool):
+def paper_net(tf, stem: int, widths: tuple[int, ...], explicit_pad: bool, shape: tuple = (256, 288, 2),
+              n_classes: int = 3):
     """256 mel x 288 frames x 2 channels, 5x5/2 stem, five residual blocks ((3,1), (3,3), (3,3), (3,1), (1,1)
     kernels; a 1x1 projection where the width changes) each followed by a 2x2 max pool, global mean, dense
     to 3. BN folded: not represented. explicit_pad: the stem pads 2 on every side as PyTorch does (the
     exported model's PAD -> VALID conv, which the compiler fuses), else SAME."""
     K = tf.keras.layers
-    x0 = K.Input((256, 288, 2))
+    x0 = K.Input(shape)
     x = K.ZeroPadding2D(2)(x0) if explicit_pad else x0
     x = K.ReLU()(K.Conv2D(stem, 5, strides=2, padding="valid" if explicit_pad else "same", use_bias=False,
                           kernel_initializer="he_normal")(x))
@@ -91,19 +92,19 @@ def _paper_net(tf, stem: int, widths: tuple[int, ...], explicit_pad: bool):
             x = K.MaxPooling2D((2 if h >= 2 else 1, 2 if w >= 2 else 1))(x)
         c_in = width
     x = K.GlobalAveragePooling2D()(x)
-    return tf.keras.Model(x0, K.Dense(3)(x))
+    return tf.keras.Model(x0, K.Dense(n_classes)(x))
 
 
 def paper(tf):
     """The tinyscene paper network (python/tinyscene/models/resnet.py, preset `paper`: 83,459 parameters,
     137 M MACs per clip): stem 12, blocks 12/32/40/48/96, the stem padded as the exported model is."""
-    return _paper_net(tf, 12, (12, 32, 40, 48, 96), explicit_pad=True)
+    return paper_net(tf, 12, (12, 32, 40, 48, 96), explicit_pad=True)
 
 
 def paper_uniform(tf):
     """The preset `paper-uniform` (85,899 parameters, 411 M MACs: the network ANCHORS.md trains): stem 36,
     blocks 36/36/36/36/72, SAME stem."""
-    return _paper_net(tf, 36, (36, 36, 36, 36, 72), explicit_pad=False)
+    return paper_net(tf, 36, (36, 36, 36, 36, 72), explicit_pad=False)
 
 
 NETWORKS = {"resnet8": resnet8, "dscnn": dscnn, "scene": scene, "paper": paper, "paper-uniform": paper_uniform}

@@ -16,7 +16,18 @@ def _compile(args: argparse.Namespace) -> int:
     cmd = "tinyscene compile " + " ".join(shlex.quote(str(a)) for a in
                                           [args.model, "--out", args.out]
                                           + (["--board", args.board] if args.board else [])
-                                          + (["--kernels", args.kernels] if args.kernels != "auto" else []))
+                                          + (["--kernels", args.kernels] if args.kernels != "auto" else [])
+                                          + (["--stream", args.stream, "--stream-axis", args.stream_axis]
+                                             if args.stream else []))
+    if args.stream:
+        from tinyscene.aot.stream import StreamSpec
+        from tinyscene.aot.streamcompile import MODEL_C, MODEL_H, REPORT, compile_stream_model
+
+        comp = compile_stream_model(Path(args.model), Path(args.out), StreamSpec(args.stream_axis), board=board,
+                                    kernels=args.kernels, command=cmd)
+        print(comp.summary())
+        print(f"wrote {comp.out_dir}/{MODEL_C}, {MODEL_H}, {REPORT}")
+        return 0
     comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd)
     print(comp.summary())
     print(f"wrote {comp.out_dir}/model.c, model.h, compile_report.json")
@@ -43,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--board", help="target board (budgets, kernel family); default: generic reference kernels")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel family: auto = the board's (armv7em, mve), or reference")
+    p.add_argument("--stream", choices=("time",),
+                   help="streamed execution along the input's time axis: model_stream.c (rings of rows, running "
+                        "sums) instead of model.c")
+    p.add_argument("--stream-axis", default="W", choices=("H", "W"),
+                   help="the input's time axis for --stream (NHWC; W for tinyscene's features, default)")
     p.set_defaults(func=_compile)
 
     p = sub.add_parser("compare", help="first layer and index where the device differs from tflite_micro")

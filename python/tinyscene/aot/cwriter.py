@@ -118,6 +118,42 @@ def const_bytes(g: Graph, layers: list[Layer]) -> int:
     return sum(a.values.size * _ctype_bytes(a.ctype) for a in arrays) + PARAM_BLOCK_BYTES * len(layers)
 
 
+def arena_code(nbytes: int, section: str | None) -> list[str]:
+    """C of the static ts_model_arena (16-byte aligned; in `section` on the target when given)."""
+    arena = f"static uint8_t ts_model_arena[{max(nbytes, 16)}]"
+    if not section:
+        return [f"{arena} __attribute__((aligned(16)));", ""]
+    return ["#if defined(__arm__)", f'{arena} __attribute__((aligned(16), section("{section}")));', "#else",
+            f"{arena} __attribute__((aligned(16)));", "#endif", ""]
+
+
+def poison_code(buffers: list[tuple[int, int, int, int]], positions: range, lo: int, hi: int, what: str) -> list[str]:
+    """C of TS_MODEL_POISON_AFTER(k) (test builds, -DTS_MODEL_POISON): after position k, fill every byte of
+    ts_model_arena[lo, hi) that no buffer (first, last, offset, size) with first <= k < last holds with 0xA5;
+    ((void)0) otherwise."""
+    c = ["#if defined(TS_MODEL_POISON)", "#include <string.h>",
+         f"/* {{after layer, offset, bytes}}: arena ranges without {what} after that layer (-1: before the first) */",
+         "static const int32_t ts_model_poison_ranges[][3] = {"]
+    n_ranges = 0
+    for k in positions:
+        live = sorted((off, off + size) for first, last, off, size in buffers if first <= k < last)
+        pos = lo
+        for start, end in live + [(hi, hi)]:
+            if start > pos:
+                c.append(f"    {{{k}, {pos}, {start - pos}}},")
+                n_ranges += 1
+            pos = max(pos, end)
+    if not n_ranges:
+        c.append("    {-2, 0, 0},")
+    return c + ["};", "static void ts_model_poison(int32_t after_layer)", "{",
+                "    for (size_t i = 0; i < sizeof ts_model_poison_ranges / sizeof ts_model_poison_ranges[0]; i++) {",
+                "        if (ts_model_poison_ranges[i][0] == after_layer)",
+                "            memset(ts_model_arena + ts_model_poison_ranges[i][1], 0xA5, "
+                "(size_t)ts_model_poison_ranges[i][2]);",
+                "    }", "}", "#define TS_MODEL_POISON_AFTER(k) ts_model_poison(k)", "#else",
+                "#define TS_MODEL_POISON_AFTER(k) ((void)0)", "#endif", ""]
+
+
 def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_section: str | None) -> CSources:
     banner = _banner(command, g)
     const_tensors = _const_tensors(g, layers)
@@ -146,16 +182,9 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
          f"const int32_t ts_model_num_inputs = {len(g.inputs)};",
          f"const int32_t ts_model_num_outputs = {len(g.outputs)};",
          f"const int32_t ts_model_num_layers = {len(layers)};", ""]
-    section = f'__attribute__((aligned(16), section("{arena_section}")))' if arena_section else \
-        "__attribute__((aligned(16)))"
     c += ["/* The arena: every intermediate tensor and scratch buffer at a planned offset "
           f"(lower bound {plan.lower_bound_bytes} B). */"]
-    arena = f"static uint8_t ts_model_arena[{max(plan.arena_bytes, 16)}]"
-    if arena_section:
-        c += ["#if defined(__arm__)", f"{arena} {section};", "#else",
-              f"{arena} __attribute__((aligned(16)));", "#endif", ""]
-    else:
-        c += [f"{arena} __attribute__((aligned(16)));", ""]
+    c += arena_code(plan.arena_bytes, arena_section)
     for tid, a in const_tensors.items():
         c.append(f"/* constant operand: {g.t(tid).describe()} */")
         c.append(_array(a))
@@ -209,26 +238,8 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
     c += ["    return TS_OK;", "}", ""]
 
     # poisoning of dead arena bytes (test builds)
-    c += ["#if defined(TS_MODEL_POISON)", "#include <string.h>",
-          "/* {after layer, offset, bytes}: arena ranges without a live tensor after that layer (-1: before the "
-          "first) */", "static const int32_t ts_model_poison_ranges[][3] = {"]
-    n_ranges = 0
-    for k in range(-1, len(layers)):
-        live = sorted((b.offset, b.offset + b.size) for b in plan.buffers if b.first <= k < b.last)
-        pos = 0
-        for start, end in live + [(plan.arena_bytes, plan.arena_bytes)]:
-            if start > pos:
-                c.append(f"    {{{k}, {pos}, {start - pos}}},")
-                n_ranges += 1
-            pos = max(pos, end)
-    if not n_ranges:
-        c.append("    {-2, 0, 0},")
-    c += ["};", "static void ts_model_poison(int32_t after_layer)", "{",
-          "    for (size_t i = 0; i < sizeof ts_model_poison_ranges / sizeof ts_model_poison_ranges[0]; i++) {",
-          "        if (ts_model_poison_ranges[i][0] == after_layer)",
-          "            memset(ts_model_arena + ts_model_poison_ranges[i][1], 0xA5, (size_t)ts_model_poison_ranges[i][2]);",
-          "    }", "}", "#define TS_MODEL_POISON_AFTER(k) ts_model_poison(k)", "#else",
-          "#define TS_MODEL_POISON_AFTER(k) ((void)0)", "#endif", ""]
+    c += poison_code([(b.first, b.last, b.offset, b.size) for b in plan.buffers], range(-1, len(layers)),
+                     0, plan.arena_bytes, "a live tensor")
 
     def tensor_arg(tid: int, const: bool) -> str:
         t = g.t(tid)

@@ -56,6 +56,43 @@ def prepare_inputs(graph, inputs: list) -> list[list[np.ndarray]]:
     return out
 
 
+def run_for_result(board: Board, elf: Path, args: list[str], workdir: Path, timeout: float, app: str):
+    """Runs a model app; -> (the run, its `ts-model: result` line). A fault, an error line or no result is a
+    TsError naming the board and the app."""
+    res = run_firmware(board, elf, args, cwd=workdir, timeout=timeout)
+    err = ERROR_LINE.search(res.output)
+    if res.fault:
+        raise TsError(f"{board.name}: {app} firmware fault: {res.fault}")
+    if err:
+        raise TsError(f"{board.name}: {app} firmware: {err.group(1).strip()}")
+    m = RESULT_LINE.search(res.output)
+    if res.exit_code != 0 or not m:
+        tail = res.output.strip()[-400:]
+        raise TsError(f"{board.name}: {app} firmware exited with code {res.exit_code} without a result"
+                      + (f" (output: {tail})" if tail else ""))
+    return res, m
+
+
+def read_outputs(path: Path, out_bytes: int, n: int, board: Board) -> list[bytes]:
+    """The outputs file of a model app: n invokes' outputs of out_bytes each."""
+    raw = path.read_bytes()
+    if len(raw) != out_bytes * n:
+        raise TsError(f"{board.name}: output file has {len(raw)} bytes, expected {out_bytes * n}")
+    return [raw[k * out_bytes:(k + 1) * out_bytes] for k in range(n)]
+
+
+def split_outputs(outputs_raw: list[bytes], out_specs: list) -> list:
+    """Each invoke's bytes -> its output array (or a list of arrays for a model with several outputs)."""
+    outputs = []
+    for raw in outputs_raw:
+        arrs, pos = [], 0
+        for t in out_specs:
+            arrs.append(np.frombuffer(raw[pos:pos + t.nbytes], dtype=_np_dtype(t.dtype)).reshape(t.shape).copy())
+            pos += t.nbytes
+        outputs.append(arrs[0] if len(arrs) == 1 else arrs)
+    return outputs
+
+
 def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str,
                          poison_arena: bool = False):
     gen = workdir / "gen"
@@ -109,40 +146,21 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
             args += ["--dump", "dump.bin"]
         elif profile_layers:
             args += ["--profile"]
-        res = run_firmware(board, build.elf, args, cwd=workdir, timeout=timeout)
-        err = ERROR_LINE.search(res.output)
-        if res.fault:
-            raise TsError(f"{board.name}: model firmware fault: {res.fault}")
-        if err:
-            raise TsError(f"{board.name}: model firmware: {err.group(1).strip()}")
-        m = RESULT_LINE.search(res.output)
-        if res.exit_code != 0 or not m:
-            tail = res.output.strip()[-400:]
-            raise TsError(f"{board.name}: model firmware exited with code {res.exit_code} without a result"
-                          + (f" (output: {tail})" if tail else ""))
+        res, m = run_for_result(board, build.elf, args, workdir, timeout, "model")
         ticks += [int(x) for x in m.group(4).split(",") if x]
         lt = LAYER_TICKS_LINE.search(res.output)
         if lt:
             layer_ticks = [a + int(b) for a, b in zip(layer_ticks, lt.group(1).split(","))]
         stack = max(stack, int(m.group(3)))
         arena_reported = int(m.group(2))
-        raw = (workdir / "out.bin").read_bytes()
-        if len(raw) != out_bytes * len(chunk):
-            raise TsError(f"{board.name}: output file has {len(raw)} bytes, expected {out_bytes * len(chunk)}")
-        outputs_raw += [raw[k * out_bytes:(k + 1) * out_bytes] for k in range(len(chunk))]
+        outputs_raw += read_outputs(workdir / "out.bin", out_bytes, len(chunk), board)
         if dump_layers is not None:
             raw = (workdir / "dump.bin").read_bytes()
             if len(raw) != dump_bytes * len(chunk):
                 raise TsError(f"{board.name}: layer dump has {len(raw)} bytes, expected {dump_bytes * len(chunk)}")
             dumps_raw += [raw[k * dump_bytes:(k + 1) * dump_bytes] for k in range(len(chunk))]
 
-    outputs = []
-    for raw in outputs_raw:
-        arrs, pos = [], 0
-        for t in out_specs:
-            arrs.append(np.frombuffer(raw[pos:pos + t.nbytes], dtype=_np_dtype(t.dtype)).reshape(t.shape).copy())
-            pos += t.nbytes
-        outputs.append(arrs[0] if len(arrs) == 1 else arrs)
+    outputs = split_outputs(outputs_raw, out_specs)
 
     if dump_layers is not None:
         dump_dir = Path(dump_layers)

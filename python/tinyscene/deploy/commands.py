@@ -50,9 +50,18 @@ def _parity(args: argparse.Namespace) -> int:
         clips = _bundle_clips(bundle)
         if args.n:
             clips = clips[:args.n]
+    every = args.stream_every
+    if args.decide_every:
+        from tinyscene.deploy.classifier import resolve_exec, sliding_refusal
+
+        if every and every != args.decide_every:
+            raise TsError("give --decide-every or --stream-every, not both")
+        if resolve_exec(bundle, args.runtime, args.exec) == "stream":
+            raise TsError(sliding_refusal(bundle))
+        every = args.decide_every
     report = parity_run(bundle, args.board, clips, transport=args.transport, runtime=args.runtime,
                         out_dir=Path(args.out), port=args.port, flash=not args.no_flash, tool=args.tool,
-                        timeout=args.timeout, stream_every=args.stream_every)
+                        timeout=args.timeout, stream_every=every, exec_mode=args.exec)
     print(markdown(report), end="")
     print(f"wrote {Path(args.out) / 'parity.json'} and parity.md ({report['seconds']} s)")
     if report["features_bitexact"] < 1 or report["logits_bitexact"] < 1:
@@ -73,9 +82,9 @@ def _flash(args: argparse.Namespace) -> int:
     if board.flash_tool is None:
         raise TsError(f"board '{board.name}' cannot be flashed (no flash_tool in its board.yaml)"
                       + ("; it is emulated: use `tinyscene parity`" if board.is_emulated or board.is_host else ""))
-    fw = build_classifier(args.bundle, board, runtime=args.runtime,
+    fw = build_classifier(args.bundle, board, runtime=args.runtime, exec_mode=args.exec,
                           command=f"tinyscene flash --bundle {Path(args.bundle).name} --board {board.name} "
-                                  f"--runtime {args.runtime}")
+                                  f"--runtime {args.runtime}" + (f" --exec {args.exec}" if args.exec else ""))
     print(fw.summary())
     cmd = flash_command(board, fw.elf, args.tool)
     if args.dry_run:
@@ -88,7 +97,39 @@ def _flash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace, target_build) -> int:
+    """`tinyscene build --app classifier --bundle B`: the classifier firmware of a bundle (other apps: target's)."""
+    from tinyscene.errors import TsError
+
+    if args.bundle is None:
+        if args.app == "classifier":
+            raise TsError("--app classifier: give the bundle (--bundle export/NAME)")
+        return target_build(args)
+    if args.app != "classifier":
+        raise TsError(f"--bundle: only the classifier app takes a bundle, not '{args.app}'")
+    from tinyscene.deploy.classifier import build_classifier
+
+    fw = build_classifier(args.bundle, args.board, runtime=args.runtime, exec_mode=args.exec, out=Path(args.out),
+                          command=f"tinyscene build --board {args.board} --app classifier --bundle "
+                                  f"{Path(args.bundle).name} --runtime {args.runtime}"
+                                  + (f" --exec {args.exec}" if args.exec else ""))
+    print(fw.summary())
+    return 0
+
+
+EXEC_HELP = ("model execution: stream (row by row along time as the frames arrive; the default when the model can "
+             "be streamed and the runtime is aot) or tensor (the whole feature map, then whole tensors)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    build = sub.choices.get("build")  # tinyscene.target.commands' `build`: the classifier's options added here
+    if build is not None:
+        target_build = build.get_default("func")
+        build.add_argument("--bundle", help="--app classifier: the export bundle to build the classifier of")
+        build.add_argument("--runtime", choices=["aot", "tflm"], default="aot", help="classifier: model runtime")
+        build.add_argument("--exec", choices=["stream", "tensor"], help="classifier: " + EXEC_HELP)
+        build.set_defaults(func=lambda a: _build(a, target_build))
+
     p = sub.add_parser("parity", help="run clips on a device (QEMU or a real board) and prove it computes exactly "
                                       "what Python computes (features, logits, class)")
     p.add_argument("--bundle", required=True, help="export bundle folder (tinyscene export)")
@@ -102,8 +143,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="QEMU boards: semihosting files (default) or the emulated UART; real boards: uart")
     p.add_argument("--runtime", choices=["aot", "tflm"], default="aot", help="model runtime (default aot)")
     p.add_argument("--out", required=True, help="folder for parity.json and parity.md")
-    p.add_argument("--stream-every", type=int, default=0, metavar="HOPS",
-                   help="streaming mode: a classification every HOPS hops once the feature ring is full")
+    p.add_argument("--exec", choices=["stream", "tensor"], help=EXEC_HELP)
+    p.add_argument("--decide-every", type=int, default=0, metavar="HOPS",
+                   help="a sliding decision: a classification every HOPS hops over the last clip length of audio "
+                        "(--exec tensor: the feature ring; a streamed model refuses it where its rows at a window's "
+                        "edges would differ, i.e. any padding along time)")
+    p.add_argument("--stream-every", type=int, default=0, metavar="HOPS", help="the same as --decide-every (--exec tensor)")
     p.add_argument("--no-flash", action="store_true", help="real boards: use the firmware already on the board")
     p.add_argument("--tool", choices=["pyocd", "openocd"], help="real boards: programmer (default: board.yaml)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a clip may take on the device (default 300)")
@@ -113,6 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", required=True, help="export bundle folder")
     p.add_argument("--board", required=True, help="a real board (boards/<name> with a flash_tool)")
     p.add_argument("--runtime", choices=["aot", "tflm"], default="aot", help="model runtime (default aot)")
+    p.add_argument("--exec", choices=["stream", "tensor"], help=EXEC_HELP)
     p.add_argument("--tool", choices=["pyocd", "openocd"], help="programmer (default: board.yaml flash_tool)")
     p.add_argument("--dry-run", action="store_true", help="build, then print the programming command only")
     p.set_defaults(func=_flash)

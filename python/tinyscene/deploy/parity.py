@@ -23,7 +23,7 @@ from tqdm import tqdm
 from tinyscene.aot.compare import compare_with_tflm
 from tinyscene.data.audio import load_clip
 from tinyscene.data.tau import load_split
-from tinyscene.deploy.classifier import build_classifier, load_bundle
+from tinyscene.deploy.classifier import build_classifier, load_bundle, resolve_exec
 from tinyscene.deploy.session import ClipRequest, StreamSession, check_info, run_batch
 from tinyscene.errors import TsError
 from tinyscene.export.bundle import add_rung
@@ -37,6 +37,7 @@ from tinyscene.target.serial import SerialTransport, default_port
 from tinyscene.target.status import status_text
 from tinyscene.target.transport import start_uart_device
 from tinyscene.tflite.interpreters import run_tflm
+from tinyscene.tflite.reader import read_tflite
 from tinyscene.util.atomic import write_json, write_text
 from tinyscene.util.lock import file_lock
 
@@ -122,6 +123,85 @@ def _layer_divergence(bundle, board, runtime: str, features: np.ndarray, workdir
         return {"error": str(e)}
 
 
+def _whole_tensor_board(board, arena: int):
+    """Where the whole-tensor build of a model runs beside a streamed device: the board itself when it is
+    emulated and holds the arena, else an emulated board of the same machine, or of the same kernel family,
+    with the RAM for it; the host build when none."""
+    from tinyscene.target.boards import board_names
+
+    def fits(b) -> bool:
+        return b.ram.size - b.stack_size - b.heap_size - 16 * 1024 >= arena or (
+            b.ext_ram is not None and b.ext_ram.size >= arena)
+
+    if board.is_host:
+        return board
+    if board.is_emulated and fits(board):
+        return board
+    cands = [load_board(n) for n in board_names()]
+    cands = [c for c in cands if c.is_emulated and c.name != board.name and fits(c)]
+    for same in (lambda c: c.qemu == board.qemu, lambda c: c.kernel_family() == board.kernel_family()):
+        pick = [c for c in cands if same(c)]
+        if pick:
+            return pick[0]
+    return load_board("host")
+
+
+def whole_tensor_check(b, brd, results, report: dict, workdir: Path) -> dict:
+    """Streamed execution vs the whole-tensor build of the same bundle on the same clips: the whole-tensor
+    generated C (tinyscene.aot.runner, the board's kernel family) on the features the device computed, its
+    logits against the device's."""
+    from tinyscene.aot.compiler import compile_graph
+    from tinyscene.aot.runner import run as run_whole
+
+    shape = b.feature_shape
+    feats, dev = [], []
+    for r in results:
+        if r.features is None or not r.classifications:
+            continue
+        feats.append(r.features.reshape(shape[1], shape[0], shape[2]).transpose(1, 0, 2)[None].copy())
+        dev.append(r.classifications[-1].logits)
+    if not feats:
+        return {"clips": 0}
+    whole = _whole_tensor_board(brd, compile_graph(read_tflite(b.tflite)).plan.arena_bytes)
+    outs, rep = run_whole(b.tflite, whole, feats, workdir=workdir, timeout=600)
+    equal = [bool(np.array_equal(np.asarray(o).reshape(-1), np.asarray(d).reshape(-1))) for o, d in zip(outs, dev)]
+    return {"board": whole.name, "kernels": rep.kernels, "clips": len(equal), "logits_equal": sum(equal) / len(equal),
+            "instructions_per_clip": rep.instructions, "arena_bytes": rep.arena_bytes}
+
+
+def image_ram_parts(fw) -> dict:
+    """Everything the firmware image reserves in RAM, by part (bytes): the model arena, the front-end, the I/O
+    buffers, the feature ring, the rest of .data/.bss, heap, stack (from the ELF's symbols and sections)."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    if fw.board.is_host:
+        return {}
+    groups = {"ts_model_arena": "model arena", "fe_state": "front-end state", "fe_scratch": "front-end scratch",
+              "feature_ring": "feature ring", "hop_pcm": "I/O buffers", "rx_buf": "I/O buffers", "tx_buf": "I/O buffers",
+              "rx_ring": "UART receive ring"}
+    parts: dict[str, int] = {}
+    sections: dict[str, int] = {}
+    with open(fw.elf, "rb") as f:
+        e = ELFFile(f)
+        ram = fw.board.ram
+        for sec in e.iter_sections():
+            if sec["sh_flags"] & 0x2 and ram.origin <= sec["sh_addr"] < ram.origin + ram.size:
+                sections[sec.name] = sec["sh_size"]
+        for sec in e.iter_sections():
+            if isinstance(sec, SymbolTableSection):
+                for sym in sec.iter_symbols():
+                    name = groups.get(sym.name.split(".")[0])
+                    if name and sym["st_info"]["type"] == "STT_OBJECT" and \
+                            ram.origin <= sym["st_value"] < ram.origin + ram.size:
+                        parts[name] = parts.get(name, 0) + sym["st_size"]
+    data_bss = sum(v for k, v in sections.items() if k not in (".heap", ".stack"))
+    parts["other .data/.bss (C library, runtime, vectors)"] = data_bss - sum(parts.values())
+    parts["heap"] = sections.get(".heap", 0)
+    parts["stack"] = sections.get(".stack", 0)
+    return parts
+
+
 # ---------------------------------------------------------------------------------------------
 # Device side
 
@@ -179,7 +259,7 @@ def run_on_device(fw, reqs, transport: str, *, port: str | None = None, timeout:
 def parity_run(bundle, board, clips, transport: str | None = None, runtime: str = "aot",
                out_dir: str | Path | None = None, *, port: str | None = None, flash: bool = True,
                tool: str | None = None, timeout: float = 300.0, stream_every: int = 0,
-               progress: bool = True, record: bool = True) -> dict:
+               progress: bool = True, record: bool = True, exec_mode: str | None = None) -> dict:
     """Run `clips` (ParityClip, (name, pcm[, label]) tuples, int16 [channels, samples] arrays or wav
     paths) through the classifier of `bundle` on `board` and compare with Python. Writes parity.json and
     parity.md into out_dir (when given) only once everything is known, and (record=True, a device
@@ -200,14 +280,19 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
     if transport == "semihosting" and not (brd.is_emulated or brd.is_host):
         raise TsError(f"board '{brd.name}' is not emulated: semihosting needs QEMU (use --transport uart)")
     streaming = stream_every > 0
+    ex = resolve_exec(b, runtime, exec_mode if exec_mode is not None or not streaming else "tensor")
+    if streaming and ex == "stream":
+        raise TsError("--stream-every: the sliding classifications take the whole feature window each time "
+                      "(--exec tensor); a streamed model classifies each whole clip")
     if not streaming:
         for c in clips:
             if 1 + c.pcm.shape[1] // b.config.hop_length != b.n_frames:
                 raise TsError(f"{c.name}: {c.pcm.shape[1]} samples give {1 + c.pcm.shape[1] // b.config.hop_length} "
                               f"frames; the model takes {b.n_frames} (clips of {b.config.clip_seconds:g} s)")
 
-    fw = build_classifier(b, brd, runtime=runtime,
-                          command=f"tinyscene parity --bundle {b.path.name} --board {brd.name} --runtime {runtime}")
+    fw = build_classifier(b, brd, runtime=runtime, exec_mode=ex,
+                          command=f"tinyscene parity --bundle {b.path.name} --board {brd.name} --runtime {runtime} "
+                                  f"--exec {ex}")
     if flash and not (brd.is_emulated or brd.is_host):
 
         flash_image(brd, fw.elf, tool=tool)
@@ -234,7 +319,9 @@ def parity_run(bundle, board, clips, transport: str | None = None, runtime: str 
                       f"(status {r.status}: {status_text(r.status)})")
 
     report = compare(b, brd, fw, clips, results, streaming=streaming, every=stream_every)
-    report.update(transport=transport, runtime=runtime, protocol=stats,
+    if ex == "stream":
+        report["whole_tensor"] = whole_tensor_check(b, brd, results, report, work / "whole")
+    report.update(transport=transport, runtime=runtime, exec=ex, protocol=stats,
                   seconds=round(time.monotonic() - t0, 1), device_info=dataclasses.asdict(info))
     if report["first_divergence"] and report["first_divergence"]["stage"] == "logits":
         fd = report["first_divergence"]
@@ -305,7 +392,12 @@ def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, s
                 np.zeros((0, b.n_classes), np.int8)
         else:
             py_logits = run_tflm(tfl, q[None]).astype(np.int8)
-            dev_feat = None if r.features is None else r.features.reshape(q.shape)
+            if r.features is None:
+                dev_feat = None
+            elif fw.exec == "stream":  # frame by frame: [frame][mel][channel]
+                dev_feat = r.features.reshape(q.shape[1], q.shape[0], q.shape[2]).transpose(1, 0, 2)
+            else:
+                dev_feat = r.features.reshape(q.shape)
             dev_logits = np.stack([w.logits for w in r.classifications]) if r.classifications else \
                 np.zeros((0, b.n_classes), np.int8)
         feat_ok = dev_feat is not None and np.array_equal(dev_feat, q)
@@ -359,6 +451,8 @@ def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, s
     counts = {"unit": unit, "per_tick": per_tick,
               "frontend_per_clip": stat("fe_ticks"), "frontend_per_hop": stat("fe_ticks", "hops"),
               "frontend_max_hop": stat("fe_max_hop_ticks"), "model_per_invoke": stat("model_ticks", "invokes"),
+              "model_per_clip": stat("model_ticks"), "model_max_hop": stat("model_max_ticks"),
+              "hop_max": stat("hop_max_ticks"), "model_finish": stat("finish_ticks"),
               "clip_total_with_io": stat("clip_ticks")}
     return {
         "bundle": str(b.path), "bundle_id": f"0x{b.bundle_id:08x}", "board": brd.name,
@@ -370,8 +464,9 @@ def compare(b, brd, fw, clips: list[ParityClip], results: list[ClipResult], *, s
         "first_divergence": first,
         "counts": counts,
         "stack_high_water": max((row["stack_high_water"] or 0) for row in rows) or None,
-        "memory": {**fw.plan.to_dict(), "image_flash_bytes": fw.flash_bytes, "image_ram_bytes": fw.ram_bytes,
-                   "image_ext_ram_bytes": fw.ext_ram_bytes},
+        "memory": {**fw.plan.to_dict(), "ram_total": fw.ram_bytes if not brd.is_host else fw.plan.ram_total,
+                   "image_flash_bytes": fw.flash_bytes, "image_ram_bytes": fw.ram_bytes,
+                   "image_ext_ram_bytes": fw.ext_ram_bytes, "ram_parts": image_ram_parts(fw)},
         "kernels": fw.kernels, "macs": fw.macs,
         "per_clip": rows,
     }

@@ -45,6 +45,8 @@ def register(sub) -> None:
                                    "verification ladder.")
     i.add_argument("bundle", metavar="DIR", help="an export bundle (export/NAME)")
     i.add_argument("--json", action="store_true", help="print everything as JSON")
+    i.add_argument("--board", help="plan the streamed model with this board's kernels and check it against its "
+                                   "RAM and flash (default: reference kernels, no board)")
     i.set_defaults(func=cmd_inspect)
 
 
@@ -71,13 +73,64 @@ def _shape(s) -> str:
     return "x".join(str(v) for v in s) if s else "-"
 
 
+def stream_plan(bundle, board_name: str | None) -> dict:
+    """The bundle's model compiled for streamed execution along time (its plan), or why it cannot stream."""
+    from pathlib import Path
+
+    from tinyscene.aot.stream import StreamSpec
+    from tinyscene.aot.streamcompile import compile_stream_graph, stream_parts
+    from tinyscene.errors import TsError
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.budget import place
+    from tinyscene.tflite.reader import read_tflite
+
+    board = load_board(board_name) if board_name else None
+    try:
+        comp = compile_stream_graph(read_tflite(Path(bundle) / "model_int8.tflite"), StreamSpec("W"),
+                                    board.kernel_family() if board else "reference")
+    except TsError as e:
+        return {"streamable": False, "reason": str(e)}
+    rep = comp.report()
+    out = {"streamable": True, "kernels": comp.family, "memory": comp.memory(), "stream": rep["stream"],
+           "layers": [{k: L.get(k) for k in ("index", "op", "kernel", "rows_out", "rows_per_call", "ring",
+                                             "accumulator_bytes", "scratch_bytes")} for L in rep["layers"]]}
+    if board is not None:
+        arena, weights = stream_parts(comp)
+        try:
+            place(board, [arena], [weights], "the streamed model")
+            out["board"] = {"name": board.name, "fits": True}
+        except TsError as e:
+            out["board"] = {"name": board.name, "fits": False, "reason": str(e)}
+    return out
+
+
+def print_stream_plan(sp: dict) -> None:
+    if not sp["streamable"]:
+        print(f"streamed execution: no ({sp['reason']})")
+        return
+    m, st = sp["memory"], sp["stream"]
+    print(f"streamed execution (--exec stream, {sp['kernels']} kernels): {st['rows']} input rows of "
+          f"{st['row_bytes']:,} B, {st['calls_per_clip']:,} kernel calls per clip; arena {m['arena']:,} B = rings "
+          f"{m['rings_persistent']:,} B + sums {m['accumulators']:,} B + shared {m['shared']:,} B (transient rings, "
+          f"scratch up to {m['scratch_max']:,} B, the layers after the reduction)")
+    for L in sp["layers"]:
+        r = L["ring"]
+        what = (f"ring {r['rows']} x {r['row_bytes']:,} B = {r['bytes']:,} B{'' if r['persistent'] else ' (shared)'}"
+                if r else f"sums {L['accumulator_bytes']:,} B" if L.get("accumulator_bytes") else "at the end")
+        print(f"  {L['index']:3d} {L['op']:18s} {L['kernel']:26s} {what}")
+    if "board" in sp:
+        b = sp["board"]
+        print(f"board {b['name']}: " + ("the streamed model fits" if b["fits"] else b["reason"]))
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from tinyscene.export.bundle import inspect_bundle
     from tinyscene.export.ladder import format_table
 
     info = inspect_bundle(args.bundle)
+    sp = stream_plan(args.bundle, args.board)
     if args.json:
-        print(json.dumps({"model": info["model"], "report": info["report"]}, indent=2, default=str))
+        print(json.dumps({"model": info["model"], "report": info["report"], "stream": sp}, indent=2, default=str))
         return 0
     m = info["model"]
     print(f"bundle {info['bundle']}  (manifest OK: {len(info['manifest']['files'])} files)")
@@ -101,6 +154,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     rep = info["report"]
     if rep.get("tflm_arena_bytes"):
         print(f"TFLM arena (tflite_micro interpreter): {rep['tflm_arena_bytes']:,} B")
+    print()
+    print_stream_plan(sp)
     if rep.get("ladder"):
         print()
         print(format_table(rep))

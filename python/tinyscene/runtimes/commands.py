@@ -59,9 +59,16 @@ def _run(args: argparse.Namespace) -> int:
     with work_folder(args.workdir) as wd:
         try:
             dump = Path(args.dump_layers) if args.dump_layers else None
-            if args.profile_layers:  # an option of the aot runtime only: straight to its runner
+            if args.runtime == "aot-stream":  # its own options: the streamed axis
+                from tinyscene.aot.streamrunner import run as stream_run
+                from tinyscene.target.boards import load_board
+
+                outs, report = stream_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
+                                          dump_layers=dump, timeout=args.timeout, stream_axis=args.stream_axis,
+                                          profile_layers=args.profile_layers)
+            elif args.profile_layers:  # an option of the aot runtimes only: straight to its runner
                 if args.runtime != "aot":
-                    raise TsError("--profile-layers: only with --runtime aot")
+                    raise TsError("--profile-layers: only with --runtime aot or aot-stream")
                 from tinyscene.aot.runner import run as aot_run
                 from tinyscene.target.boards import load_board
 
@@ -103,11 +110,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help=".npy for the outputs (stacked like the input); .npz for "
                                                 "several outputs")
     p.add_argument("--json", help="write the report (instructions, arena_bytes, flash_bytes, stack_bytes, ...)")
-    p.add_argument("--runtime", default="aot", choices=("aot", "tflm", "tflm-ref"))
+    p.add_argument("--runtime", default="aot", choices=("aot", "aot-stream", "tflm", "tflm-ref"),
+                   help="aot-stream: tinyscene's compiler, streamed (the input fed row by row along --stream-axis)")
+    p.add_argument("--stream-axis", default="W", choices=("H", "W"), help="the streamed axis of --runtime aot-stream")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
     p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
     p.add_argument("--profile-layers", action="store_true",
-                   help="per-layer instruction counts in the report (aot; adds a few instructions per layer)")
+                   help="per-layer instruction counts in the report (aot, aot-stream; adds a few instructions per "
+                        "layer)")
     p.add_argument("--workdir", help="keep the generated sources and firmware here (default: temporary)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the firmware counts as hung")
     p.set_defaults(func=_run)

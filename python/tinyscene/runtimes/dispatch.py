@@ -1,6 +1,7 @@
 """One entry point for running an int8 .tflite on a board with any runtime (`tinyscene run`, `bench`,
 the export ladder's generated-C rung, parity): `aot` (tinyscene's compiler and kernels,
-tinyscene.aot.runner), `tflm` and `tflm-ref` (TensorFlow Lite Micro with CMSIS-NN or reference kernels,
+tinyscene.aot.runner), `aot-stream` (the same, streamed along time: tinyscene.aot.streamrunner), `tflm` and
+`tflm-ref` (TensorFlow Lite Micro with CMSIS-NN or reference kernels,
 tinyscene.tflm.runner). Every runtime returns the outputs and a tinyscene.target.modelrun.ModelRunReport."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from tinyscene.aot import runner as aot_runner
+from tinyscene.aot import streamrunner as aot_stream_runner
 from tinyscene.errors import TsError
 from tinyscene.target.boards import load_board
 from tinyscene.target.modelrun import ModelRunReport
@@ -17,6 +19,7 @@ from tinyscene.tflm import runner as tflm_runner
 
 RUNTIMES: dict[str, Callable[..., tuple[list[np.ndarray], ModelRunReport]]] = {
     "aot": aot_runner.run,
+    "aot-stream": aot_stream_runner.run,
     "tflm": tflm_runner.run,
     "tflm-ref": tflm_runner.run,
 }

@@ -23,6 +23,8 @@ class App:
 APPS: dict[str, App] = {
     "selftest": App("selftest", "semihosting file I/O, tick counter, stack painting, deliberate fault"),
     "model": App("model", "runs a generated int8 model (tinyscene compile) on inputs from a file", ("rt", "nn")),
+    "model_stream": App("model_stream", "runs a streamed model (tinyscene compile --stream) on clips from a file, "
+                        "row by row", ("rt", "nn")),
     "features": App("features", "the fixed-point front-end, streaming: PCM file in, int8 features and log-mel out "
                     "(tinyscene features --impl device)", ("rt", "fe")),
     "classifier": App("classifier", "the whole classifier of a bundle: PCM in over the protocol, front-end, int8 "

@@ -42,7 +42,7 @@ CLIP_FEATURES, CLIP_STREAMING = 1, 2
 
 # COUNTS stage ids (firmware/src/rt/app_classifier.c)
 STAGES = {1: "fe_ticks", 2: "fe_max_hop_ticks", 3: "model_ticks", 4: "model_max_ticks", 5: "hops",
-          6: "invokes", 7: "clip_ticks"}
+          6: "invokes", 7: "clip_ticks", 8: "hop_max_ticks", 9: "finish_ticks", 10: "heap_high_water"}
 RUNTIME_NAMES = {0: "aot", 1: "tflm"}
 
 

@@ -5,6 +5,7 @@ a figure that does not allocate is searched upwards. A 32-bit target needs sligh
 pointer structs); CMSIS-NN kernels need scratch on top (tinyscene.tflm adds a margin for its firmware)."""
 from __future__ import annotations
 
+import faulthandler
 import os
 import re
 
@@ -32,6 +33,7 @@ def allocates(data: bytes, arena: int) -> bool:
 
     pid = os.fork()
     if pid == 0:  # child: never returns
+        faulthandler.disable()  # a crash here is the answer "does not fit", not a report to print
         code = 1
         try:
             with quiet():
