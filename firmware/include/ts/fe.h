@@ -171,7 +171,9 @@ void ts_fe_power_u64(int32_t *buf, int32_t n_fft, const int32_t *rfft_twiddle);
  * ts_fe_logmel_frame's scratch has the mel sums there). */
 void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,
                    uint64_t *mel);
-/* logmel[m] = ln(mel[m] + floor_m 2^(2k)) + offset_m - 2k ln 2 in Q24: the leading one (CLZ) gives the
+/* logmel[m] = ln(mel[m] + floor_m 2^(2k)) + offset_m - 2k ln 2 in Q24 (`mel` must have 32 readable bytes
+ * after its last sum, as ts_fe_logmel_frame's scratch has: a vector version reads them and discards them):
+ * the leading one (CLZ) gives the
  * integer part of log2; of the next 31 bits f, the top 7 index a 129-entry table of ln(1 + i/128) and
  * the other 24 interpolate: lut[i] + floor((lut[i+1] - lut[i]) (f mod 2^24) / 2^24) (error < 1e-5). */
 void ts_fe_log_q24(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floor, const int32_t *mel_offset,

@@ -73,20 +73,6 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         }
         tw += 6 * h;
     }
-    if (lg & 1) {
-        /* radix-2 stage of length m: y = x0 / 2 +- x1 W^i (Q31 twiddles: the product is x1 W / 2) */
-        const int32_t h = m >> 1;
-        for (int32_t i = 0; i < h; i++) {
-            const int32_t *t = tw + 2 * i;
-            int32_t *p0 = buf + 2 * i, *p1 = buf + 2 * (i + h);
-            int32_t ur, ui;
-            CMUL(p1[0], p1[1], t[0], t[1], ur, ui);
-            int32_t ar = p0[0] >> 1, ai = p0[1] >> 1;
-            p0[0] = ar + ur;
-            p0[1] = ai + ui;
-            p1[0] = ar - ur;
-            p1[1] = ai - ui;
-        }
-    }
+    if (lg & 1) ts_fe_radix2_stage(buf, m, tw); /* length m: x0 / 2 +- x1 W^i, Q31 twiddles */
     /* buf = DFT(z) 2^(12 + k - s), natural order */
 }

@@ -26,7 +26,7 @@
 
 static int32_t in_buf[WORDS_IN] __attribute__((aligned(16)));
 static int32_t work[N + 2 + 8] __attribute__((aligned(16))); /* + 32 bytes: ts_fe_mel_u64 may read past */
-static uint64_t mel[TS_FE_N_MELS] __attribute__((aligned(16)));
+static uint64_t mel[TS_FE_N_MELS + 4] __attribute__((aligned(16))); /* + 32 bytes: ts_fe_log_q24 */
 static int32_t out_buf[N + 4] __attribute__((aligned(16)));
 static uint64_t ticks[8];
 

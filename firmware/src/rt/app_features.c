@@ -32,7 +32,7 @@ static int16_t hop_buf[TS_FE_HOP * TS_FE_CHANNELS];
 static int32_t frame_logmel[TS_FE_CHANNELS * TS_FE_N_MELS];
 static int8_t tensor[TENSOR_BYTES] __attribute__((section(".ext_bss"), aligned(16)));
 static int32_t profile_buf[TS_FE_N_FFT + 2 + 8] __attribute__((aligned(8))); /* + 32 bytes: see ts_fe_mel_u64 */
-static uint64_t profile_mel[TS_FE_N_MELS];
+static uint64_t profile_mel[TS_FE_N_MELS + 4]; /* + 32 bytes: see ts_fe_log_q24 */
 static int16_t profile_frame[TS_FE_N_FFT]; /* channel 0's latest n_fft input samples (the history's layout
                                              * is the build's own: the Helium one keeps it interleaved) */
 

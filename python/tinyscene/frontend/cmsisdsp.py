@@ -198,20 +198,14 @@ def run_cmsis(cfg: FrontendConfig, frames: np.ndarray, board_name: str, impl: st
 
 
 def cmsis_code_bytes(elf: Path) -> int:
-    """Bytes of CMSIS-DSP's functions and constant tables in an ELF (symbols named arm_*)."""
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
+    """Bytes of CMSIS-DSP's functions and constant tables in an ELF: everything its unity sources define
+    (static helpers included) and its global arm_* functions and tables."""
+    from tinyscene.frontend.device import symbol_bytes
 
-    total = 0
-    with open(elf, "rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            if isinstance(sec, SymbolTableSection):
-                for sym in sec.iter_symbols():
-                    if sym.name.startswith(("arm_", "twiddleCoef", "armBitRev", "armRecipTable", "realCoef",
-                                            "rearranged_twiddle", "sinTable", "cos_factors")) \
-                            and sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT"):
-                        total += sym["st_size"]
-    return total
+    units = {Path(u).name for u in UNITY}
+    tables = ("arm_", "twiddleCoef", "armBitRev", "armRecipTable", "realCoef", "rearranged_twiddle", "sinTable",
+              "cos_factors", "sin_factors", "Weights_", "armSin", "sqrt_initial")
+    return symbol_bytes(elf, lambda f: f in units, lambda n: n.startswith(tables), ("STT_FUNC", "STT_OBJECT"))
 
 
 def reference_logmel(cfg: FrontendConfig, pcm_channel: np.ndarray) -> np.ndarray:

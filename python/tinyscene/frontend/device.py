@@ -173,14 +173,25 @@ def run_device(cfg: FrontendConfig, pcm: np.ndarray, quant=None, board_name: str
                      output=r.output, family=fe_family(board, fe_kernels))
 
 
-def fe_code_bytes(elf: Path) -> int:
-    """Bytes of the front-end's code in an ELF: the ts_fe_* functions."""
-
-    total = 0
+def symbol_bytes(elf: Path, files, names, types=("STT_FUNC",)) -> int:
+    """Bytes of an ELF's symbols of the given types: the local ones defined in a source file for which
+    `files(file name)` holds (static helpers included), the global ones for which `names(symbol)` holds."""
+    total, current = 0, ""
     with open(elf, "rb") as f:
         for sec in ELFFile(f).iter_sections():
-            if isinstance(sec, SymbolTableSection):
-                for sym in sec.iter_symbols():
-                    if sym["st_info"]["type"] == "STT_FUNC" and sym.name.startswith("ts_fe_"):
+            if not isinstance(sec, SymbolTableSection):
+                continue
+            for sym in sec.iter_symbols():
+                kind, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
+                if kind == "STT_FILE":
+                    current = sym.name
+                elif kind in types and sym["st_shndx"] != "SHN_UNDEF":
+                    if (files(current) if bind == "STB_LOCAL" else names(sym.name)):
                         total += sym["st_size"]
     return total
+
+
+def fe_code_bytes(elf: Path) -> int:
+    """Bytes of the front-end's code in an ELF: the functions of firmware/src/fe (ts_fe_*.c, their static
+    assembly helpers included)."""
+    return symbol_bytes(elf, lambda f: f.startswith("ts_fe_"), lambda n: n.startswith("ts_fe_"))

@@ -8,7 +8,7 @@
  * Radix-4 stages (42 per butterfly): four row pointers post-incremented, three Q30 twiddles per butterfly
  * loaded next to their use, each complex product SMMULR + SMMLAR / SMMLSR (the portable rnd(.) terms),
  * x0 / 4 folded into the adds as an ASR #2 operand. Registers are the limit (13 free on the core): the
- * loop end lives on the stack. The radix-2 stage (only for odd log2(M)) is C. */
+ * loop end lives on the stack. The radix-2 stage (only for odd log2(M)) is the portable C's. */
 #include "ts/fe.h"
 #include "../ts_fe_internal.h"
 
@@ -191,19 +191,5 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
         radix4_stage(&sa);
         tw += 6 * (len >> 2);
     }
-    if (lg & 1) {
-        /* radix-2 stage of length m (odd log2 M only): y = x0 / 2 +- x1 W^i, Q31 twiddles */
-        const int32_t h = m >> 1;
-        int32_t *p0 = buf, *p1 = buf + 2 * h;
-        for (int32_t i = 0; i < h; i++, p0 += 2, p1 += 2, tw += 2) {
-            const int32_t c = tw[0], s = tw[1], xr = p1[0], xi = p1[1];
-            const int32_t ur = ts_fe_smmlar(xi, s, ts_fe_smmulr(xr, c));
-            const int32_t ui = ts_fe_smmlsr(xr, s, ts_fe_smmulr(xi, c));
-            const int32_t ar = p0[0] >> 1, ai = p0[1] >> 1;
-            p0[0] = ar + ur;
-            p0[1] = ai + ui;
-            p1[0] = ar - ur;
-            p1[1] = ai - ui;
-        }
-    }
+    if (lg & 1) ts_fe_radix2_stage(buf, m, tw);
 }

@@ -79,15 +79,8 @@ __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
 void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,
                    uint64_t *mel)
 {
-    /* interval 0: the rising edge of band 0 only */
-    uint64_t lo = 0, hi = 0;
-    const uint16_t *t = mel_t;
-    for (int32_t k = mel_bin[0]; k < mel_bin[1]; k++) {
-        const uint32_t tk = *t++;
-        lo = ts_fe_umlal(lo, (uint32_t)power[k], tk);
-        hi = ts_fe_umlal(hi, (uint32_t)(power[k] >> 32), tk);
-    }
-    const uint64_t a0 = (hi << 16) + (lo >> 16);
+    const uint64_t a0 = ts_fe_mel_first(power, mel_bin, mel_t); /* interval 0: band 0's rising edge */
+    const uint16_t *t = mel_t + (mel_bin[1] - mel_bin[0]); /* interval 1's weights */
     const mel_args_t args = {power, mel_bin + 2, t, mel_bin + n_mels + 2, mel, (uint32_t)a0, (uint32_t)(a0 >> 32),
                              power + mel_bin[1]};
     intervals(&args);

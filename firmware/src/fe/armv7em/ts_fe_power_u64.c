@@ -9,12 +9,6 @@
 #error "firmware/src/fe/armv7em needs the DSP extension (Armv7E-M): build the portable stages instead"
 #endif
 
-static inline void put_power(int32_t *slot, int32_t re, int32_t im)
-{
-    int64_t p = ts_fe_smlal((int64_t)re * re, im, im);
-    slot[0] = (int32_t)(uint32_t)p;
-    slot[1] = (int32_t)(uint32_t)((uint64_t)p >> 32);
-}
 
 /* k = 1..M/2-1: r0 bins k (up), r1 bins M - k (down), r2 twiddles, r3 the end of r0. */
 __attribute__((naked, noinline)) static void pairs(int32_t *pk, int32_t *pm, const int32_t *tw, int32_t *end)
@@ -54,9 +48,6 @@ __attribute__((naked, noinline)) static void pairs(int32_t *pk, int32_t *pm, con
 void ts_fe_power_u64(int32_t *buf, int32_t n_fft, const int32_t *rfft_twiddle)
 {
     const int32_t m = n_fft >> 1;
-    const int32_t z0r = buf[0], z0i = buf[1];
-    put_power(buf + 2 * m, z0r - z0i, 0);
-    put_power(buf, z0r + z0i, 0);
-    put_power(buf + m, buf[m], buf[m + 1]);
+    ts_fe_power_ends(buf, m);
     pairs(buf + 2, buf + 2 * (m - 1), rfft_twiddle, buf + m);
 }

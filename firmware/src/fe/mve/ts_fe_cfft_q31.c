@@ -21,13 +21,6 @@
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
 #endif
 
-#define INLINE static inline __attribute__((always_inline))
-
-/* (xr + j xi)(c - j s) for two complex values, each product rounded (SMMULR's rounding). */
-INLINE int32x4_t cmul(int32x4_t x, int32x4_t c, int32x4_t s)
-{
-    return vcaddq_rot270_s32(vrmulhq_s32(x, c), vrmulhq_s32(x, s));
-}
 
 typedef struct {
     const int16_t *x[4];  /* [0..12] the inputs' bases: x + 2 offs[p] stride samples */
@@ -322,17 +315,5 @@ void ts_fe_mve_cfft(const int16_t *x, int32_t stride, const int32_t *window, con
         radix4_stage(&sa);
         tw += 6 * (len >> 2);
     }
-    if (lg & 1) {
-        /* radix-2 stage of length m: y = x0 / 2 +- x1 W^i (Q31 twiddles: (c, s) per i, contiguous) */
-        const int32_t h = m >> 1;
-        const uint32x4_t dup = {0, 0, 2, 2};
-        int32_t *p0 = buf, *p1 = buf + 2 * h;
-        for (int32_t i = 0; i < h; i += 2, p0 += 4, p1 += 4, tw += 4) {
-            const int32x4_t u = cmul(vldrwq_s32(p1), vldrwq_gather_shifted_offset_s32(tw, dup),
-                                     vldrwq_gather_shifted_offset_s32(tw + 1, dup));
-            const int32x4_t a = vshrq_n_s32(vldrwq_s32(p0), 1);
-            vstrwq_s32(p0, vaddq_s32(a, u));
-            vstrwq_s32(p1, vsubq_s32(a, u));
-        }
-    }
+    if (lg & 1) ts_fe_radix2_stage(buf, m, tw); /* odd log2 M only (no preset): the portable C */
 }

@@ -4,7 +4,8 @@
  * of the low words by an unsigned compare), the leading one from VCLZ of the high words (plus that of the
  * low words where the high word is 0), the top 32 bits by two per-lane shifts, the table entries by gathers
  * (indexed by the top byte, 128..255, from lut - 128), the interpolation by VMULH of the fraction shifted to
- * the top, the exponent by VMLA. The last n_mels % 4 bands are C. */
+ * the top, the exponent by VMLA. A tail-predicated loop: the last vector's missing bands are inactive lanes
+ * (VLD2 cannot be predicated: it reads up to 24 bytes past the last sum, fe.h). */
 #include <arm_mve.h>
 
 #include "ts/fe.h"
@@ -22,7 +23,7 @@ typedef struct {
     const int32_t *offset;   /* [8] */
     const int32_t *lut;      /* [12] log_lut - 128 */
     int32_t *out;            /* [16] */
-    int32_t iterations;      /* [20] n_mels / 4 */
+    int32_t n_mels;          /* [20] (the last vector tail-predicated) */
     int32_t sh;              /* [24] 2k */
     int32_t base;            /* [28] (63 - 2k) ln 2, Q24 */
 } log_args_t;
@@ -50,7 +51,7 @@ __attribute__((naked, noinline)) static void log4(const log_args_t *a)
         "movs r7, #0\n\t"
         "movs r8, #32\n\t"
         "ldr r9, =%c0\n\t"
-        "dls lr, lr\n\t"
+        "dlstp.32 lr, lr\n\t"
         "1:\n\t"
         "vldrw.u32 q2, [r1], #16\n\t"       /* floor */
         "vld20.32 {q0, q1}, [r0]\n\t"
@@ -83,7 +84,7 @@ __attribute__((naked, noinline)) static void log4(const log_args_t *a)
         "vmla.s32 q0, q2, r9\n\t"           /* - lz ln 2 */
         "vadd.i32 q0, q0, r10\n\t"          /* + (63 - 2k) ln 2 */
         "vstrw.32 q0, [r5], #16\n\t"
-        "le lr, 1b\n\t"
+        "letp lr, 1b\n\t"
         "vpop {d8-d15}\n\t"
         "pop {r4-r10, pc}\n\t"
         ".ltorg\n\t"
@@ -94,18 +95,7 @@ __attribute__((naked, noinline)) static void log4(const log_args_t *a)
 void ts_fe_log_q24(const uint64_t *mel, int32_t n_mels, const uint32_t *mel_floor, const int32_t *mel_offset,
                    int32_t k, const int32_t *log_lut, int32_t *logmel)
 {
-    const int32_t sh = 2 * k, n4 = n_mels & ~3;
-    if (n4) {
-        const log_args_t la = {mel, mel_floor, mel_offset, log_lut - 128, logmel, n4 >> 2, sh, (63 - sh) * LN2_Q24};
-        log4(&la);
-    }
-    for (int32_t m = n4; m < n_mels; m++) {
-        const uint64_t y = mel[m] + ((uint64_t)mel_floor[m] << sh);
-        const int32_t lz = __builtin_clzll(y);
-        const uint32_t f = (uint32_t)((y << lz) >> 32) - 0x80000000u;
-        const int32_t idx = (int32_t)(f >> 24);
-        const int32_t a = log_lut[idx], d = log_lut[idx + 1] - a;
-        const int32_t interp = (int32_t)(((uint64_t)(f << 8) * (uint32_t)d) >> 32);
-        logmel[m] = (63 - lz - sh) * LN2_Q24 + a + interp + mel_offset[m];
-    }
+    const int32_t sh = 2 * k;
+    const log_args_t la = {mel, mel_floor, mel_offset, log_lut - 128, logmel, n_mels, sh, (63 - sh) * LN2_Q24};
+    log4(&la);
 }

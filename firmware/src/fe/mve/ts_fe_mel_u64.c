@@ -149,15 +149,7 @@ __attribute__((naked, noinline)) static void intervals(const mel_args_t *a)
 void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,
                    uint64_t *mel)
 {
-    /* interval 0: the rising edge of band 0 only */
-    uint64_t lo = 0, hi = 0;
-    const uint16_t *t = mel_t;
-    for (int32_t k = mel_bin[0]; k < mel_bin[1]; k++) {
-        const uint32_t tk = *t++;
-        lo += (uint64_t)(uint32_t)power[k] * tk;
-        hi += (uint64_t)(uint32_t)(power[k] >> 32) * tk;
-    }
-    const uint64_t a0 = (hi << 16) + (lo >> 16);
+    const uint64_t a0 = ts_fe_mel_first(power, mel_bin, mel_t); /* interval 0: band 0's rising edge */
     const mel_args_t args = {power, mel_t - mel_bin[0], mel_bin + 2, mel_bin + n_mels + 2, mel, (uint32_t)a0,
                              (uint32_t)(a0 >> 32), mel_bin[1]};
     intervals(&args);

@@ -13,12 +13,6 @@
 #error "firmware/src/fe/mve needs Helium (MVE, -mcpu=cortex-m55): build the armv7em or portable stages instead"
 #endif
 
-static inline void put_power(int32_t *slot, int32_t re, int32_t im)
-{
-    int64_t p = ts_fe_smlal((int64_t)re * re, im, im);
-    slot[0] = (int32_t)(uint32_t)p;
-    slot[1] = (int32_t)(uint32_t)((uint64_t)p >> 32);
-}
 
 typedef struct {
     int32_t *pk;          /* [0] Z[1] */
@@ -91,7 +85,6 @@ __attribute__((naked, noinline)) static void pairs(const pairs_args_t *a)
 void ts_fe_power_u64(int32_t *buf, int32_t n_fft, const int32_t *rfft_twiddle)
 {
     const int32_t m = n_fft >> 1;
-    const int32_t z0r = buf[0], z0i = buf[1];
     const int32_t n = (m / 2 - 1) & ~3, rest = m / 2 - 1 - n; /* pairs k = 1 .. m/2 - 1: 4 at a time, then 3 */
     if (n) {
         const uint32_t top = (uint32_t)(uintptr_t)(buf + 2 * m); /* bin M */
@@ -100,18 +93,6 @@ void ts_fe_power_u64(int32_t *buf, int32_t n_fft, const int32_t *rfft_twiddle)
         pairs(&pa);
     }
     /* the last pairs (k = m/2 - 3 .. m/2 - 1) one by one, as the portable C */
-    for (int32_t k = 1 + n; k < 1 + n + rest; k++) {
-        int32_t *pk = buf + 2 * k, *pm = buf + 2 * (m - k);
-        const int32_t *w = rfft_twiddle + 2 * (k - 1);
-        const int32_t zkr = pk[0], zki = pk[1], zmr = pm[0], zmi = pm[1];
-        const int32_t ar = zkr + zmr, ai = zki - zmi, br = zkr - zmr, bi = zki + zmi;
-        const int32_t u = ts_fe_smmulr(br, w[0]) + ts_fe_smmulr(bi, w[1]);
-        const int32_t v = ts_fe_smmulr(bi, w[0]) - ts_fe_smmulr(br, w[1]);
-        const int32_t har = ar >> 1, hai = ai >> 1;
-        put_power(pk, har + v, hai - u);
-        put_power(pm, har - v, -hai - u);
-    }
-    put_power(buf + 2 * m, z0r - z0i, 0);
-    put_power(buf, z0r + z0i, 0);
-    put_power(buf + m, buf[m], buf[m + 1]);
+    ts_fe_power_pairs(buf, m, 1 + n, 1 + n + rest, rfft_twiddle + 2 * n);
+    ts_fe_power_ends(buf, m);
 }

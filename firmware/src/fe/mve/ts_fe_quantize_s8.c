@@ -1,8 +1,8 @@
-/* int8 model input from the Q24 log-mel, Helium (same integers as the portable ts_fe_quantize_s8): four
- * mel bins per vector, VMULH (SMMUL's high word), VADD, VSHL by -(shift - 32). One stereo frame (the
- * streaming call) in assembly: both channels' values narrowed with saturation (VQMOVNB / VQMOVNT: int8 in
+/* int8 model input from the Q24 log-mel, Helium (same integers as the portable ts_fe_quantize_s8). One
+ * stereo frame (the streaming call) in a tail-predicated loop over four mel bins: VMULH (SMMUL's high
+ * word), VADD, VSHL by -(shift - 32), both channels narrowed with saturation (VQMOVNB / VQMOVNT: int8 in
  * the low halfword of each lane, left then right) and stored by a halfword scatter, 17 instructions per
- * four bins; otherwise (gathered with the log-mel's stride) VMAX / VMIN and a byte scatter. */
+ * four bins; anything else (mono, whole clips) is the portable loop. */
 #include <arm_mve.h>
 
 #include "ts/fe.h"
@@ -21,7 +21,7 @@ typedef struct {
     const uint32_t *off;  /* [20] (0, 1, 2, 3) x stride */
     int32_t step;         /* [24] 4 x stride */
     int32_t neg_sh;       /* [28] 32 - shift */
-    int32_t iterations;   /* [32] n_mels / 4 */
+    int32_t n_mels;       /* [32] (the last vector tail-predicated) */
 } stereo_args_t;
 
 __attribute__((naked, noinline)) static void stereo_frame(const stereo_args_t *a)
@@ -36,7 +36,7 @@ __attribute__((naked, noinline)) static void stereo_frame(const stereo_args_t *a
         "ldr r5, [r0, #16]\n\t"
         "ldrd r6, r7, [r0, #24]\n\t"
         "ldr r8, [r0, #32]\n\t"
-        "dls lr, r8\n\t"
+        "dlstp.32 lr, r8\n\t"
         "1:\n\t"
         "vldrw.u32 q0, [r1], #16\n\t"
         "vldrw.u32 q1, [r2], #16\n\t"
@@ -54,7 +54,7 @@ __attribute__((naked, noinline)) static void stereo_frame(const stereo_args_t *a
         "vqmovnt.s16 q4, q3\n\t"        /* right: byte 1 */
         "vstrh.32 q4, [r5, q5]\n\t"
         "add r5, r5, r6\n\t"
-        "le lr, 1b\n\t"
+        "letp lr, 1b\n\t"
         "vpop {d8-d11}\n\t"
         "pop {r4-r8, pc}\n\t");
 }
@@ -62,36 +62,13 @@ __attribute__((naked, noinline)) static void stereo_frame(const stereo_args_t *a
 void ts_fe_quantize_s8(const ts_fe_quant_t *quant, int32_t channels, int32_t n_frames, const int32_t *logmel,
                        int8_t *out, int32_t out_mel_stride)
 {
-    const int32_t n_mels = quant->n_mels, n4 = n_mels & ~3, sh = quant->shift - 32;
-    const int32_t *mul = quant->mul, *add = quant->add; /* locals: the int8 stores may alias anything */
-    if (n_frames == 1 && channels == 2 && n4 && ((((uintptr_t)out) | (uint32_t)out_mel_stride) & 1u) == 0) {
+    if (n_frames == 1 && channels == 2 && ((((uintptr_t)out) | (uint32_t)out_mel_stride) & 1u) == 0) {
         const uint32_t s1 = (uint32_t)out_mel_stride;
         const uint32_t off[4] __attribute__((aligned(16))) = {0, s1, 2 * s1, 3 * s1};
-        const stereo_args_t sa = {logmel, logmel + n_mels, mul, add, out, off, 4 * out_mel_stride, 32 - quant->shift,
-                                  n4 >> 2};
+        const stereo_args_t sa = {logmel, logmel + quant->n_mels, quant->mul, quant->add, out, off,
+                                  4 * out_mel_stride, 32 - quant->shift, quant->n_mels};
         stereo_frame(&sa);
-        for (int32_t m = n4; m < n_mels; m++)
-            for (int32_t c = 0; c < 2; c++)
-                out[(int64_t)m * out_mel_stride + c] = ts_fe_q8(logmel[c * n_mels + m], mul[m], add[m], sh);
-        return;
-    }
-    const uint32x4_t lanes = vidupq_n_u32(0, 1);
-    const uint32x4_t in_off = vmulq_n_u32(lanes, 4u * (uint32_t)n_frames);
-    const uint32x4_t out_off = vmulq_n_u32(lanes, (uint32_t)out_mel_stride);
-    const int32x4_t lo = vdupq_n_s32(-128), hi = vdupq_n_s32(127);
-    for (int32_t c = 0; c < channels; c++) {
-        for (int32_t t = 0; t < n_frames; t++) {
-            const int32_t *l = logmel + (int64_t)c * n_mels * n_frames + t; /* [c][m][t] */
-            int8_t *o = out + (int64_t)t * channels + c;                     /* [m][t][c] */
-            int32_t m = 0;
-            for (; m < n4; m += 4, l += 4 * n_frames, o += 4 * out_mel_stride) {
-                const int32x4_t x = vldrwq_gather_offset_s32(l, in_off);
-                int32x4_t v = vaddq_s32(vmulhq_s32(x, vldrwq_s32(mul + m)), vldrwq_s32(add + m));
-                v = vminq_s32(vmaxq_s32(vshlq_r_s32(v, -sh), lo), hi);
-                vstrbq_scatter_offset_s32(o, out_off, v);
-            }
-            for (; m < n_mels; m++, l += n_frames, o += out_mel_stride)
-                *o = ts_fe_q8(*l, mul[m], add[m], sh);
-        }
+    } else {
+        ts_fe_quantize_loop(quant, channels, n_frames, logmel, out, out_mel_stride);
     }
 }
