@@ -193,4 +193,26 @@ static inline uint64_t ts_fe_mel_first(const uint64_t *power, const uint16_t *me
     return (hi << 16) + (lo >> 16);
 }
 
+/* ts_fe_push_hop for the [channels][history] layout: each channel's history moves down by one hop
+ * (`move`: n samples from src down to dst), the hop's n_valid interleaved samples go at the end (`split`:
+ * the first frames of a stereo hop into the two rows, returning how many it did; the rest here), then
+ * zeros (the right padding of centred framing). */
+static inline void ts_fe_push_rows(ts_fe_t *fe, const int16_t *pcm, int32_t n_valid,
+                                   void (*move)(int16_t *dst, const int16_t *src, int32_t n),
+                                   int32_t (*split)(int16_t *d0, int16_t *d1, const int16_t *pcm, int32_t n))
+{
+    const int32_t hop = fe->cfg->hop, len = fe->cfg->history, ch = fe->cfg->channels;
+    n_valid = n_valid < 0 ? 0 : n_valid > hop ? hop : n_valid;
+    for (int32_t c = 0; c < ch; c++) move(fe->history + c * len, fe->history + c * len + hop, len - hop);
+    int16_t *d0 = fe->history + (len - hop), *d1 = d0 + len;
+    int32_t i = ch == 2 ? split(d0, d1, pcm, n_valid) : 0;
+    for (; i < n_valid; i++) {
+        d0[i] = pcm[i * ch];
+        if (ch == 2) d1[i] = pcm[2 * i + 1];
+    }
+    for (int32_t c = 0; c < ch; c++)
+        for (int16_t *z = d0 + c * len + n_valid; z < d0 + c * len + hop; z++) *z = 0;
+    fe->hops++;
+}
+
 #endif /* TS_FE_INTERNAL_H */

@@ -180,10 +180,7 @@ void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twid
 {
     const int32_t m = n_fft >> 1, lg = ts_fe_log2((uint32_t)m);
     const first_args_t fa = {x, window, buf, m, 1u << (34 - lg), buf + 2 * m, k};
-    if (k)
-        first_stage_shift(&fa);
-    else
-        first_stage(&fa);
+    (k ? first_stage_shift : first_stage)(&fa);
     const int32_t *tw = twiddle;
     int32_t len = 16;
     for (; len <= m; len <<= 2) {

@@ -292,10 +292,7 @@ void ts_fe_mve_cfft(const int16_t *x, int32_t stride, const int32_t *window, con
     /* the counter's bit reversal is 2 r(q) stride (stride 1 or 2: one bit less of step for 2) */
     const first_args_t fa = {{x, x + m * stride, x + (m >> 1) * stride, x + 3 * (m >> 1) * stride}, vec,
                              1u << (35 - lg - (stride == 2)), m >> 4, k, (m >> 3) * stride};
-    if (k)
-        first_stage_shift(&fa);
-    else
-        first_stage(&fa);
+    (k ? first_stage_shift : first_stage)(&fa);
     const int32_t *tw = twiddle;
     int32_t len = 16;
     for (; len <= 64 && 2 * len <= m; len <<= 2) {
