@@ -83,10 +83,16 @@ bench-fe:
 	@mkdir -p build
 	$(TS) bench-fe --configs paper,m4-small --boards qemu-an386,qemu-an500,qemu-an547 --out build/bench-fe.json
 
-# Int8 kernel families (reference vs Armv7E-M / Helium), per network and per layer, on the three QEMU
-# boards: build/bench-kernels/bench-kernels.{md,json,png}. About two minutes.
+# The int8 compiler against TFLM + CMSIS-NN (same board, same input) on the test networks, the paper model and
+# TFLM's micro_speech, on the Cortex-M4 and M55 (qemu-an386, qemu-an547): fails on an output that is not
+# bit-exact, a model above 0.8x TFLM's instructions, or a flash image or arena above TFLM's
+# (build/bench-nn/bench.{md,csv,png}); then the kernel families (reference vs Armv7E-M / Helium) per network and
+# per layer on the three QEMU boards (build/bench-kernels/bench-kernels.{md,json,png}). About ten minutes.
+BENCH_NN_MODELS ?= resnet8 dscnn scene paper micro_speech
 .PHONY: bench-nn
 bench-nn:
+	$(TS) bench --model $(BENCH_NN_MODELS) --boards qemu-an386,qemu-an547 --runtimes aot,tflm \
+	  --fail-on ratio=0.8,flash=1.0,arena=1.0 --out build/bench-nn
 	$(TS) bench-kernels --out build/bench-kernels --repeat 2
 
 # Training on synthetic data, small: synth (200 clips, once) -> train the paper ResNet on the

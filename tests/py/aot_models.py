@@ -76,15 +76,73 @@ def convs():
     return tf.keras.Model(x0, outs), {}
 
 
+def _dilated_head(tf, shape, layer, seed):
+    """input -> a dilated convolution -> a strided 3x3 convolution -> global mean -> dense (the shape of the
+    issue's failing networks); an unknown batch, so that the converter writes the dilated convolution as
+    SPACE_TO_BATCH_ND -> conv -> BATCH_TO_SPACE_ND with batch-1 tensors (see test_aot_ops)."""
+    K = tf.keras.layers
+    _init(tf, seed)
+    x0 = K.Input(shape)
+    x = K.Conv2D(8, 3, strides=2, padding="same", kernel_initializer="he_normal")(layer(K)(x0))
+    return tf.keras.Model(x0, K.Dense(4)(K.GlobalAveragePooling2D()(x))), {}
+
+
+@case
+def dilated_valid():
+    """VALID 3x3, dilation 2, on 17 x 33: block paddings and crops [[0, 1], [0, 1]]."""
+    return _dilated_head(_tf(), (17, 33, 3), lambda K: K.Conv2D(12, 3, dilation_rate=2, activation="relu6"), 31)
+
+
 @case
 def dilated_same():
-    """Dilated convolutions with SAME padding, which the converter writes as SPACE_TO_BATCH_ND -> conv ->
-    BATCH_TO_SPACE_ND (tflite_micro pads those with 0 instead of the zero point: the oracle here is
-    TFLite's reference interpreter)."""
-    tf = _tf(); K = tf.keras.layers; _init(tf, 8)
-    x0 = K.Input((9, 10, 6))
-    return tf.keras.Model(x0, [K.Conv2D(6, 3, dilation_rate=2, padding="same", activation="relu")(x0),
-                               K.DepthwiseConv2D(3, dilation_rate=2, depth_multiplier=3, padding="same")(x0)]), {}
+    """SAME 5x5, dilation 2, on 34 x 18: block paddings [[4, 4], [4, 4]]."""
+    return _dilated_head(_tf(), (34, 18, 8), lambda K: K.Conv2D(16, 5, dilation_rate=2, padding="same"), 32)
+
+
+@case
+def dilated_depthwise():
+    """SAME depthwise 3x3, dilation 2, multiplier 2, on 15 x 21 (odd: paddings [[2, 3], [2, 3]], crops)."""
+    return _dilated_head(_tf(), (15, 21, 8), lambda K: K.DepthwiseConv2D(3, dilation_rate=2, padding="same",
+                                                                          depth_multiplier=2), 33)
+
+
+@case
+def dilated_phases():
+    """The converter's dilated form with every block phase in the tensors' static shapes (batch 4, as TFLite
+    resizes them; rewritten here with TFLite's schema object API, since the converter writes batch 1): TFLM
+    then computes the whole dilated convolution, padding with 0. A VALID and a SAME branch."""
+    tf = _tf(); K = tf.keras.layers; _init(tf, 34)
+    x0 = K.Input((11, 13, 4))
+    a = K.Conv2D(6, 3, dilation_rate=2, kernel_initializer="he_normal")(x0)
+    b = K.DepthwiseConv2D(3, dilation_rate=2, padding="same")(x0)
+    return tf.keras.Model(x0, [a, b]), {"rewrite": _all_phases}
+
+
+def _all_phases(blob: bytes) -> bytes:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel(blob, 0))
+    sg = m.subgraphs[0]
+    code = lambda op: max(m.operatorCodes[op.opcodeIndex].builtinCode,  # noqa: E731
+                          m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)
+    for op in sg.operators:
+        if code(op) == S.BuiltinOperator.SPACE_TO_BATCH_ND:
+            block = np.frombuffer(bytes(m.buffers[sg.tensors[op.inputs[1]].buffer].data), "<i4")
+            s2b = sg.tensors[op.outputs[0]]
+            s2b.shape = np.array([int(np.prod(block))] + list(s2b.shape[1:]), np.int32)
+            for conv in sg.operators:
+                if op.outputs[0] in list(conv.inputs):
+                    out = sg.tensors[conv.outputs[0]]
+                    out.shape = np.array([int(np.prod(block))] + list(out.shape[1:]), np.int32)
+    return _pack(m)
+
+
+def _pack(m) -> bytes:
+    import flatbuffers
+
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 @case
@@ -194,7 +252,6 @@ def views():
 
 
 def _reshapes_as_squeeze_and_expand_dims(blob: bytes) -> bytes:
-    import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
     m = S.ModelT.InitFromObj(S.Model.GetRootAsModel(blob, 0))
@@ -229,9 +286,7 @@ def _reshapes_as_squeeze_and_expand_dims(blob: bytes) -> bytes:
             op.opcodeIndex, op.inputs = ex_code, [op.inputs[0], len(sg.tensors) - 1]
             op.builtinOptionsType = S.BuiltinOptions.ExpandDimsOptions
             op.builtinOptions = S.ExpandDimsOptionsT()
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    return _pack(m)
 
 
 @case
@@ -328,6 +383,7 @@ def autoencoder():
 
 
 NETWORKS = ("dscnn", "resnet8", "mobilenet", "autoencoder")
+DILATED = ("dilated_valid", "dilated_same", "dilated_depthwise")
 OP_MODELS = ("convs", "padded_convs", "convs_per_tensor", "grouped", "dense", "binary", "unary", "views", "float_io")
 
 

@@ -28,6 +28,11 @@ def run_cli():
     return run
 
 
+def pytest_addoption(parser):
+    parser.addoption("--randnet-seed", type=int, default=None,
+                     help="test_aot_randnet.py: check the random network of this seed (tinyscene randnet --seed N)")
+
+
 # A run that has learned: synthetic data (16 clips per scene, 2 s), the tiny front-end, the paper model,
 # 10 epochs (about 25 s on 2 cores). Built once per test session and shared by the xdist workers.
 LEARNED_FE = {"name": "tiny2s", "sample_rate": 16000, "n_fft": 512, "hop_length": 512, "n_mels": 32,

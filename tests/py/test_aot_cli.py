@@ -100,8 +100,8 @@ def test_compare_reports_the_first_differing_layer(model_dir, tmp_path, monkeypa
     np.save(tmp_path / "x.npy", M.random_inputs(model, 1, seed=10)[0])
     real = kernels.apply_variant
 
-    def sabotage(layer, variant, family):
-        real(layer, variant, family)
+    def sabotage(layer, variant, family, setting=None):
+        real(layer, variant, family, setting)
         if layer.index == 3:
             layer.array("quant").values = layer.array("quant").values // 2 + (1 << 29)
     monkeypatch.setattr(kernels, "apply_variant", sabotage)

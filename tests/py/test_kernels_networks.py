@@ -18,18 +18,25 @@ def model_dir(tmp_path_factory):
     return M.shared_dir(tmp_path_factory)
 
 
+# Every network on the M4 and the M55; on the M7 (qemu-an500: the Armv7E-M family again, another core) one fast
+# representative, the rest in the slow suite.
+M7_FAST = "dscnn"
+CASES = [(name, board) for name in M.NETWORKS for board in ("qemu-an386", "qemu-an547")] + \
+    [pytest.param(name, "qemu-an500", marks=() if name == M7_FAST else pytest.mark.slow) for name in M.NETWORKS]
+
+
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ("qemu-an386", "qemu-an547",
-                                   pytest.param("qemu-an500", marks=pytest.mark.slow)))
-@pytest.mark.parametrize("name", M.NETWORKS)
+@pytest.mark.parametrize("name,board", CASES)
 def test_network_bit_exact(name, board, model_dir, tmp_path):
     model = M.build(name, model_dir)
     inputs = M.random_inputs(model, N_INPUTS, seed=9)
     outs, report = run(model, load_board(board), inputs, kernels="auto", workdir=tmp_path, timeout=600)
     M.assert_bit_exact(model, outs, inputs)
     counts = report.instructions_per_input
-    # the convolutions' instructions do not depend on the data (only softmax's and a few branches do, a little)
-    assert len(counts) == N_INPUTS and max(counts) - min(counts) <= 0.0005 * max(counts)
+    # the convolutions' instructions do not depend on the data (only softmax's and a few branches do, a little);
+    # an input's count may also move by one counter tick with the tick's phase at the start of the invoke
+    tick = load_board(board).counter.per_tick
+    assert len(counts) == N_INPUTS and max(counts) - min(counts) <= max(0.0005 * max(counts), tick)
 
 
 @pytest.mark.qemu

@@ -64,6 +64,7 @@ def kernel_edges_2():
 
 
 MODELS = M.OP_MODELS + ("kernel_edges", "kernel_edges_2")
+ROOMY = 1 << 20  # an arena budget that lets the compiler take its scratch-hungry variants everywhere
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +84,20 @@ def test_optimized_ops_bit_exact(name, board, model_dir, tmp_path):
     M.assert_bit_exact(model, outs, inputs)
 
 
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", ("kernel_edges", "kernel_edges_2", "convs"))
+@pytest.mark.parametrize("prefer", ("size", "speed"))
+def test_roomy_variants_bit_exact(name, prefer, model_dir, tmp_path):
+    """The variants the compiler takes where the arena has room (weights widened or Winograd-transformed per
+    call, rows widened ahead, all channel pairs per pass) and the stored Winograd weights of --prefer speed,
+    on the Cortex-M4: bit-exact too."""
+    model = M.build(name, model_dir)
+    inputs = M.random_inputs(model, 3, seed=12)
+    outs, _ = run(model, load_board("qemu-an386"), inputs, kernels="auto", workdir=tmp_path, timeout=300,
+                  prefer=prefer, arena_budget=ROOMY)
+    M.assert_bit_exact(model, outs, inputs)
+
+
 def test_edge_model_reaches_every_optimized_kernel(model_dir):
     """The edge-case model exercises each optimized kernel (else the test above would not cover it)."""
     from tinyscene.aot.compiler import compile_model
@@ -90,10 +105,15 @@ def test_edge_model_reaches_every_optimized_kernel(model_dir):
     model = M.build("kernel_edges", model_dir)
     used = {}
     for board in ("qemu-an386", "qemu-an547"):
-        comp = compile_model(model, None, board=load_board(board))
-        used[board] = {L.function for L in comp.layers}
-    assert {"ts_conv_wino_s8", "ts_conv_s8", "ts_conv_1x1_s8", "ts_depthwise_conv_3x3_s8", "ts_depthwise_conv_s8",
-            "ts_add_lut_s8", "ts_fully_connected_s8", "ts_max_pool_s8", "ts_avg_pool_s8",
+        comp = compile_model(model, None, board=load_board(board), arena_budget=ROOMY)
+        used[board] = {L.function for L in comp.layers} | {L.function for L in compile_model(
+            model, None, board=load_board(board)).layers}
+    # Winograd: made at run time (default, where the arena has room) and stored transformed (--prefer speed)
+    speed = compile_model(model, None, board=load_board("qemu-an386"), prefer="speed")
+    stored = [L for L in speed.layers if L.function == "ts_conv_wino_s8" and L.params.get("flags", 0) & 2]
+    assert stored and speed.flash_breakdown()["expanded_weight_bytes"] > 0
+    assert {"ts_conv_wino_s8", "ts_conv_widened_s8", "ts_conv_1x1_widened_s8", "ts_depthwise_conv_3x3_s8",
+            "ts_depthwise_conv_s8", "ts_add_lut_s8", "ts_fully_connected_s8", "ts_max_pool_s8", "ts_avg_pool_s8",
             "ts_mean_s8"} <= used["qemu-an386"]
     assert {"ts_conv_s8", "ts_depthwise_conv_s8", "ts_depthwise_conv_planar_s8", "ts_add_lut_s8",
             "ts_fully_connected_s8"} <= used["qemu-an547"]

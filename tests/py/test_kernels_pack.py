@@ -45,7 +45,7 @@ def _trunc_div(a: int, b: int) -> int:
 
 
 def fast_record(acc: int, rec) -> int:
-    """What the Armv7E-M kernels compute (ts/nn_armv7em.h ts_a7_rq) from acc x 2 and a record, without SSAT."""
+    """What the Armv7E-M kernels compute (armv7em/ts_armv7em.h ts_armv7em_rq) from acc x 2 and a record, without SSAT."""
     m, r, e = (int(v) for v in rec)
     x = 2 * acc  # the factor folded into weights and bias
     s = ((x * m + (1 << 31)) >> 32) + r  # SMMLAR

@@ -7,7 +7,9 @@
  *   the file overrides both together). The compiler plans the scratch in the arena from its own table of
  *   sizes; the generated ts_model_check() compares it with these functions at start-up.
  * - Reference kernels are plain C; optimized versions live in src/nn/armv7em/ and src/nn/mve/ under the
- *   same file and function names, with the same numerics (bit-exact with the reference).
+ *   same file and function names, with the same numerics (bit-exact with the reference). This header declares
+ *   what every build defines; the kernels only an optimized family has are declared in its private header
+ *   (src/nn/armv7em/ts_armv7em_kernels.h, src/nn/mve/ts_mve_kernels.h).
  * - Every kernel takes a const parameter block (in flash, written by the compiler), its input and output
  *   tensors (arena pointers) and, if it needs one, a scratch pointer. Kernels cannot fail: shapes and
  *   options were checked by the compiler.
@@ -53,7 +55,19 @@ typedef struct {
     const int8_t *weights; /* reference layout OHWI */
     const int32_t *bias;   /* folded, one per output channel */
     ts_requant_t requant;
+    int32_t flags; /* TS_CONV_* (0: the kernel's own choice) */
 } ts_conv_params_t;
+
+/* ts_conv_params_t.flags, for the optimized families (the compiler sets them from the room the arena has free
+ * during the layer):
+ * - TS_CONV_COMPACT: the smallest scratch (no rows of the input widened ahead);
+ * - TS_CONV_STORED_TRANSFORM: the weights in flash are already in the kernel's computing form (Winograd's
+ *   transformed weights, `--prefer speed`), else the kernel makes that form in its scratch;
+ * - TS_CONV_CHUNK(n): output channel pairs made per pass in the scratch (0: all at once). */
+#define TS_CONV_COMPACT 1
+#define TS_CONV_STORED_TRANSFORM 2
+#define TS_CONV_CHUNK(n) ((int32_t)(n) << 8)
+#define TS_CONV_CHUNK_OF(flags) (((flags) >> 8) & 0xFFFF)
 
 /* A 1x1 convolution whose every output pixel reads an input pixel (no padding on any side: a PAD fused
  * into the convolution can pad the bottom or the right only): kernels read the input rows in place. */
@@ -259,6 +273,35 @@ typedef struct {
 /* CONCATENATION of inputs with equal quantisation (TFLM's int8 requirement): a byte copy. */
 void ts_concat_s8(const ts_concat_params_t *p, const int8_t *const *inputs, int8_t *output);
 
+typedef struct {
+    ts_dims_t input;  /* NHWC; a 3-D NHC tensor as w = 1 */
+    ts_dims_t output; /* its batch as the tensor's static shape says (TFLM's) */
+    int32_t block_h, block_w;
+    int32_t pad_top, pad_left;
+    int32_t pad_value;
+} ts_space_to_batch_params_t;
+
+/* SPACE_TO_BATCH_ND as TFLM computes it (only the output batches its static shape holds). */
+void ts_space_to_batch_s8(const ts_space_to_batch_params_t *p, const int8_t *input, int8_t *output);
+
+/* Bytes [dst, dst + length) of an output copied from bytes [src_offset, ...) of inputs[src], or zeroed
+ * (src = 0). */
+typedef struct {
+    int32_t dst, length, src, src_offset;
+} ts_fill_t;
+
+typedef struct {
+    ts_dims_t input;
+    ts_dims_t output;
+    int32_t block_h, block_w;
+    int32_t crop_top, crop_left;
+    int32_t num_fills;
+    const ts_fill_t *fills; /* the output bytes TFLM leaves unwritten: what its arena held there */
+} ts_batch_to_space_params_t;
+
+/* BATCH_TO_SPACE_ND as TFLM computes it: inputs[0] is the input, inputs[1..] the fills' sources. */
+void ts_batch_to_space_s8(const ts_batch_to_space_params_t *p, const int8_t *const *inputs, int8_t *output);
+
 /* ---- reductions of a streamed model (tinyscene compile --stream) ---------------------------------- */
 
 /* Adds one row of a streamed tensor, viewed as [outer, reduce, inner], to the int32 sums [outer, inner]
@@ -270,8 +313,5 @@ void ts_mean_finish_s8(const ts_mean_params_t *p, const int32_t *sum, int8_t *ou
 /* AVERAGE_POOL_2D over every streamed row, at the end of the stream: sum holds per input column and channel
  * the sum over the rows; p is the whole pooling's parameter block. Same rounding as ts_avg_pool_s8. */
 void ts_avg_pool_finish_s8(const ts_pool_params_t *p, const int32_t *sum, int8_t *output);
-
-/* Shape-specialised kernels of the optimized families (ts_conv_1x1_s8, ...). */
-#include "ts/nn_fast.h"
 
 #endif /* TS_NN_H */

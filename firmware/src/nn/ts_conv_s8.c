@@ -15,14 +15,6 @@ int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
     return p->filter.h * p->filter.w * p->filter.c;
 }
 
-/* acc (int32) -> int8 with the channel's multiplier, the output zero point and the activation clamp. */
-static inline int8_t requant(int32_t acc, const ts_conv_params_t *p, int32_t c)
-{
-    int32_t v = ts_mbqm(acc, p->requant.multiplier[c], p->requant.shift[c]); /* Q31.0 at output scale */
-    v += p->output_zero_point;
-    return (int8_t)ts_clamp_i32(v, p->act_min, p->act_max);
-}
-
 /* Gathers the receptive field of (b, iy0, ix0) for channels [c0, c0 + kc) into col (kh x kw x kc). */
 static void im2col(const ts_conv_params_t *p, const int8_t *input, int32_t b, int32_t iy0, int32_t ix0, int32_t c0,
                    int8_t *col)
@@ -78,24 +70,8 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
                         im2col(p, input, b, iy0, ix0, g * kc, col);
                         a = col;
                     }
-                    int32_t oc = g * per_group;
-                    const int32_t oc_end = oc + per_group;
-                    for (; oc + 4 <= oc_end; oc += 4) {
-                        int32_t acc[4] = {p->bias[oc], p->bias[oc + 1], p->bias[oc + 2], p->bias[oc + 3]};
-                        ts_dot4_s8(a, p->weights + (size_t)oc * k_size, k_size, k_size, acc);
-                        for (int j = 0; j < 4; j++) out[oc + j] = requant(acc[j], p, oc + j);
-                    }
-                    for (; oc + 2 <= oc_end; oc += 2) {
-                        const int8_t *w0 = p->weights + (size_t)oc * k_size;
-                        int32_t acc0 = p->bias[oc], acc1 = p->bias[oc + 1];
-                        ts_dot2_s8(a, w0, w0 + k_size, k_size, &acc0, &acc1);
-                        out[oc] = requant(acc0, p, oc);
-                        out[oc + 1] = requant(acc1, p, oc + 1);
-                    }
-                    if (oc < oc_end) {
-                        int32_t acc = p->bias[oc] + ts_dot_s8(a, p->weights + (size_t)oc * k_size, k_size);
-                        out[oc] = requant(acc, p, oc);
-                    }
+                    ts_dot_channels(a, p->weights, p->bias, k_size, g * per_group, (g + 1) * per_group, &p->requant,
+                                    p->output_zero_point, p->act_min, p->act_max, out);
                 }
             }
         }

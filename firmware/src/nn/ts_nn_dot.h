@@ -6,6 +6,9 @@
 
 #include <stdint.h>
 
+#include "ts/nn.h"
+#include "ts/nn_math.h"
+
 /* sum_k a[k] * b[k] */
 static inline int32_t ts_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
@@ -59,6 +62,33 @@ static inline void ts_dot4_s8(const int8_t *a, const int8_t *w, int32_t stride, 
     r[1] += acc1;
     r[2] += acc2;
     r[3] += acc3;
+}
+
+/* The output channels [c0, c1) of one input vector a of k values: out[c] = clamp(MultiplyByQuantizedMultiplier(
+ * bias[c] + a . w_c, rq) + zp) with channel c's weights at weights + c k; four channels per pass, then two,
+ * then one. */
+static inline void ts_dot_channels(const int8_t *a, const int8_t *weights, const int32_t *bias, int32_t k,
+                                   int32_t c0, int32_t c1, const ts_requant_t *rq, int32_t zp, int32_t lo,
+                                   int32_t hi, int8_t *out)
+{
+    int32_t acc[4];
+    int32_t c = c0, n = 0;
+    for (; c < c1; c += n) {
+        n = c1 - c >= 4 ? 4 : c1 - c >= 2 ? 2 : 1;
+        const int8_t *w = weights + (size_t)c * k;
+        for (int32_t j = 0; j < n; j++) acc[j] = bias[c + j];
+        if (n == 4) {
+            ts_dot4_s8(a, w, k, k, acc);
+        } else if (n == 2) {
+            ts_dot2_s8(a, w, w + k, k, &acc[0], &acc[1]);
+        } else {
+            acc[0] += ts_dot_s8(a, w, k);
+        }
+        for (int32_t j = 0; j < n; j++) {
+            const int32_t v = ts_mbqm(acc[j], rq->multiplier[c + j], rq->shift[c + j]) + zp; /* Q31.0 at output scale */
+            out[c + j] = (int8_t)ts_clamp_i32(v, lo, hi);
+        }
+    }
 }
 
 #endif /* TS_NN_DOT_H */

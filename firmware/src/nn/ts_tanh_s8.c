@@ -3,6 +3,7 @@
  * saturate. */
 #include "ts/nn.h"
 #include "ts/nn_math.h"
+#include "ts_sigmoid_common.h"
 
 /* gemmlowp tanh(a), a in Q4.27, result Q0.31 */
 static int32_t tanh_q4(int32_t a)
@@ -16,16 +17,5 @@ static int32_t tanh_q4(int32_t a)
 
 void ts_tanh_s8(const ts_sigmoid_params_t *p, const int8_t *input, int8_t *output)
 {
-    for (int32_t i = 0; i < p->size; i++) {
-        const int32_t x = input[i] - p->input_zero_point;
-        if (x <= -p->input_range_radius) {
-            output[i] = INT8_MIN;
-        } else if (x >= p->input_range_radius) {
-            output[i] = INT8_MAX;
-        } else {
-            const int32_t x_q4 = ts_mbqm(x, p->input_multiplier, p->input_left_shift); /* Q4.27 */
-            const int32_t y = ts_rdbpot(tanh_q4(x_q4), 31 - 7);                         /* Q7.0 of 1/128 */
-            output[i] = (int8_t)ts_clamp_i32(y, INT8_MIN, INT8_MAX);
-        }
-    }
+    ts_sigmoid_map(p, input, output, tanh_q4, 7, 0);
 }

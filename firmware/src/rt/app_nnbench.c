@@ -19,6 +19,8 @@
 #include "ts/model.h"
 #include "ts/rt.h"
 
+#define APP "ts-nnbench" /* the prefix of its error lines */
+
 #define TS_NNBENCH_MAX_LAYERS 512
 
 static uint64_t marks[TS_NNBENCH_MAX_LAYERS];
@@ -28,14 +30,6 @@ static void mark(int32_t layer, const ts_layer_t *info, void *user)
     (void)info;
     (void)user;
     if (layer >= 0 && layer < TS_NNBENCH_MAX_LAYERS) marks[layer] = ts_board_counter();
-}
-
-static const char *arg_value(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    return NULL;
 }
 
 static int read_inputs(const char *path)
@@ -51,42 +45,36 @@ static int read_inputs(const char *path)
     return ok;
 }
 
-static int fail(const char *what, const char *detail)
-{
-    printf("ts-nnbench: error: %s%s%s\n", what, detail ? " " : "", detail ? detail : "");
-    return 1;
-}
-
 int ts_app_main(int argc, char **argv)
 {
-    const char *in_path = arg_value(argc, argv, "--in");
-    const char *out_path = arg_value(argc, argv, "--out");
-    if (!in_path || !out_path) return fail("usage: nnbench --in IN --out OUT", NULL);
-    if (ts_model_num_layers > TS_NNBENCH_MAX_LAYERS) return fail("too many layers", NULL);
+    const char *in_path = ts_rt_arg(argc, argv, "--in");
+    const char *out_path = ts_rt_arg(argc, argv, "--out");
+    if (!in_path || !out_path) return ts_rt_fail(APP, "usage: nnbench --in IN --out OUT", NULL);
+    if (ts_model_num_layers > TS_NNBENCH_MAX_LAYERS) return ts_rt_fail(APP, "too many layers", NULL);
     ts_status_t st = ts_model_check();
-    if (st != TS_OK) return fail("a kernel needs more scratch than planned:", ts_status_str(st));
+    if (st != TS_OK) return ts_rt_fail(APP, "a kernel needs more scratch than planned:", ts_status_str(st));
 
-    if (!read_inputs(in_path)) return fail("cannot read the inputs from", in_path);
+    if (!read_inputs(in_path)) return ts_rt_fail(APP, "cannot read the inputs from", in_path);
     uint64_t t0 = ts_board_counter();
     st = ts_model_invoke();
     const uint64_t total = ts_board_counter() - t0;
-    if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
+    if (st != TS_OK) return ts_rt_fail(APP, "invoke failed:", ts_status_str(st));
 
     FILE *fout = fopen(out_path, "wb");
-    if (!fout) return fail("cannot create", out_path);
+    if (!fout) return ts_rt_fail(APP, "cannot create", out_path);
     for (int i = 0; i < ts_model_num_outputs; i++) {
         const ts_tensor_t *t = &ts_model_outputs[i];
-        if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return fail("cannot write", out_path);
+        if (fwrite(t->data, 1, (size_t)t->bytes, fout) != (size_t)t->bytes) return ts_rt_fail(APP, "cannot write", out_path);
     }
-    if (fclose(fout) != 0) return fail("cannot write", out_path);
+    if (fclose(fout) != 0) return ts_rt_fail(APP, "cannot write", out_path);
 
-    if (!read_inputs(in_path)) return fail("cannot read the inputs from", in_path); /* the arena was reused */
+    if (!read_inputs(in_path)) return ts_rt_fail(APP, "cannot read the inputs from", in_path); /* the arena was reused */
     ts_model_set_layer_hook(mark, NULL);
     t0 = ts_board_counter();
     st = ts_model_invoke();
     const uint64_t hooked = ts_board_counter() - t0;
     ts_model_set_layer_hook(NULL, NULL);
-    if (st != TS_OK) return fail("invoke failed:", ts_status_str(st));
+    if (st != TS_OK) return ts_rt_fail(APP, "invoke failed:", ts_status_str(st));
 
     printf("ts-nnbench: result total=%lu layers=", (unsigned long)total);
     uint64_t prev = t0;

@@ -17,6 +17,7 @@ def _compile(args: argparse.Namespace) -> int:
                                           [args.model, "--out", args.out]
                                           + (["--board", args.board] if args.board else [])
                                           + (["--kernels", args.kernels] if args.kernels != "auto" else [])
+                                          + (["--prefer", args.prefer] if args.prefer != "size" else [])
                                           + (["--stream", args.stream, "--stream-axis", args.stream_axis]
                                              if args.stream else []))
     if args.stream:
@@ -28,7 +29,8 @@ def _compile(args: argparse.Namespace) -> int:
         print(comp.summary())
         print(f"wrote {comp.out_dir}/{MODEL_C}, {MODEL_H}, {REPORT}")
         return 0
-    comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd)
+    comp = compile_model(Path(args.model), Path(args.out), board=board, kernels=args.kernels, command=cmd,
+                         prefer=args.prefer)
     print(comp.summary())
     print(f"wrote {comp.out_dir}/model.c, model.h, compile_report.json")
     return 0
@@ -47,6 +49,36 @@ def _compare(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _randnet(args: argparse.Namespace) -> int:
+    from tinyscene.aot import randnet
+    from tinyscene.errors import TsError
+
+    if args.count < 1:
+        raise TsError(f"--count {args.count}: at least 1")
+    boards = tuple(b for b in args.boards.split(",") if b) if args.boards else None
+    seeds = range(args.seed, args.seed + args.count)
+    if args.show:
+        for s in seeds:
+            print(randnet.network(s).describe())
+        return 0
+    failed = compared = skipped = 0
+    with work_folder(args.out, prefix="tinyscene-randnet-") as wd:
+        for s in seeds:
+            for r in randnet.check(s, wd / "models", wd / "runs", boards=boards, n_inputs=args.inputs,
+                                   kernels=args.kernels):
+                if r.skipped:
+                    skipped += 1
+                    print(f"seed {s}: not compared: {r.skipped}")
+                elif r.ok:
+                    compared += 1
+                    print(f"seed {s} on {r.board}: bit-exact with tflite_micro")
+                else:
+                    failed += 1
+                    print(r.message)
+    print(f"{compared} runs bit-exact, {failed} differ, {skipped} networks not comparable")
+    return 1 if failed else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compile", help="compile an int8 .tflite into C (model.c/.h + compile report)")
     p.add_argument("model", help="int8 .tflite model")
@@ -54,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--board", help="target board (budgets, kernel family); default: generic reference kernels")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"),
                    help="kernel family: auto = the board's (armv7em, mve), or reference")
+    p.add_argument("--prefer", default="size", choices=("size", "speed"),
+                   help="size (default): every weight stored once, int8, in the layout its kernel reads; speed: "
+                        "also expanded copies (Winograd's int16 transformed weights) where the board's flash allows")
     p.add_argument("--stream", choices=("time",),
                    help="streamed execution along the input's time axis: model_stream.c (rings of rows, running "
                         "sums) instead of model.c")
@@ -71,3 +106,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", help="keep the build here (default: temporary)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("randnet", help="random int8 networks through the TFLite converter, compiled and compared "
+                                       "with tflite_micro (the compiler's differential test)",
+                       description="Draws network SEED (and the COUNT - 1 after it), converts it to int8 with the "
+                                   "TFLite converter, runs the generated C on the host and a QEMU board and compares "
+                                   "every output with the tflite_micro interpreter. Exit 1 if any differs.")
+    p.add_argument("--seed", type=int, required=True, help="the network's seed (a failure of the test suite names it)")
+    p.add_argument("--count", type=int, default=1, help="networks SEED, SEED + 1, ... (default 1)")
+    p.add_argument("--boards", help="comma-separated boards (default: host and the seed's QEMU board, qemu-an386 or "
+                                    "qemu-an547)")
+    p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
+    p.add_argument("--inputs", type=int, default=3, help="random inputs per network (default 3)")
+    p.add_argument("--show", action="store_true", help="only print the networks")
+    p.add_argument("--out", help="keep the models and builds here (default: temporary)")
+    p.set_defaults(func=_randnet)

@@ -2,8 +2,9 @@
 
 model.c: const aligned weights and parameter blocks, the arena, the tensor descriptors (with scale and
 zero point) of the inputs, outputs and each layer's output, ts_model_invoke() calling the kernels in order
-with a per-layer hook (for --dump-layers), ts_model_check() (scratch sizes). It includes only the public
-ts/model.h, so that apps and kernels compile once for every model. model.h: the same interface plus
+with a per-layer hook (for --dump-layers), ts_model_check() (scratch sizes). It includes the public ts/model.h
+and, for an optimized kernel family, that family's private kernel header (firmware/src/nn/<family>/), so that
+apps and kernels compile once for every model. model.h: the same interface plus
 compile-time constants (arena size, counts) and comments describing the inputs and outputs.
 
 Built with -DTS_MODEL_POISON (tests), ts_model_invoke() fills every arena byte that holds no live tensor
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyscene.aot.kernels import F32, F64, CArray, Layer, Ref
+from tinyscene.aot.layer import F32, F64, CArray, Layer, Ref
 from tinyscene.aot.planner import Plan
 from tinyscene.tflite.graph import Graph, Tensor
 
@@ -118,6 +119,15 @@ def const_bytes(g: Graph, layers: list[Layer]) -> int:
     return sum(a.values.size * _ctype_bytes(a.ctype) for a in arrays) + PARAM_BLOCK_BYTES * len(layers)
 
 
+def layer_const_bytes(L: Layer) -> int:
+    """Flash of one layer's generated arrays (weights as packed, biases, records, tables)."""
+    return sum(a.values.size * _ctype_bytes(a.ctype) for a in L.arrays)
+
+
+# The private header declaring an optimized family's own kernels (firmware/src/nn is on the include path).
+FAMILY_HEADERS = {"armv7em": "armv7em/ts_armv7em_kernels.h", "mve": "mve/ts_mve_kernels.h"}
+
+
 def arena_code(nbytes: int, section: str | None) -> list[str]:
     """C of the static ts_model_arena (16-byte aligned; in `section` on the target when given)."""
     arena = f"static uint8_t ts_model_arena[{max(nbytes, 16)}]"
@@ -154,7 +164,8 @@ def poison_code(buffers: list[tuple[int, int, int, int]], positions: range, lo: 
                 "#define TS_MODEL_POISON_AFTER(k) ((void)0)", "#endif", ""]
 
 
-def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_section: str | None) -> CSources:
+def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_section: str | None,
+            family: str = "reference") -> CSources:
     banner = _banner(command, g)
     const_tensors = _const_tensors(g, layers)
 
@@ -177,7 +188,10 @@ def write_c(g: Graph, layers: list[Layer], plan: Plan, command: str, arena_secti
     h += ["", "#endif /* TS_MODEL_H */", ""]
 
     # ---- model.c
-    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "ts/model.h"', "",
+    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "", '#include "ts/model.h"']
+    if family in FAMILY_HEADERS:
+        c.append(f'#include "{FAMILY_HEADERS[family]}"')
+    c += ["",
          f"const uint32_t ts_model_arena_bytes = {plan.arena_bytes}u;",
          f"const int32_t ts_model_num_inputs = {len(g.inputs)};",
          f"const int32_t ts_model_num_outputs = {len(g.outputs)};",

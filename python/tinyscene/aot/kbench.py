@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyscene.errors import TsError
 from tinyscene.target.apps import App
+from tinyscene.util.limits import parse_limits
 
 NNBENCH_APP = App("nnbench", "whole-network and per-layer instruction counts of a generated model", ("rt", "nn"))
 RESULT_LINE = re.compile(r"^ts-nnbench: result total=(\d+) layers=([\d,]*) hooked=(\d+)\s*$", re.MULTILINE)
@@ -193,6 +194,16 @@ class Targets:
     min_m55_gain: float = 2.0  # M4 optimized / M55 optimized
 
 
+# --fail-on keys -> the Targets field each sets (a target named in --fail-on fails the command when missed)
+FAIL_ON_KEYS = {"per_mac": "max_per_mac", "speedup": "min_speedup", "layer_per_mac": "max_layer_per_mac",
+                "m55_gain": "min_m55_gain"}
+
+
+def parse_fail_on(spec: str | None) -> dict[str, float]:
+    """"speedup=5,per_mac=1.5" -> {"speedup": 5.0, "per_mac": 1.5}; malformed: a TsError naming the part."""
+    return parse_limits(spec, FAIL_ON_KEYS)
+
+
 def display_name(model: str) -> str:
     """A built-in network's cache file (name-<hash>.tflite) shows as its name; other models as their file."""
     m = re.match(r"^(.*)-[0-9a-f]{12}\.tflite$", Path(model).name)
@@ -203,33 +214,34 @@ def _key(r: BenchResult) -> tuple[str, str, str]:
     return (display_name(r.model), r.board, r.kernels)
 
 
-def check_targets(results: list[BenchResult], t: Targets = Targets()) -> list[tuple[str, bool, str]]:
-    """-> (what, met, detail) per network and target, for the networks measured on the boards involved."""
+def check_targets(results: list[BenchResult], t: Targets = Targets()) -> list[tuple[str, str, bool, str]]:
+    """-> (key, what, met, detail) per network and target (key: the --fail-on key, "exact" for bit-exactness), for
+    the networks measured on the boards involved."""
     by = {_key(r): r for r in results}
     out = []
     for model in dict.fromkeys(display_name(r.model) for r in results):
         opt, ref, m55 = by.get((model, M4_BOARD, "auto")), by.get((model, M4_BOARD, "reference")), \
             by.get((model, M55_BOARD, "auto"))
         if opt and opt.per_mac is not None:
-            out.append((f"{model}: M4 instructions/MAC <= {t.max_per_mac}", opt.per_mac <= t.max_per_mac,
+            out.append(("per_mac", f"{model}: M4 instructions/MAC <= {t.max_per_mac}", opt.per_mac <= t.max_per_mac,
                         f"{opt.per_mac:.3f}"))
             big = [L for L in opt.layers if L.op == "CONV_2D" and L.kernel_hw in ((3, 3), (1, 1))
                    and min(L.channels_in, L.channels_out) >= 32 and L.per_mac is not None]
             if big:
                 worst = max(big, key=lambda L: L.per_mac)
-                out.append((f"{model}: M4 3x3/1x1 conv layers with >= 32 channels <= {t.max_layer_per_mac} "
+                out.append(("layer_per_mac", f"{model}: M4 3x3/1x1 conv layers with >= 32 channels <= {t.max_layer_per_mac} "
                             "instructions/MAC", worst.per_mac <= t.max_layer_per_mac,
                             f"worst layer {worst.index} ({worst.detail}) {worst.per_mac:.3f}, {len(big)} layers"))
         if opt and ref and opt.instructions and ref.instructions:
             s = ref.instructions / opt.instructions
-            out.append((f"{model}: M4 reference / optimized >= {t.min_speedup}x", s >= t.min_speedup, f"{s:.2f}x"))
+            out.append(("speedup", f"{model}: M4 reference / optimized >= {t.min_speedup}x", s >= t.min_speedup, f"{s:.2f}x"))
         if opt and m55 and opt.instructions and m55.instructions:
             s = opt.instructions / m55.instructions
-            out.append((f"{model}: M4 / M55 (both optimized) >= {t.min_m55_gain}x", s >= t.min_m55_gain,
+            out.append(("m55_gain", f"{model}: M4 / M55 (both optimized) >= {t.min_m55_gain}x", s >= t.min_m55_gain,
                         f"{s:.2f}x"))
         for r in results:
             if display_name(r.model) == model and r.bit_exact is False:
-                out.append((f"{model} on {r.board} ({r.family}): bit-exact with tflite_micro", False, "differs"))
+                out.append(("exact", f"{model} on {r.board} ({r.family}): bit-exact with tflite_micro", False, "differs"))
     return out
 
 
@@ -338,7 +350,8 @@ def _input_for(model: Path, seed: int) -> np.ndarray:
 
 
 def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Path, *, repeat: int = 1,
-              seed: int = 1, progress: bool = True) -> tuple[list[BenchResult], list[tuple[str, bool, str]]]:
+              seed: int = 1, progress: bool = True,
+              targets: Targets = Targets()) -> tuple[list[BenchResult], list[tuple[str, str, bool, str]]]:
     import json
     import tempfile
 
@@ -368,14 +381,14 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
             if len(counts) != 1:
                 raise TsError(f"{p.name} on {b} ({k}): instruction counts differ between runs: not deterministic")
             results.append(runs[0])
-    checks = check_targets(results)
+    checks = check_targets(results, targets)
     out = Path(out)
     report = {"command": "tinyscene bench-kernels", "repeat": repeat, "deterministic": True, "seed": seed,
               "counter": "executed instructions (QEMU -icount shift=0, board SysTick x counter.per_tick), around "
                          "ts_model_invoke(); per layer: the counter after each layer (hook), so per-layer counts "
                          "include a few instructions of the hook",
               "runs": [r.to_dict() for r in results],
-              "targets": [{"target": w, "met": ok, "measured": d} for w, ok, d in checks]}
+              "targets": [{"key": k, "target": w, "met": ok, "measured": d} for k, w, ok, d in checks]}
     write_json(out / "bench-kernels.json", report)
     md = ["# tinyscene bench-kernels", "",
           "Executed instructions per invoke under QEMU (`-icount shift=0`); bit-exact: output == tflite_micro.", "",
@@ -383,7 +396,7 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
     for m in dict.fromkeys(display_name(r.model) for r in results):
         md += [f"## {m} per layer", "", layer_table(results, m), ""]
     if checks:
-        md += ["## Targets (issue 9)", ""] + [f"- {'met' if ok else 'NOT MET'}: {w}: {d}" for w, ok, d in checks] + [""]
+        md += ["## Targets (issue 9)", ""] + [f"- {'met' if ok else 'NOT MET'}: {w}: {d}" for _, w, ok, d in checks] + [""]
     write_text(out / "bench-kernels.md", "\n".join(md))
     plot(results, out / "bench-kernels.png")
     json.dumps(report)  # serialisable
@@ -391,15 +404,24 @@ def run_bench(models: list[str], boards: list[str], kernels: list[str], out: Pat
 
 
 def _bench_cmd(args) -> int:
+    import dataclasses
+    import sys
+
+    limits = parse_fail_on(args.fail_on)  # a malformed spec stops before any build
+    targets = dataclasses.replace(Targets(), **{FAIL_ON_KEYS[k]: v for k, v in limits.items()})
     models = [m for m in args.models.split(",") if m]
     boards = [b for b in args.boards.split(",") if b]
     kernels = [k for k in args.kernels.split(",") if k]
-    results, checks = run_bench(models, boards, kernels, Path(args.out), repeat=args.repeat, seed=args.seed)
+    results, checks = run_bench(models, boards, kernels, Path(args.out), repeat=args.repeat, seed=args.seed,
+                                targets=targets)
     print(network_table(results))
-    for w, ok, d in checks:
+    for _, w, ok, d in checks:
         print(f"{'met' if ok else 'NOT MET'}: {w}: {d}")
     print(f"wrote {args.out}/bench-kernels.md, bench-kernels.json, bench-kernels.png")
-    return 0 if all(r.bit_exact is not False for r in results) else 1
+    failed = [(w, d) for k, w, ok, d in checks if not ok and (k == "exact" or k in limits)]
+    for w, d in failed:
+        print(f"tinyscene bench-kernels: FAIL: {w}: {d}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def register(sub) -> None:
@@ -413,4 +435,9 @@ def register(sub) -> None:
     p.add_argument("--out", default="build/bench-kernels", help="folder for bench-kernels.md/.json/.png")
     p.add_argument("--repeat", type=int, default=1, help="runs per configuration; counts must be identical")
     p.add_argument("--seed", type=int, default=1, help="seed of the random int8 input")
+    p.add_argument("--fail-on", metavar="KEY=VALUE,...",
+                   help="exit 1 when a named target is missed: per_mac (M4 instructions per MAC, at most), speedup "
+                        "(M4 reference / optimized, at least), layer_per_mac (M4 3x3/1x1 layers with >= 32 "
+                        "channels, at most), m55_gain (M4 / M55, at least); e.g. speedup=5,m55_gain=2. An output "
+                        "that is not bit-exact always exits 1")
     p.set_defaults(func=_bench_cmd)

@@ -22,84 +22,22 @@ Two steps, kept apart so that optimized kernel families can be added without tou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from tinyscene.aot import fastkernels
 from tinyscene.aot import quant as Q
+from tinyscene.aot.layer import F32, F64, CArray, KernelVariant, Layer, Ref
 from tinyscene.errors import TsError
 from tinyscene.tflite.graph import Graph, Op, Tensor
 
 MAX_DIMS = 6
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
                  "AVERAGE_POOL_2D", "MEAN", "SOFTMAX", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "PADV2",
-                 "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6")
-
-
-# ---- values of a C parameter block ----------------------------------------------------------------
-
-class Ref(str):
-    """The name of a constant array (a pointer in C)."""
-
-
-@dataclass(frozen=True)
-class F32:
-    value: float
-
-
-@dataclass(frozen=True)
-class F64:
-    value: float
-
-
-@dataclass
-class CArray:
-    name: str
-    ctype: str  # int8_t | int32_t | float
-    values: np.ndarray
-    role: str  # weights | bias | quant | const | table
-
-
-@dataclass
-class Layer:
-    index: int  # position in ts_model_invoke()
-    op: Op
-    params_type: str  # C struct type
-    params: dict  # C struct fields -> int | F32 | F64 | Ref | tuple | dict
-    arrays: list[CArray]
-    inputs: list[int]  # tensor ids passed to the kernel, in order (constant tensors allowed)
-    outputs: list[int]
-    signature: str  # unary | binary | nary (concat)
-    macs: int = 0
-    scratch_bytes: int = 0  # reference scratch; the chosen variant may change it
-    inplace: list[tuple[int, int]] = field(default_factory=list)  # (input pos, output pos) allowed to share memory
-    info: dict = field(default_factory=dict)  # summary for the compile report
-    function: str = ""
-    variant: "KernelVariant | None" = None
-    weight_layout: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"tsm_l{self.index}"
-
-    def array(self, role: str) -> CArray | None:
-        return next((a for a in self.arrays if a.role == role), None)
-
-
-@dataclass(frozen=True)
-class KernelVariant:
-    op: str  # the IR op kind it implements
-    function: str  # C function (same name in every family that provides it)
-    families: tuple[str, ...] = ("reference", "armv7em", "mve")
-    applies: Callable[[Layer], bool] = lambda layer: True
-    weight_layout: str | None = None  # layout of the weights it reads (None: no weights)
-    pack_weights: Callable[[np.ndarray, Layer], np.ndarray] | None = None  # TFLite layout -> weight_layout
-    scratch_bytes: Callable[[Layer, str], int] | None = None  # None: the layer's reference scratch
-    buffer_size_function: str | None = None  # C function that reports the scratch, checked at start-up
-    # after the steps above: repacks what the kernel reads (weights, bias, requantisation records, tables) and
-    # may change the parameter block (params, params_type, arrays); records its choices in layer.info
-    prepare: Callable[[Layer, str], None] | None = None
+                 "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "SPACE_TO_BATCH_ND",
+                 "BATCH_TO_SPACE_ND")
 
 
 VARIANTS: dict[str, list[KernelVariant]] = {
@@ -124,28 +62,58 @@ VARIANTS: dict[str, list[KernelVariant]] = {
     "RELU6": [KernelVariant("RELU6", "ts_clamp_s8")],
     "PAD": [KernelVariant("PAD", "ts_pad_s8")],
     "CONCATENATION": [KernelVariant("CONCATENATION", "ts_concat_s8")],
+    "SPACE_TO_BATCH_ND": [KernelVariant("SPACE_TO_BATCH_ND", "ts_space_to_batch_s8")],
+    "BATCH_TO_SPACE_ND": [KernelVariant("BATCH_TO_SPACE_ND", "ts_batch_to_space_s8")],
 }
 
 
-def optimized_variants() -> dict[str, list[KernelVariant]]:
-    """VARIANTS with the optimized families' variants (fastkernels.py) in front of the generic ones (imported
-    on first use: fastkernels builds on this module)."""
-    from tinyscene.aot.fastkernels import register
+PREFER = ("size", "speed")  # --prefer: size (default) keeps every weight once, int8; speed allows expanded copies
 
-    register(VARIANTS)
+
+def optimized_variants() -> dict[str, list[KernelVariant]]:
+    """VARIANTS with the optimized families' variants (fastkernels.py) in front of the generic ones."""
+    fastkernels.register(VARIANTS)
     return VARIANTS
 
 
-def choose_kernel(layer: Layer, family: str) -> KernelVariant:
+def _candidates(layer: Layer, family: str, prefer: str) -> list[KernelVariant]:
     optimized_variants()
     key = layer.info.get("variant_key", layer.op.kind)
-    for v in VARIANTS.get(key, []):
-        if family in v.families and v.applies(layer):
+    return [v for v in VARIANTS.get(key, [])
+            if family in v.families and (prefer == "speed" or not v.expands_weights) and v.applies(layer)]
+
+
+def choose_kernel(layer: Layer, family: str, prefer: str = "size") -> KernelVariant:
+    """The first variant of the table that applies, not counting those that need dead arena space."""
+    for v in _candidates(layer, family, prefer):
+        if not v.dead_space:
             return v
-    raise TsError(f"{layer.op.where()}: no '{family}' kernel for {key}")
+    raise TsError(f"{layer.op.where()}: no '{family}' kernel for {layer.info.get('variant_key', layer.op.kind)}")
 
 
-def apply_variant(layer: Layer, variant: KernelVariant, family: str) -> None:
+def dead_space_upgrades(layer: Layer, family: str, prefer: str) -> list[KernelVariant]:
+    """Variants ahead of the layer's first choice that need more scratch (fastest first): the compiler takes one
+    where its scratch fits in arena bytes free during the layer."""
+    out = []
+    for v in _candidates(layer, family, prefer):
+        if not v.dead_space:
+            break
+        out.append(v)
+    return out
+
+
+def lower_with(g: Graph, op: Op, k: int, family: str, variant: KernelVariant, setting: dict | None = None) -> Layer:
+    """Layer k of op with a given variant and setting (re-lowered: packing starts from TFLite's arrays)."""
+    layer = lower_op(g, op, k)
+    apply_variant(layer, variant, family, setting)
+    return layer
+
+
+def apply_variant(layer: Layer, variant: KernelVariant, family: str, setting: dict | None = None) -> None:
+    if setting:  # keys starting with "_" are the compiler's own choices (layer.info), the others C fields
+        layer.params.update({k: v for k, v in setting.items() if not k.startswith("_")})
+        layer.info.update({k: v for k, v in setting.items() if k.startswith("_")})
+        layer.info["setting"] = dict(setting)
     layer.variant = variant
     layer.function = variant.function
     layer.weight_layout = variant.weight_layout
@@ -299,78 +267,79 @@ def _requant_arrays(name: str, mult: np.ndarray, shift: np.ndarray) -> tuple[lis
 
 # ---- lowering of each op --------------------------------------------------------------------------
 
-def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
+@dataclass
+class _ConvParts:
+    """What CONV_2D and DEPTHWISE_CONV_2D lowering share: the geometry, the folded bias, the requantisation."""
+    x: object
+    y: object
+    wd: np.ndarray
+    params: dict
+    arrays: list
+    info: dict
+    macs_per_tap: int  # n oh ow cout
+
+
+def _conv_parts(g: Graph, op: Op, k: int, filt: tuple[int, int, int, int], cout: int, kh: int, kw: int,
+                wd: np.ndarray, w, x, scale_axis: int, per_channel_sums: np.ndarray) -> _ConvParts:
     name = f"tsm_l{k}"
-    x = _int8(op, _tensor(g, op, 0, "input"), "input")
-    w = _tensor(g, op, 1, "weights")
-    wd = _weights(op, w, 4)
     b = _tensor(g, op, 2, "bias", optional=True)
     y = _int8(op, g.t(op.outputs[0]), "output")
     n, h, wid, c = _dims4(op, x, "input")
-    cout, kh, kw, kc = (int(d) for d in w.shape)
-    if kc <= 0 or c % kc or cout % (c // kc):
-        raise TsError(f"{op.where()}: {c} input channels do not split into groups of {kc} for {cout} outputs")
     o = op.options
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
     oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
     _check_out(op, y, (n, oh, ow, cout))
     xq, yq = _in_quant(g, op, x), _out_quant(g, op)
-    scales = _channel_scales(op, w, cout, 0)
+    scales = _channel_scales(op, w, cout, scale_axis)
     mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(cout, -1).astype(np.int64).sum(1), xq.zp)
+    bias = _fold_bias(op, _bias(op, b, cout), per_channel_sums, xq.zp)
     lo, hi = _act(g, op)
     rq, rq_fields = _requant_arrays(name, mult, shift)
-    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(cout, kh, kw, kc), "weights"),
+    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(filt), "weights"),
               CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
-    params = {"input": (n, h, wid, c), "filter": (cout, kh, kw, kc), "output": (n, oh, ow, cout),
+    params = {"input": (n, h, wid, c), "filter": filt, "output": (n, oh, ow, cout),
               "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_top": pt, "pad_left": pl,
               "input_zero_point": xq.zp, "output_zero_point": yq.zp, "act_min": lo, "act_max": hi,
               "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"), "requant": rq_fields}
-    groups = c // kc
-    return Layer(k, op, "ts_conv_params_t", params, arrays, [x.index], [y.index], "unary",
-                 macs=n * oh * ow * cout * kh * kw * kc, scratch_bytes=kh * kw * kc,
-                 info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "groups": groups, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+    info = {"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
+            "model_weight_bytes": wd.size + 4 * cout, "per_channel": bool(scales.size > 1), "act": [lo, hi]}
+    return _ConvParts(x, y, wd, params, arrays, info, n * oh * ow * cout)
+
+
+def _conv_inputs(g: Graph, op: Op) -> tuple[Tensor, Tensor, np.ndarray, int]:
+    """Input, weights tensor, weights (4-D int8) and input channels of a convolution."""
+    x = _int8(op, _tensor(g, op, 0, "input"), "input")
+    w = _tensor(g, op, 1, "weights")
+    return x, w, _weights(op, w, 4), _dims4(op, x, "input")[3]
+
+
+def _lower_conv(g: Graph, op: Op, k: int) -> Layer:
+    x, w, wd, c = _conv_inputs(g, op)
+    cout, kh, kw, kc = (int(d) for d in w.shape)
+    if kc <= 0 or c % kc or cout % (c // kc):
+        raise TsError(f"{op.where()}: {c} input channels do not split into groups of {kc} for {cout} outputs")
+    cp = _conv_parts(g, op, k, (cout, kh, kw, kc), cout, kh, kw, wd, w, x, 0,
+                     wd.reshape(cout, -1).astype(np.int64).sum(1))
+    return Layer(k, op, "ts_conv_params_t", cp.params, cp.arrays, [x.index], [cp.y.index], "unary",
+                 macs=cp.macs_per_tap * kh * kw * kc, scratch_bytes=kh * kw * kc,
+                 info={**cp.info, "groups": c // kc})
 
 
 def _lower_depthwise(g: Graph, op: Op, k: int) -> Layer:
-    name = f"tsm_l{k}"
-    x = _int8(op, _tensor(g, op, 0, "input"), "input")
-    w = _tensor(g, op, 1, "weights")
-    wd = _weights(op, w, 4)
-    b = _tensor(g, op, 2, "bias", optional=True)
-    y = _int8(op, g.t(op.outputs[0]), "output")
-    n, h, wid, c = _dims4(op, x, "input")
+    x, w, wd, c = _conv_inputs(g, op)
     one, kh, kw, cout = (int(d) for d in w.shape)
     if one != 1 or cout % c:
         raise TsError(f"{op.where()}: weights {list(w.shape)} do not fit {c} input channels")
     m = cout // c
-    o = op.options
-    if int(o.get("depth_multiplier", m) or m) != m:
-        raise TsError(f"{op.where()}: depth_multiplier {o.get('depth_multiplier')} does not match the shapes "
-                      f"({c} -> {cout} channels)")
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    oh, pt, ow, pl = _spatial(op, h, wid, kh, kw, sh, sw, dh, dw, y)
-    _check_out(op, y, (n, oh, ow, cout))
-    xq, yq = _in_quant(g, op, x), _out_quant(g, op)
-    scales = _channel_scales(op, w, cout, 3)
-    mult, shift = Q.conv_multipliers(xq.s, scales, yq.s, cout)
-    bias = _fold_bias(op, _bias(op, b, cout), wd.reshape(-1, cout).astype(np.int64).sum(0), xq.zp)
-    lo, hi = _act(g, op)
-    rq, rq_fields = _requant_arrays(name, mult, shift)
-    arrays = [CArray(f"{name}_w", "int8_t", wd.reshape(1, kh, kw, cout), "weights"),
-              CArray(f"{name}_bias", "int32_t", bias, "bias"), *rq]
-    params = {"input": (n, h, wid, c), "filter": (1, kh, kw, cout), "output": (n, oh, ow, cout),
-              "depth_multiplier": m, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
-              "pad_top": pt, "pad_left": pl, "input_zero_point": xq.zp, "output_zero_point": yq.zp,
-              "act_min": lo, "act_max": hi, "weights": Ref(f"{name}_w"), "bias": Ref(f"{name}_bias"),
-              "requant": rq_fields}
-    return Layer(k, op, "ts_depthwise_conv_params_t", params, arrays, [x.index], [y.index], "unary",
-                 macs=n * oh * ow * cout * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
-                 info={"kernel": [kh, kw], "stride": [sh, sw], "dilation": [dh, dw], "pad": [pt, pl],
-                       "depth_multiplier": m, "per_channel": bool(scales.size > 1), "act": [lo, hi]})
+    if int(op.options.get("depth_multiplier", m) or m) != m:
+        raise TsError(f"{op.where()}: depth_multiplier {op.options.get('depth_multiplier')} does not match the "
+                      f"shapes ({c} -> {cout} channels)")
+    cp = _conv_parts(g, op, k, (1, kh, kw, cout), cout, kh, kw, wd, w, x, 3,
+                     wd.reshape(-1, cout).astype(np.int64).sum(0))
+    return Layer(k, op, "ts_depthwise_conv_params_t", {**cp.params, "depth_multiplier": m}, cp.arrays, [x.index],
+                 [cp.y.index], "unary", macs=cp.macs_per_tap * kh * kw, scratch_bytes=8 * kh * kw + ((c + 7) & ~7),
+                 info={**cp.info, "depth_multiplier": m})
 
 
 def _lower_fc(g: Graph, op: Op, k: int) -> Layer:
@@ -406,7 +375,7 @@ def _lower_fc(g: Graph, op: Op, k: int) -> Layer:
               "bias": Ref(f"{name}_bias"), "requant": rq_fields}
     return Layer(k, op, "ts_fully_connected_params_t", params, arrays, [x.index], [y.index], "unary",
                  macs=batches * out_d * depth,
-                 info={"units": out_d, "depth": depth, "batches": batches, "per_channel": bool(scales.size > 1),
+                 info={"units": out_d, "depth": depth, "batches": batches, "model_weight_bytes": wd.size + 4 * out_d, "per_channel": bool(scales.size > 1),
                        "act": [lo, hi]})
 
 
@@ -629,12 +598,80 @@ def _lower_concat(g: Graph, op: Op, k: int) -> Layer:
                  [x.index for x in xs], [y.index], "nary", info={"axis": axis, "inputs": len(xs)})
 
 
+def _block_op(g: Graph, op: Op) -> tuple[Tensor, Tensor, list[int], list[int], tuple, tuple]:
+    """Input, output, block shape, paddings or crops (4 values), input and output as NHWC of SPACE_TO_BATCH_ND /
+    BATCH_TO_SPACE_ND (same quantisation and channels checked)."""
+    x = _int8(op, _tensor(g, op, 0, "input"), "input")
+    y = _int8(op, g.t(op.outputs[0]), "output")
+    if len(x.shape) not in (3, 4) or len(y.shape) != len(x.shape):
+        raise TsError(f"{op.where()}: input {list(x.shape)} / output {list(y.shape)} must be 3-D or 4-D (as TFLM)")
+    vals = []
+    for pos, role in ((1, "block shape"), (2, "paddings" if op.kind == "SPACE_TO_BATCH_ND" else "crops")):
+        t = _tensor(g, op, pos, role)
+        if t.data is None:
+            raise TsError(f"{op.where()}: the {role} are not constant")
+        vals.append([int(v) for v in t.data.reshape(-1)])
+    block, pads = vals
+    four = len(x.shape) == 4
+    if len(block) != (2 if four else 1) or len(pads) != 2 * len(block) or min(block) < 1 or min(pads) < 0:
+        raise TsError(f"{op.where()}: block shape {block} / {pads} do not fit a {len(x.shape)}-D tensor")
+    if not four:
+        block, pads = [block[0], 1], [pads[0], pads[1], 0, 0]
+    if float(x.quant.s) != float(y.quant.s) or x.quant.zp != y.quant.zp:
+        raise TsError(f"{op.where()}: input and output are quantised differently")
+    xs, ys = _nhwc(x.shape), _nhwc(y.shape)
+    if ys[3] != xs[3]:
+        raise TsError(f"{op.where()}: output {list(y.shape)} does not keep the {xs[3]} channels")
+    return x, y, block, pads, xs, ys
+
+
+def _nhwc(shape) -> tuple[int, int, int, int]:
+    s = [int(d) for d in shape]
+    return (s[0], s[1], 1, s[2]) if len(s) == 3 else tuple(s)  # type: ignore[return-value]
+
+
+def _lower_space_to_batch(g: Graph, op: Op, k: int) -> Layer:
+    x, y, block, pads, xs, ys = _block_op(g, op)
+    # TFLM never sets the pad value of its SPACE_TO_BATCH_ND (an uninitialised persistent buffer: 0 in a fresh
+    # arena); TFLite pads with the zero point. tflite_micro is the oracle here.
+    params = {"input": xs, "output": ys, "block_h": block[0], "block_w": block[1], "pad_top": pads[0],
+              "pad_left": pads[2], "pad_value": 0}
+    return Layer(k, op, "ts_space_to_batch_params_t", params, [], [x.index], [y.index], "unary",
+                 info={"block": block, "paddings": pads, "pad_value": 0,
+                       "phases_written": ys[0] // xs[0] if xs[0] else 0})
+
+
+def _lower_batch_to_space(g: Graph, op: Op, k: int) -> Layer:
+    x, y, block, crops, xs, ys = _block_op(g, op)
+    fills = op.options.get("tflm_fills", [])
+    sources: list[int] = []
+    table = []
+    for f in fills:
+        if f.src >= 0:
+            if f.src not in sources:
+                sources.append(f.src)
+            table.append((f.dst, f.length, 1 + sources.index(f.src), f.src_offset))
+        else:
+            table.append((f.dst, f.length, 0, 0))
+    name = f"tsm_l{k}"
+    arrays = [CArray(f"{name}_fills", "int32_t", np.array(table, dtype=np.int32).reshape(-1), "table")] \
+        if table else []
+    params = {"input": xs, "output": ys, "block_h": block[0], "block_w": block[1], "crop_top": crops[0],
+              "crop_left": crops[2], "num_fills": len(table),
+              "fills": Ref(f"(const ts_fill_t *){name}_fills") if table else 0}
+    return Layer(k, op, "ts_batch_to_space_params_t", params, arrays, [x.index] + sources, [y.index], "nary",
+                 info={"block": block, "crops": crops, "tflm_fills": len(table),
+                       "unwritten_bytes": sum(f.length for f in fills),
+                       "undefined_bytes": sum(f.length for f in fills if f.src < 0)})
+
+
 LOWER: dict[str, Callable[[Graph, Op, int], Layer]] = {
     "CONV_2D": _lower_conv, "DEPTHWISE_CONV_2D": _lower_depthwise, "FULLY_CONNECTED": _lower_fc,
     "ADD": _lower_binary, "MUL": _lower_binary, "MAX_POOL_2D": _lower_pool, "AVERAGE_POOL_2D": _lower_pool,
     "MEAN": _lower_mean, "SOFTMAX": _lower_softmax, "LOGISTIC": _lower_sigmoid, "TANH": _lower_sigmoid,
     "QUANTIZE": _lower_quantize, "DEQUANTIZE": _lower_dequantize, "RELU": _lower_relu, "RELU6": _lower_relu,
     "PAD": _lower_pad, "PADV2": _lower_pad, "CONCATENATION": _lower_concat,
+    "SPACE_TO_BATCH_ND": _lower_space_to_batch, "BATCH_TO_SPACE_ND": _lower_batch_to_space,
 }
 
 
@@ -651,13 +688,18 @@ def lower_op(g: Graph, op: Op, k: int) -> Layer:
         raise TsError(f"{op.where()}: {e}") from None
 
 
-def lower_graph(g: Graph, family: str) -> list[Layer]:
+def lower_graph(g: Graph, family: str, prefer: str = "size", no_expand: frozenset[int] = frozenset()) -> list[Layer]:
+    """Layers with their kernels; `no_expand`: op indices kept on a variant that stores weights once even with
+    prefer='speed' (the board's flash did not allow the expanded copy)."""
+    if prefer not in PREFER:
+        raise TsError(f"--prefer {prefer}: expected one of {', '.join(PREFER)}")
     layers = []
     for op in g.ops:
         if op.kind == "VIEW":
             continue
         layer = lower_op(g, op, len(layers))
-        apply_variant(layer, choose_kernel(layer, family), family)
+        v = choose_kernel(layer, family, "size" if op.index in no_expand else prefer)
+        apply_variant(layer, v, family, v.settings(layer)[-1] if v.settings else None)  # the smallest scratch
         layers.append(layer)
     return layers
 

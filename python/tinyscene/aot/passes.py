@@ -8,15 +8,18 @@
 - fuse_activations: a standalone RELU / RELU6 that is the only consumer of a CONV_2D, DEPTHWISE_CONV_2D,
   FULLY_CONNECTED, ADD, MUL or pooling output is merged into that op's output clamp.
 - fuse_space_to_batch: SPACE_TO_BATCH_ND -> CONV_2D / DEPTHWISE_CONV_2D (VALID, stride 1) -> BATCH_TO_SPACE_ND,
-  the converter's form of a dilated convolution with SAME padding, becomes one dilated convolution with
-  explicit padding. The padded border holds the input zero point, as TFLite's SPACE_TO_BATCH_ND writes it.
-  (TFLM's SPACE_TO_BATCH_ND never sets its pad value and pads with 0 instead, so tflite_micro differs from
-  TFLite on such models; tinyscene follows TFLite there.)
+  the converter's form of a dilated convolution, becomes one dilated convolution with explicit padding where
+  that is what TFLM computes (see its docstring: with the converter's batch-1 shapes TFLM computes something
+  else, which the compiler reproduces op by op, aot/tflm_arena.py).
 - fuse_pad: PAD / PADV2 of the height and width only, with the pad value equal to the zero point, whose only
   reader is a CONV_2D / DEPTHWISE_CONV_2D, becomes that convolution's explicit padding: the padded border
   holds the zero point, exactly what a convolution's own padding means, so the bytes are the same. The
   converter writes this pair for PyTorch's symmetric padding (a 5x5/2 conv with padding 2 is not SAME);
   the padded copy of the input (a full-size buffer, and on a 2-channel input one tiny row per pixel) is gone.
+- depthwise_one_channel_as_conv: a DEPTHWISE_CONV_2D on a one-channel input (depth multiplier = output channels,
+  e.g. TFLM's micro_speech stem, 10x8 stride 2 on a spectrogram) is a CONV_2D whose filter is the depthwise
+  filter with its channel axis in front: the same sums, biases and per-channel requantisation, so the
+  convolution kernels (and their fast paths for few input channels and large kernels) take it.
 - remove_dead: ops whose outputs nobody reads.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 
 from tinyscene.aot import quant as Q
 from tinyscene.errors import TsError
-from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Op
+from tinyscene.tflite.graph import NUMPY_DTYPES, Graph, Op, Quant, Tensor
 
 VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 FUSABLE_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "MAX_POOL_2D",
@@ -36,6 +39,7 @@ def run_passes(g: Graph) -> Graph:
     fold_constants(g)
     fuse_space_to_batch(g)
     fuse_pad(g)
+    depthwise_one_channel_as_conv(g)
     make_views(g)
     fuse_activations(g)
     remove_dead(g)
@@ -139,12 +143,18 @@ def _const_ints(g: Graph, tid: int) -> list[int] | None:
 
 
 def fuse_space_to_batch(g: Graph) -> None:
+    """SPACE_TO_BATCH_ND -> conv (VALID, stride 1) -> BATCH_TO_SPACE_ND becomes one dilated convolution where that
+    is what TFLM computes: the intermediate tensors' static shapes hold every block phase (TFLM does not resize
+    tensors: with batch 1 there, as the converter writes a model of unknown batch, TFLM computes the first phase
+    only, and the three ops are lowered as TFLM runs them), and the padded border is not read or the zero point
+    is 0 (TFLM's SPACE_TO_BATCH_ND pads with 0, TFLite's with the zero point; the convolution kernels' padding
+    is the zero point)."""
     removed = set()
     for b2s in [op for op in g.ops if op.kind == "BATCH_TO_SPACE_ND"]:
         z = b2s.inputs[0]
         conv = g.producer(z)
         if conv is None or conv.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D") or len(g.consumers(z)) != 1 \
-                or z in g.outputs:
+                or z in g.outputs or len(b2s.inputs) != 3:
             continue
         o = conv.options
         if int(o.get("padding", 0)) != 1 or int(o.get("stride_h", 1)) != 1 or int(o.get("stride_w", 1)) != 1 \
@@ -152,19 +162,31 @@ def fuse_space_to_batch(g: Graph) -> None:
             continue
         s = conv.inputs[0]
         s2b = g.producer(s)
-        if s2b is None or s2b.kind != "SPACE_TO_BATCH_ND":
+        if s2b is None or s2b.kind != "SPACE_TO_BATCH_ND" or len(g.consumers(s)) != 1 or s in g.outputs:
             continue
         x = s2b.inputs[0]
         block, block2 = _const_ints(g, s2b.inputs[1]), _const_ints(g, b2s.inputs[1])
         pads, crops = _const_ints(g, s2b.inputs[2]), _const_ints(g, b2s.inputs[2])
         if None in (block, block2, pads, crops) or block != block2 or len(block) != 2 or len(pads) != 4 \
-                or len(crops) != 4 or len(g.t(x).shape) != 4 or g.t(x).shape[0] != 1:
+                or len(crops) != 4 or len(g.t(x).shape) != 4:
             continue
+        y = b2s.outputs[0]
+        n, h, w = (int(d) for d in g.t(x).shape[:3])
+        phases = block[0] * block[1]
+        if g.t(s).shape[0] != n * phases or g.t(z).shape[0] != n * phases or g.t(y).shape[0] != n:
+            continue  # TFLM computes only the phases the static shapes hold
         sq, xq = g.t(s).quant, g.t(x).quant
         if sq is None or xq is None or float(sq.s) != float(xq.s) or sq.zp != xq.zp:
             continue
         pad_top, pad_left = pads[0] - crops[0], pads[2] - crops[2]
-        y = b2s.outputs[0]
+        kh, kw = (int(d) for d in g.t(conv.inputs[1]).shape[1:3])
+        oh, ow = int(g.t(y).shape[1]), int(g.t(y).shape[2])
+        last_row = oh - 1 + (kh - 1) * block[0] - pad_top
+        last_col = ow - 1 + (kw - 1) * block[1] - pad_left
+        if pad_top < 0 or pad_left < 0:
+            continue
+        if xq.zp != 0 and (pad_top > 0 or pad_left > 0 or last_row >= h or last_col >= w):
+            continue  # TFLM's border is 0, not the zero point
         conv.inputs = [x] + conv.inputs[1:]
         conv.outputs = [y]
         conv.options = dict(o, dilation_h_factor=block[0], dilation_w_factor=block[1],
@@ -215,6 +237,27 @@ def fuse_pad(g: Graph) -> None:
         conv.fused.append(pad.index)
         removed.add(id(pad))
     g.ops = [op for op in g.ops if id(op) not in removed]
+
+
+# ---- one-channel depthwise ------------------------------------------------------------------------
+
+def depthwise_one_channel_as_conv(g: Graph) -> None:
+    for op in g.ops:
+        if op.kind != "DEPTHWISE_CONV_2D" or len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0:
+            continue
+        x, w = g.t(op.inputs[0]), g.t(op.inputs[1])
+        if len(x.shape) != 4 or x.shape[3] != 1 or w.data is None or len(w.shape) != 4 or w.shape[0] != 1 \
+                or w.quant is None or (w.quant.per_channel and w.quant.axis != 3):
+            continue
+        tid = max(g.tensors, default=-1) + 1
+        q = Quant(scale=w.quant.scale, zero_point=w.quant.zero_point, axis=0)
+        data = np.ascontiguousarray(w.data.transpose(3, 1, 2, 0))  # 1HWC -> OHWI with I = 1
+        g.tensors[tid] = Tensor(index=tid, name=f"{w.name} (as a CONV_2D filter)", shape=tuple(data.shape),
+                                dtype=w.dtype, quant=q, data=data)
+        op.kind = "CONV_2D"
+        op.inputs = [op.inputs[0], tid] + op.inputs[2:]
+        op.options = {k: v for k, v in op.options.items() if k != "depth_multiplier"}
+        op.options["from_depthwise"] = True
 
 
 # ---- views ---------------------------------------------------------------------------------------

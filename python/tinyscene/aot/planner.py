@@ -1,7 +1,8 @@
 """Static memory plan: every non-constant tensor (and every kernel's scratch) gets an offset in ONE arena.
 
-Buffers: tensors that share bytes are grouped first (a VIEW's output is its input; an element-wise op may
-write its output over an input that dies at that op, when the kernel allows it). A buffer is live from the
+Buffers: tensors that share bytes are grouped first (a VIEW's output is its input; an element-wise op, and
+the optimized kernels that say so (1x1 and depthwise convolutions that read each input byte before writing
+over it), may write their output over an input that dies at that op, from its first byte). A buffer is live from the
 layer that writes it (graph inputs: before the first layer) to the last layer that reads it (graph
 outputs: after the last layer); a scratch buffer only during its layer. Two buffers whose lifetimes
 overlap never overlap in memory.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyscene.aot.kernels import Layer
+from tinyscene.aot.layer import Layer
 from tinyscene.tflite.graph import Graph
 
 ALIGN = 4  # word alignment: int32 scratch, LDR on Armv7E-M, VLDRW on MVE
@@ -152,8 +153,8 @@ def plan_memory(g: Graph, layers: list[Layer], *, inplace: bool = True) -> Plan:
                     continue  # the output's bytes are already shared with something live before
                 if any(uf.find(t) == rs for t in L.inputs if t != src):
                     continue  # the same bytes are also another operand
-                if g.t(src).nbytes != g.t(dst).nbytes:
-                    continue
+                if g.t(dst).nbytes > g.t(src).nbytes:
+                    continue  # the output must fit in the input's bytes (it starts where the input starts)
                 uf.union(src, dst)
 
     life = lifetimes()

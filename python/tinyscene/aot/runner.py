@@ -13,6 +13,7 @@ from tinyscene.target.apps import get_app
 from tinyscene.target.boards import Board
 from tinyscene.target.build import build_firmware
 from tinyscene.target.image import host_image_bytes, symbols_bytes
+from tinyscene.target.imagemap import runtime_flash_of
 from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.target.qemu import run_firmware
 from tinyscene.util.atomic import save_npy, write_json
@@ -93,10 +94,11 @@ def split_outputs(outputs_raw: list[bytes], out_specs: list) -> list:
     return outputs
 
 
-def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str,
-                         poison_arena: bool = False):
+def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path, command: str, prefer: str = "size",
+                         poison_arena: bool = False, arena_budget: int | None = None):
     gen = workdir / "gen"
-    comp = compile_model(model, gen, board=board, kernels=kernels, command=command)
+    comp = compile_model(model, gen, board=board, kernels=kernels, command=command, prefer=prefer,
+                         arena_budget=arena_budget)
     elf = workdir / ("model" if board.is_host else "model.elf")
     # model.c only needs the public headers (ts/model.h): no include folder per model, so the kernels and
     # the runtime stay in the object cache and only model.c compiles for a new model
@@ -108,12 +110,15 @@ def build_model_firmware(model: Path, board: Board, kernels: str, workdir: Path,
 def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernels: str = "auto",
         workdir: Path, dump_layers: Path | None = None, timeout: float = 300.0,
         command: str | None = None, poison_arena: bool = False,
-        profile_layers: bool = False) -> tuple[list, ModelRunReport]:
+        profile_layers: bool = False, prefer: str = "size",
+        arena_budget: int | None = None) -> tuple[list, ModelRunReport]:
     """See tinyscene.target.modelrun. Returns one output per input (an array, or a list of arrays for a
     model with several outputs) and the report. With dump_layers, writes layer_<k>.npy (every invoke
     stacked on a leading axis) and layers.json there. poison_arena (tests): the firmware overwrites every
     arena byte that holds no live tensor before and after each layer. profile_layers: per-layer counts in
-    report.per_layer (the layer hook adds a few instructions per layer to the invoke's count)."""
+    report.per_layer (the layer hook adds a few instructions per layer to the invoke's count). prefer:
+    'size' (every weight once, int8) or 'speed' (expanded weight copies where the board's flash allows).
+    arena_budget: the arena the compiler's faster variants may fill (see aot.compiler.compile_graph)."""
 
     if runtime != "aot":
         raise TsError(f"tinyscene.aot.runner runs the 'aot' runtime, not '{runtime}'")
@@ -122,7 +127,7 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = command or f"tinyscene run --model {Path(model).name} --board {board.name} --runtime aot --kernels {kernels}"
-    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd, poison_arena)
+    comp, build = build_model_firmware(Path(model), board, kernels, workdir, cmd, prefer, poison_arena, arena_budget)
     g = comp.graph
     rows = prepare_inputs(g, inputs)
 
@@ -199,6 +204,8 @@ def run(model: Path, board: Board, inputs: list, *, runtime: str = "aot", kernel
                     if profile_layers and dump_layers is None and board.counter.unit != "none" else None}
                    for L in comp.layers],
         extra={"arena_lower_bound_bytes": comp.plan.lower_bound_bytes, "layers": len(comp.layers),
+               "prefer": comp.prefer, **{f"flash_{k}": v for k, v in comp.flash_breakdown().items()},
+               "flash_runtime_image_bytes": runtime_flash_of(build.elf, board),
                "ticks": ticks, "counter_unit": board.counter.unit, "elf": str(build.elf),
                "generated": str(comp.out_dir)},
     )

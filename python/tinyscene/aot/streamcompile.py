@@ -203,7 +203,8 @@ def emit_stream(comp: StreamCompiled, out_dir: str | Path, command: str, *, aren
     if arena_section is not None:
         comp.arena_section = arena_section or None
     out = Path(out_dir)
-    c, h = write_stream_c(comp.graph, comp.sched, comp.slayers, comp.post, comp.plan, command, comp.arena_section)
+    c, h = write_stream_c(comp.graph, comp.sched, comp.slayers, comp.post, comp.plan, command, comp.arena_section,
+                          comp.family)
     files = {out / MODEL_H: h, out / MODEL_C: c}
     if report:
         files[out / REPORT] = json.dumps(comp.report(), indent=1, default=_jsonable) + "\n"

@@ -14,7 +14,8 @@ past the rows written and every byte of the shared region that holds nothing liv
 overwritten with a pattern."""
 from __future__ import annotations
 
-from tinyscene.aot.cwriter import CTYPE, _array, _banner, _tensor_desc, _value, arena_code, poison_code
+from tinyscene.aot.cwriter import (CTYPE, FAMILY_HEADERS, _array, _banner, _tensor_desc, _value, arena_code,
+                                   poison_code)
 from tinyscene.tflite.graph import Graph
 from tinyscene.aot.kernels import CArray, Layer
 from tinyscene.aot.streamlower import SLayer, StreamPlan
@@ -74,7 +75,7 @@ def _ring_write(sched: Schedule, ring: Ring, rid: int, off: int) -> list[str]:
 
 
 def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[Layer], plan: StreamPlan,
-                   command: str, arena_section: str | None) -> tuple[str, str]:
+                   command: str, arena_section: str | None, family: str = "reference") -> tuple[str, str]:
     """-> (model_stream.c, model_stream.h)."""
     banner = _banner(command, g)
     rids = _ring_ids(sched)
@@ -97,7 +98,8 @@ def write_stream_c(g: Graph, sched: Schedule, slayers: list[SLayer], post: list[
         h.append(f"/* output {k}: {g.t(tid).describe()} */")
     h += ["", "#endif /* TS_MODEL_STREAM_H */", ""]
 
-    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "", '#include "ts/model.h"', "",
+    c = [banner, "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "", '#include "ts/model.h"',
+         *([f'#include "{FAMILY_HEADERS[family]}"'] if family in FAMILY_HEADERS else []), "",
          f"const uint32_t ts_model_arena_bytes = {plan.arena_bytes}u;",
          f"const int32_t ts_model_num_inputs = {len(g.inputs)};",
          f"const int32_t ts_model_num_outputs = {len(g.outputs)};",

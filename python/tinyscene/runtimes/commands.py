@@ -66,14 +66,16 @@ def _run(args: argparse.Namespace) -> int:
                 outs, report = stream_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
                                           dump_layers=dump, timeout=args.timeout, stream_axis=args.stream_axis,
                                           profile_layers=args.profile_layers)
-            elif args.profile_layers:  # an option of the aot runtimes only: straight to its runner
+            elif args.profile_layers or args.prefer != "size":  # options of the aot runtime: straight to its runner
                 if args.runtime != "aot":
-                    raise TsError("--profile-layers: only with --runtime aot or aot-stream")
+                    raise TsError("--profile-layers and --prefer: only with --runtime aot (--profile-layers also "
+                                  "aot-stream)")
                 from tinyscene.aot.runner import run as aot_run
                 from tinyscene.target.boards import load_board
 
                 outs, report = aot_run(model, load_board(args.board), inputs, kernels=args.kernels, workdir=wd,
-                                       dump_layers=dump, timeout=args.timeout, profile_layers=True)
+                                       dump_layers=dump, timeout=args.timeout, profile_layers=args.profile_layers,
+                                       prefer=args.prefer)
             else:
                 outs, report = run_model(model, args.board, inputs, runtime=args.runtime, kernels=args.kernels,
                                          workdir=wd, dump_layers=dump, timeout=args.timeout)
@@ -94,11 +96,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from tinyscene.runtimes.bench import bench
+    import sys
 
-    bench([Path(m) for m in args.model], _csv(args.boards), _csv(args.runtimes),
-          out=Path(args.out) if args.out else None, per_layer=args.per_layer, seed=args.seed,
-          timeout=args.timeout)
+    from tinyscene.runtimes.bench import BenchFailure, bench, parse_fail_on
+
+    limits = parse_fail_on(args.fail_on)  # a malformed spec stops before any build
+    try:
+        bench([Path(m) for m in args.model], _csv(args.boards), _csv(args.runtimes),
+              out=Path(args.out) if args.out else None, per_layer=args.per_layer, seed=args.seed,
+              timeout=args.timeout, fail_on=limits)
+    except BenchFailure as e:
+        lines = str(e).splitlines()
+        for line in lines:
+            print(f"tinyscene bench: FAIL: {line}", file=sys.stderr)
+        print(f"tinyscene bench: {len(lines)} failure(s)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -114,6 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="aot-stream: tinyscene's compiler, streamed (the input fed row by row along --stream-axis)")
     p.add_argument("--stream-axis", default="W", choices=("H", "W"), help="the streamed axis of --runtime aot-stream")
     p.add_argument("--kernels", default="auto", choices=("auto", "reference"))
+    p.add_argument("--prefer", default="size", choices=("size", "speed"),
+                   help="aot: size (default) stores every weight once, int8; speed adds expanded weight copies "
+                        "(Winograd's int16 transformed weights) where the board's flash allows")
     p.add_argument("--dump-layers", help="folder: every layer's output tensor (layer_NNN.npy + layers.json)")
     p.add_argument("--profile-layers", action="store_true",
                    help="per-layer instruction counts in the report (aot, aot-stream; adds a few instructions per "
@@ -122,10 +137,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the firmware counts as hung")
     p.set_defaults(func=_run)
 
-    q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, arena, flash",
+    q = sub.add_parser("bench", help="runtimes side by side: instructions, per MAC, flash, arena",
                        description="Runs each model on each board with each runtime (same input), and writes one "
                                    "table (markdown + CSV) and one plot: instructions per invoke and per MAC, "
-                                   "arena bytes, flash bytes (runtime code and model), ratio to tflm.")
+                                   "flash image, code + tables beyond the weights, arena bytes, each beside its "
+                                   "ratio to tflm (TFLM + CMSIS-NN); exit 1 on an output that is not bit-exact "
+                                   "or a --fail-on limit missed.")
     q.add_argument("--model", nargs="+", required=True, metavar="M.tflite", help="int8 .tflite model(s)")
     q.add_argument("--boards", required=True, metavar="B,...", help="comma-separated boards")
     q.add_argument("--runtimes", default="aot,tflm,tflm-ref", metavar="R,...",
@@ -134,4 +151,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", metavar="DIR", help="folder for bench.md, bench.csv, bench.png (default build/bench)")
     q.add_argument("--seed", type=int, default=0, help="seed of the random int8 input (default 0)")
     q.add_argument("--timeout", type=float, default=600.0, help="seconds per firmware run (default 600)")
+    q.add_argument("--fail-on", metavar="KEY=LIMIT,...",
+                   help="exit 1 when a runtime's ratio to tflm on the same model and board is above LIMIT: ratio "
+                        "(instructions), flash (image), code (code + tables beyond the weights), arena; e.g. "
+                        "ratio=0.8,flash=1.0,arena=1.0. Outputs that are not bit-exact always exit 1")
     q.set_defaults(func=cmd_bench)

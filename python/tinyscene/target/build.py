@@ -108,7 +108,8 @@ def build_firmware(board: Board, app: App, out: Path, *, extra_sources=(), inclu
                    extra_objects=(), link_flags=(), linker: str | None = None) -> BuildResult:
     """Compile and link `app` for `board` into `out` (an ELF, or a host executable)."""
     cc = _require_tool(HOST_CC if board.is_host else ARM_GCC)
-    incs = [FIRMWARE_DIR / "include", BOARDS_DIR / "common", *map(Path, include_dirs)]
+    # src/nn: the optimized kernel families' private headers, for the model code the compiler generates
+    incs = [FIRMWARE_DIR / "include", FIRMWARE_DIR / "src" / "nn", BOARDS_DIR / "common", *map(Path, include_dirs)]
     sources = [app.main_source]
     for g in app.groups:
         sources += group_sources(g, kernel_family)

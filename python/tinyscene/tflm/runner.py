@@ -22,6 +22,7 @@ from tinyscene.target.apps import App
 from tinyscene.target.boards import Board
 from tinyscene.target.build import build_firmware
 from tinyscene.target.image import host_image_bytes
+from tinyscene.target.imagemap import runtime_flash_of
 from tinyscene.target.modelrun import ModelRunReport, ticks_to_count
 from tinyscene.target.qemu import run_firmware
 from tinyscene.tflite.arena import tflm_arena_bytes
@@ -250,6 +251,7 @@ def run(model: Path, board: Board, inputs: list[np.ndarray], *, runtime: str, ke
         instructions_per_input=per_input,
         extra={"arena_capacity": facts.get("arena_capacity"), "interpreter_arena_bytes": interp_arena,
                "cpu_kind": lib.kind.label, "library": str(lib.dir), "elf": str(fw.elf),
+               "flash_runtime_image_bytes": runtime_flash_of(fw.elf, board),
                "counter_unit": board.counter.unit},
     )
     if per_layer:

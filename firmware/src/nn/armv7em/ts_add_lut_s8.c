@@ -1,21 +1,21 @@
 /* ADD, int8, through lookup tables (same numerics as the reference ts_add_s8, bit-exact): each input's
  * shift by 20 bits and rescaling to twice the larger input scale only depends on its int8 value, so the
  * compiler tabulates both (256 int32 each, doubled for SMMLAR); per element there remain two table loads, an
- * add and one fast requantisation (ts/nn_armv7em.h). */
+ * add and one fast requantisation (armv7em/ts_armv7em.h). */
 #include "../ts_nn_broadcast.h"
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-TS_A7_ALWAYS_INLINE int8_t add1(const int32_t *t1, const int32_t *t2, int32_t m, int32_t r, int32_t e, int8_t x,
+TS_ARMV7EM_ALWAYS_INLINE int8_t add1(const int32_t *t1, const int32_t *t2, int32_t m, int32_t r, int32_t e, int8_t x,
                                 int8_t y, int clamp, int32_t lo, int32_t hi)
 {
     const int32_t sum = t1[(uint8_t)x] + t2[(uint8_t)y]; /* 2 x the sum at twice the larger input scale */
-    int32_t v = ts_a7_rq(sum, m, r, e);
+    int32_t v = ts_armv7em_rq(sum, m, r, e);
     if (clamp) v = ts_clamp_i32(v, lo, hi);
     return (int8_t)v;
 }
 
-TS_A7_ALWAYS_INLINE void add_flat(const ts_add_lut_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out,
+TS_ARMV7EM_ALWAYS_INLINE void add_flat(const ts_add_lut_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out,
                                   int32_t n, int clamp)
 {
     const int32_t *t1 = p->table1, *t2 = p->table2;

@@ -1,62 +1,12 @@
-/* CONV_2D with a 1x1 filter (no padding, any stride, one group), int8, Armv7E-M DSP: no im2col.
- *
- * Two output pixels at a time: their input pixels (in_c int8 each) are widened side by side into the
- * interleaved 2-pixel column, then every pair of output channels is one 2x2 SMLAD block and the
- * requantisation of its four results (see ts_conv_s8 for the weight layout, which is the same with k =
- * in_c). Scratch: the 2-pixel column, 16 ceil(in_c / 4) bytes. */
+/* CONV_2D with a 1x1 filter (no padding, any stride, one group), int8, Armv7E-M DSP: no im2col; the weights
+ * read int8 from flash (armv7em/ts_armv7em_conv_1x1.c; ts_conv_1x1_widened_s8 widens them once per call). */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p)
-{
-    return 16 * ((p->input.c + 3) >> 2);
-}
-
-TS_A7_ALWAYS_INLINE void conv_1x1(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                                  const int mode)
-{
-    const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
-    const int32_t out_h = p->output.h, out_w = p->output.w, out_c = p->output.c;
-    const int32_t n4 = (in_c + 3) >> 2;
-    const int32_t npix = p->input.n * out_h * out_w;
-    const int contiguous = p->stride_h == 1 && p->stride_w == 1;
-    int32_t *col = (int32_t *)scratch;
-    const int32_t *w = (const int32_t *)(const void *)p->weights;
-    const size_t step_x = (size_t)p->stride_w * in_c, step_y = (size_t)p->stride_h * in_w * in_c;
-    const size_t step_b = (size_t)in_h * in_w * in_c;
-    const int8_t *row = input, *src = input; /* the next pixel: its input row (of strides) and itself */
-    int32_t b = 0, oy = 0, ox = 0;
-    for (int32_t pix = 0; pix < npix; pix += 2) {
-        const int8_t *a = src, *bb = src; /* an unpaired last pixel fills both lanes */
-        for (int32_t k = 0; k < 2 && pix + k < npix; k++) {
-            if (k) bb = src;
-            if (contiguous) {
-                src += in_c;
-            } else if (++ox < out_w) {
-                src += step_x;
-            } else {
-                ox = 0;
-                if (++oy < out_h) {
-                    row += step_y;
-                } else {
-                    oy = 0;
-                    row = input + (size_t)(++b) * step_b;
-                }
-                src = row;
-            }
-        }
-        int8_t *out_a = output + (size_t)pix * out_c;
-        ts_a7_widen2(a, bb, in_c, col);
-        ts_a7_conv_channels(mode, col, n4, w, out_c, out_a, pix + 1 < npix ? out_a + out_c : out_a,
-                            p->output_zero_point, p->act_min, p->act_max);
-    }
-}
+int32_t ts_conv_1x1_s8_get_buffer_size(const ts_conv_params_t *p) { return ts_armv7em_conv_1x1_scratch(p); }
 
 void ts_conv_1x1_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_A7_RQ_FAST: conv_1x1(p, input, output, scratch, TS_A7_RQ_FAST); break;
-    case TS_A7_RQ_FAST_CLAMP: conv_1x1(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
-    default: conv_1x1(p, input, output, scratch, TS_A7_RQ_EXACT); break;
-    }
+    ts_armv7em_conv_1x1(p, input, output, scratch, (const int32_t *)(const void *)p->weights, &ts_armv7em_format_s8, 0,
+                        p->output.c);
 }

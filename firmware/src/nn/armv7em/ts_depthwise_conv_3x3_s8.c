@@ -5,24 +5,32 @@
  * each input row is transposed once, when the window first reaches it, into int16 channel planes (SXTB16
  * and PKHBT/PKHTB on two pixels at a time), with the left and right padding columns holding the input zero
  * point; rows above or below the input read a plane of zero points. The transposed rows form a ring deep
- * enough for a block of R output rows (R from a scratch budget of TS_A7_DW_SCRATCH bytes), so that a channel's
+ * enough for a block of R output rows (R from a scratch budget of TS_ARMV7EM_DW_SCRATCH bytes), so that a channel's
  * weights and record are read once per block. Per channel and output row, two outputs per step:
  * out[x] += (in[x-1], in[x]) . (w0, w1)  [SMLAD]  + in[x+1] w2  [SMLABB]  and
  * out[x+1] += (in[x], in[x+1]) . (w0, w1) + in[x+2] w2  [SMLATB], over the three rows: 18 multiply-accumulates
  * in 21 instructions (stride 1); with word-aligned rows (left padding 1) four outputs per step and the
- * channels inner (ts_a7_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
+ * channels inner (ts_armv7em_dw3x3_chans4: 36 multiply-accumulates in 33 instructions). Requantisation fused,
  * fast records as the convolutions'.
  *
- * Weights (compiler layout "dw3x3 s16 + rq"): a flags word (bit 0: the sweep is transposed, see geometry()),
- * then per channel 10 words: bias, for each filter row (column, transposed) the int16 pair (w0, w1) and
- * (w2, 0), then the requantisation record (ts/nn_armv7em.h). Scratch: the ring of transposed
- * rows and one row of zero points, each C planes x (input width + 2, rounded up to even) int16. */
+ * Rows of the padding take a ring slot of zero points like any other row. With stride 1 and the output as large
+ * as the input, the output may overwrite the input (the compiler plans it in place): a block's input rows are
+ * in the ring before any of its output rows is written, and output row r only covers input row r.
+ *
+ * Weights (compiler layout "dw3x3 s8 + rq"): a flags word (bit 0: the sweep is transposed, see geometry();
+ * bit 1: one output row per block, the smallest ring),
+ * then per channel 7 words: bias, for each filter row (column, transposed) the int8 taps (w0, w1, w2, 0),
+ * then the requantisation record (armv7em/ts_armv7em.h). Each call first widens them into its scratch, 10
+ * words per channel: bias, per filter row the int16 pairs (w0, w1) and (w2, 0), the record; with fast
+ * records the taps and the bias doubled (the 2 of SaturatingRoundingDoublingHighMul). Scratch: the ring of
+ * transposed rows, each C planes x (input width + 2, rounded up to even) int16, then the widened taps. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-#define DW_WORDS 10
+#define DW_FLASH_WORDS 7 /* per channel in the weights */
+#define DW_WORDS 10       /* per channel once widened */
 
-#define TS_A7_DW_SCRATCH 8192 /* bytes the ring may take beyond its minimum (one output row) */
+#define TS_ARMV7EM_DW_SCRATCH 8192 /* bytes the ring may take beyond its minimum (one output row) */
 
 static inline int32_t plane_len(int32_t w) { return w + 2 + (w & 1); }
 
@@ -53,8 +61,9 @@ static dw_geo_t geometry(const ts_depthwise_conv_params_t *p)
 /* Output rows per block: as many as the budget allows (at least 1, at most the output rows). */
 static int32_t block_rows(const ts_depthwise_conv_params_t *p, const dw_geo_t *g)
 {
+    if (((const int32_t *)(const void *)p->weights)[0] & 2) return 1; /* compact: one output row per block */
     const int32_t row_bytes = p->input.c * plane_len(g->px) * 2;
-    int32_t r = (TS_A7_DW_SCRATCH / row_bytes - 3) / g->sr + 1;
+    int32_t r = (TS_ARMV7EM_DW_SCRATCH / row_bytes - 3) / g->sr + 1;
     const int32_t cap = 186 / g->sr + 1; /* ring_rows() <= 189: the kernel's table of row pointers */
     if (r > cap) r = cap;
     if (r > 32) r = 32;
@@ -69,11 +78,27 @@ static inline int32_t ring_rows(const dw_geo_t *g, int32_t r) { return (r - 1) *
 int32_t ts_depthwise_conv_3x3_s8_get_buffer_size(const ts_depthwise_conv_params_t *p)
 {
     const dw_geo_t g = geometry(p);
-    return (ring_rows(&g, block_rows(p, &g)) + 1) * p->input.c * plane_len(g.px) * 2;
+    return ring_rows(&g, block_rows(p, &g)) * p->input.c * plane_len(g.px) * 2 + 4 * DW_WORDS * p->input.c;
 }
 
-TS_A7_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
-TS_A7_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
+/* The flash stream (7 words per channel) -> the widened one (10 words per channel), taps and bias times
+ * `fold` (2 with fast records, 1 for the exact path). */
+static void widen_taps(const int32_t *src, int32_t C, int32_t fold, int32_t *dst)
+{
+    for (int32_t c = 0; c < C; c++, src += DW_FLASH_WORDS, dst += DW_WORDS) {
+        dst[0] = fold * src[0];
+        for (int32_t r = 0; r < 3; r++) {
+            const uint32_t t = (uint32_t)src[1 + r];
+            const int32_t w0 = fold * (int8_t)t, w1 = fold * (int8_t)(t >> 8), w2 = fold * (int8_t)(t >> 16);
+            dst[1 + 2 * r] = (int32_t)(((uint32_t)w0 & 0xFFFFu) | ((uint32_t)w1 << 16));
+            dst[2 + 2 * r] = (int32_t)((uint32_t)w2 & 0xFFFFu);
+        }
+        dst[7] = src[4], dst[8] = src[5], dst[9] = src[6];
+    }
+}
+
+TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_lo(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
+TS_ARMV7EM_ALWAYS_INLINE uint32_t pack_hi(uint32_t a, uint32_t b) { return (b & 0xFFFF0000u) | (a >> 16); }
 
 /* Channels c..c+3 of pixels x, x+1 (px bytes apart) -> the four planes (wp int16 apart) at x, in assembly:
  * two loads, four SXTB16, four PKHBT/PKHTB, four stores per 8 values; n pairs of pixels. */
@@ -135,24 +160,32 @@ static void transpose_row(const int8_t *row, int32_t W, int32_t C, int32_t px, i
 #define TS_DW_ROW2(pl, wr)                                                  \
     do {                                                                    \
         const uint32_t w01_ = (uint32_t)(wr)[0], w2_ = (uint32_t)(wr)[1];   \
-        a0 = __smlad(ts_a7_read32(pl), w01_, a0);                           \
-        a1 = __smlad(ts_a7_read32((pl) + 1), w01_, a1);                     \
-        const uint32_t u2_ = ts_a7_read32((pl) + 2);                        \
+        a0 = __smlad(ts_armv7em_read32(pl), w01_, a0);                           \
+        a1 = __smlad(ts_armv7em_read32((pl) + 1), w01_, a1);                     \
+        const uint32_t u2_ = ts_armv7em_read32((pl) + 2);                        \
         a0 = __smlabb(u2_, w2_, a0);                                        \
         a1 = __smlatb(u2_, w2_, a1);                                        \
     } while (0)
 
 #define TS_DW_ROW1(pl, wr) \
-    (a0 = __smlabb(ts_a7_read32((pl) + 2), (uint32_t)(wr)[1], __smlad(ts_a7_read32(pl), (uint32_t)(wr)[0], a0)))
+    (a0 = __smlabb(ts_armv7em_read32((pl) + 2), (uint32_t)(wr)[1], __smlad(ts_armv7em_read32(pl), (uint32_t)(wr)[0], a0)))
+
+/* A result through the channel's record: the taps carry the 2 of fast requantisation (widen_taps). */
+TS_ARMV7EM_ALWAYS_INLINE int32_t rq_folded(int mode, int32_t acc, const int32_t *rec, int32_t zp, int32_t lo,
+                                           int32_t hi)
+{
+    if (mode == TS_ARMV7EM_RQ_EXACT) return ts_armv7em_rq_record(mode, 0, acc, rec, zp, lo, hi);
+    const int32_t v = ts_armv7em_rq(acc, rec[0], rec[1], rec[2]);
+    return mode == TS_ARMV7EM_RQ_FAST_CLAMP ? ts_clamp_i32(v, lo, hi) : v;
+}
 
 /* One channel of one output row. p0..p2: the channel's planes of the window's rows, at the first output's
  * leftmost tap; ws: the channel's stream words. */
-TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2,
+TS_ARMV7EM_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2,
                                      const int32_t *ws, int8_t *out, int32_t C, int32_t ow, int32_t zp,
                                      int32_t lo, int32_t hi)
 {
     const int32_t bias = ws[0];
-    const int32_t m = ws[7], r = ws[8], e = ws[9];
     int32_t x = 0;
     if (!stride2) {
         for (; x + 2 <= ow; x += 2, p0 += 2, p1 += 2, p2 += 2) {
@@ -160,13 +193,7 @@ TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, c
             TS_DW_ROW2(p0, ws + 1);
             TS_DW_ROW2(p1, ws + 3);
             TS_DW_ROW2(p2, ws + 5);
-            int32_t y0, y1;
-            if (mode == TS_A7_RQ_EXACT) {
-                y0 = ts_a7_rq_record(mode, a0, ws + 7, zp, lo, hi), y1 = ts_a7_rq_record(mode, a1, ws + 7, zp, lo, hi);
-            } else {
-                y0 = ts_a7_rq(a0, m, r, e), y1 = ts_a7_rq(a1, m, r, e);
-                if (mode == TS_A7_RQ_FAST_CLAMP) y0 = ts_clamp_i32(y0, lo, hi), y1 = ts_clamp_i32(y1, lo, hi);
-            }
+            const int32_t y0 = rq_folded(mode, a0, ws + 7, zp, lo, hi), y1 = rq_folded(mode, a1, ws + 7, zp, lo, hi);
             out[0] = (int8_t)y0;
             out[C] = (int8_t)y1;
             out += 2 * C;
@@ -177,28 +204,42 @@ TS_A7_ALWAYS_INLINE void channel_row(int mode, int stride2, const int16_t *p0, c
         TS_DW_ROW1(p0, ws + 1);
         TS_DW_ROW1(p1, ws + 3);
         TS_DW_ROW1(p2, ws + 5);
-        out[0] = ts_a7_rq_record(mode, a0, ws + 7, zp, lo, hi);
+        out[0] = (int8_t)rq_folded(mode, a0, ws + 7, zp, lo, hi);
     }
 }
 
-TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch,
-                            const int mode)
+typedef void (*row_fn)(int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2, const int32_t *ws,
+                       int8_t *out, int32_t C, int32_t ow, int32_t zp, int32_t lo, int32_t hi);
+
+/* channel_row with the mode a constant: one small copy per mode (the rest of the kernel is shared). */
+#define ROW_FN(NAME, MODE)                                                                                       \
+    static void NAME(int stride2, const int16_t *p0, const int16_t *p1, const int16_t *p2, const int32_t *ws,     \
+                     int8_t *out, int32_t C, int32_t ow, int32_t zp, int32_t lo, int32_t hi)                     \
+    {                                                                                                            \
+        channel_row(MODE, stride2, p0, p1, p2, ws, out, C, ow, zp, lo, hi);                                      \
+    }
+ROW_FN(row_fast, TS_ARMV7EM_RQ_FAST)
+ROW_FN(row_clamp, TS_ARMV7EM_RQ_FAST_CLAMP)
+ROW_FN(row_exact, TS_ARMV7EM_RQ_EXACT)
+
+void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
+                              void *scratch)
 {
+    const int mode = ts_armv7em_rq_mode(&p->requant, p->act_min, p->act_max);
+    const row_fn row = mode == TS_ARMV7EM_RQ_FAST ? row_fast : mode == TS_ARMV7EM_RQ_FAST_CLAMP ? row_clamp : row_exact;
     const dw_geo_t g = geometry(p);
     const int32_t C = p->input.c, W = g.px, sh = g.sr;
     const int32_t wp = plane_len(W), rowsz = C * wp;
     const int16_t zp = (int16_t)p->input_zero_point;
     const int32_t off = 1 - g.pp; /* plane index of the first output's leftmost tap */
     const int stride2 = g.sp == 2;
-    const int32_t *stream = (const int32_t *)(const void *)p->weights + 1;
     const int32_t out_zp = p->output_zero_point, lo = p->act_min, hi = p->act_max;
     const int32_t R = block_rows(p, &g), nslots = ring_rows(&g, R);
-    int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows; slot nslots: zero points */
-    int16_t *zrow = ring + nslots * rowsz;
+    int16_t *ring = (int16_t *)scratch; /* slots 0..nslots-1: input rows (rows outside the input: zero points) */
+    int32_t *stream = (int32_t *)(void *)(ring + nslots * rowsz); /* the widened taps */
+    widen_taps((const int32_t *)(const void *)p->weights + 1, C, mode == TS_ARMV7EM_RQ_EXACT ? 1 : 2, stream);
     const uint32_t zp2 = ((uint32_t)(uint16_t)zp) * 0x10001u;
-    ts_a7_fill_words((uint32_t *)(void *)zrow, zp2, rowsz >> 1); /* rowsz is even (wp is) */
-    const int32_t used = nslots < g.rows ? nslots : g.rows;   /* slots rows iy mod nslots can reach */
-    for (int32_t sl = 0; sl < used; sl++) { /* padding columns, never overwritten */
+    for (int32_t sl = 0; sl < nslots; sl++) { /* padding columns, never overwritten */
         int16_t *pl = ring + sl * rowsz;
         for (int32_t c = 0; c < C; c++, pl += wp) {
             pl[0] = zp;
@@ -211,40 +252,40 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *img = input + (size_t)b * p->input.h * p->input.w * C;
         int8_t *oimg = output + (size_t)b * p->output.h * p->output.w * C;
-        for (int32_t i = 0; i < nslots; i++) held[i] = -1;
+        for (int32_t i = 0; i < nslots; i++) held[i] = INT32_MIN;
         for (int32_t oy0 = 0; oy0 < g.out_rows; oy0 += R) {
             const int32_t nr = g.out_rows - oy0 < R ? g.out_rows - oy0 : R;
             const int32_t iy0 = oy0 * sh - g.pr;
             for (int32_t i = 0; i < (nr - 1) * sh + 3; i++) { /* the block's input rows into the ring */
                 const int32_t iy = iy0 + i;
-                const int16_t *r = zrow;
-                if (iy >= 0 && iy < g.rows) {
-                    const int32_t sl = iy % nslots;
-                    int16_t *slot = ring + sl * rowsz;
-                    if (held[sl] != iy) {
+                const int32_t sl = ((iy % nslots) + nslots) % nslots; /* consecutive rows, distinct slots */
+                int16_t *slot = ring + sl * rowsz;
+                if (held[sl] != iy) {
+                    if (iy >= 0 && iy < g.rows) {
                         transpose_row(img + (size_t)iy * g.row_step, W, C, g.px_step, wp, slot);
-                        held[sl] = iy;
+                    } else { /* a row of the padding */
+                        ts_armv7em_fill_words((uint32_t *)(void *)slot, zp2, rowsz >> 1); /* rowsz is even */
                     }
-                    r = slot;
+                    held[sl] = iy;
                 }
-                rows[i] = r;
+                rows[i] = slot;
             }
             int8_t *oblk = oimg + (size_t)oy0 * g.out_row_step;
-            if (mode == TS_A7_RQ_FAST && !stride2) {
-                ts_a7_dw_t a = {rows, 2 * off, stream, oblk, g.out_px_step, g.out_row_step, nr, g.out_px, sh};
+            if (mode == TS_ARMV7EM_RQ_FAST && !stride2) {
+                ts_armv7em_dw_t a = {rows, 2 * off, stream, oblk, g.out_px_step, g.out_row_step, nr, g.out_px, sh};
                 if (!(off & 1) && g.out_px >= 4) { /* word-aligned rows: four outputs per step, channels inner */
                     for (int32_t r = 0; r < nr; r++) {
                         const int16_t *const *w3 = rows + r * sh;
-                        const ts_a7_dw_row_t ra = {w3[0] + off, (int32_t)((const char *)w3[1] - (const char *)w3[0]),
+                        const ts_armv7em_dw_row_t ra = {w3[0] + off, (int32_t)((const char *)w3[1] - (const char *)w3[0]),
                                                    (int32_t)((const char *)w3[2] - (const char *)w3[0]), stream,
                                                    oblk + (size_t)r * g.out_row_step, g.out_px_step, g.out_px,
                                                    2 * wp, C};
-                        ts_a7_dw3x3_chans4(&ra);
+                        ts_armv7em_dw3x3_chans4(&ra);
                     }
                     continue;
                 }
                 for (int32_t c = 0; c < C; c++, a.plane_offset += 2 * wp, a.stream += DW_WORDS, a.out++)
-                    ts_a7_dw3x3_rows(&a);
+                    ts_armv7em_dw3x3_rows(&a);
                 continue;
             }
             for (int32_t c = 0; c < C; c++) {
@@ -253,20 +294,9 @@ TS_A7_ALWAYS_INLINE void dw(const ts_depthwise_conv_params_t *p, const int8_t *i
                 int8_t *orow = oblk + c;
                 for (int32_t r = 0; r < nr; r++, orow += g.out_row_step) {
                     const int16_t *const *w3 = rows + r * sh;
-                    channel_row(mode, stride2, w3[0] + o, w3[1] + o, w3[2] + o, ws, orow, g.out_px_step, g.out_px,
-                                out_zp, lo, hi);
+                    row(stride2, w3[0] + o, w3[1] + o, w3[2] + o, ws, orow, g.out_px_step, g.out_px, out_zp, lo, hi);
                 }
             }
         }
-    }
-}
-
-void ts_depthwise_conv_3x3_s8(const ts_depthwise_conv_params_t *p, const int8_t *input, int8_t *output,
-                              void *scratch)
-{
-    switch (ts_a7_rq_mode(&p->requant, p->act_min, p->act_max)) {
-    case TS_A7_RQ_FAST: dw(p, input, output, scratch, TS_A7_RQ_FAST); break;
-    case TS_A7_RQ_FAST_CLAMP: dw(p, input, output, scratch, TS_A7_RQ_FAST_CLAMP); break;
-    default: dw(p, input, output, scratch, TS_A7_RQ_EXACT); break;
     }
 }

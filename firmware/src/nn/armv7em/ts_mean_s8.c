@@ -2,7 +2,7 @@
  * inner elements at a time in int16 halves (SXTAB16), flushed into the int32 scratch every 255 rows; then one
  * requantisation per output, TFLite's. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 int32_t ts_mean_s8_get_buffer_size(const ts_mean_params_t *p)
 {
@@ -17,20 +17,9 @@ void ts_mean_s8(const ts_mean_params_t *p, const int8_t *input, int8_t *output, 
     for (int32_t o = 0; o < p->outer; o++) {
         const int8_t *in = input + (size_t)o * reduce * inner;
         for (int32_t i = 0; i < i4; i += 4) {
-            int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            uint32_t h02 = 0, h13 = 0;
-            const int8_t *r = in + i;
-            for (int32_t k = 0, n = 0; k < reduce; k++, r += inner) {
-                const uint32_t v = ts_a7_read32(r);
-                h02 = __sxtab16(h02, v);
-                h13 = ts_a7_sxtab16_ror8(h13, v);
-                if (++n == 255) {
-                    s0 += (int16_t)h02, s2 += (int16_t)(h02 >> 16), s1 += (int16_t)h13, s3 += (int16_t)(h13 >> 16);
-                    h02 = h13 = 0, n = 0;
-                }
-            }
-            sum[i] = s0 + (int16_t)h02, sum[i + 1] = s1 + (int16_t)h13;
-            sum[i + 2] = s2 + (int16_t)(h02 >> 16), sum[i + 3] = s3 + (int16_t)(h13 >> 16);
+            int32_t s4[4] = {0, 0, 0, 0};
+            ts_armv7em_sum4(in + i, reduce, inner, s4);
+            sum[i] = s4[0], sum[i + 1] = s4[1], sum[i + 2] = s4[2], sum[i + 3] = s4[3];
         }
         for (int32_t i = i4; i < inner; i++) {
             int32_t s = 0;

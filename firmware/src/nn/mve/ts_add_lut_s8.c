@@ -4,7 +4,7 @@
  * plus round, the sign fix, an arithmetic shift and the clamp. Broadcasting goes through the scalar path. */
 #include "../ts_nn_broadcast.h"
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 static inline int8_t add1(const ts_add_lut_params_t *p, int8_t x, int8_t y)
 {

@@ -1,16 +1,16 @@
 /* CONV_2D, int8, Helium (same numerics as the reference ts_conv_s8, bit-exact).
  *
- * Output pixels two at a time: their receptive fields (int8, zero-padded to whole 16-byte chunks) are
- * gathered into two rows of the scratch, unless the filter is 1x1, where the input pixels are read in place
- * (the last chunk through a predicated load); then each block of 4 output channels is one 4x2 VMLADAVA dot product
- * (ts_mve_dot_4x2: 128 multiply-accumulates per 16 instructions) and the vector requantisation of both
- * pixels' 4 results (ts_mve_requant), stored as 4 bytes (fewer for the last block of an odd channel count).
- * Padded taps hold the input zero point, which the folded bias cancels.
+ * Output pixels two at a time: their receptive fields (int8) are gathered into two rows of the scratch (the
+ * bytes past k up to whole 16-byte chunks are left as they are: their weights are zero), unless the filter
+ * is 1x1 and the input pixels hold at least one chunk, where they are read in place (the last partial chunk
+ * through a predicated load); then every block of 4 output channels is one 4x2 VMLADAVA dot product (128
+ * multiply-accumulates per 16 instructions) and the vector requantisation of both pixels' 4 results, in
+ * assembly (ts_mve_conv_pair). Padded taps hold the input zero point, which the folded bias cancels.
  *
- * Weights: layout "s8 4ch x k16 + rq" (ts/nn_mve.h), per group of channels. Scratch: two rows of 16 ceil(k/16)
+ * Weights: layout "s8 4ch x k16 + rq" (mve/ts_mve.h), per group of channels. Scratch: two rows of 16 ceil(k/16)
  * bytes. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 int32_t ts_conv_s8_get_buffer_size(const ts_conv_params_t *p)
 {
@@ -35,7 +35,6 @@ static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t
         const size_t step = (size_t)p->dilation_h * in_w * in_c;
         int8_t *d = row;
         for (int32_t ky = 0; ky < kh; ky++, src += step, d += seg) ts_mve_copy(d, src, seg);
-        ts_mve_fill(d, 0, kp - kh * seg);
         return;
     }
     int32_t kx0 = 0, kx1 = kw;
@@ -61,7 +60,7 @@ static void gather(const ts_conv_params_t *p, const int8_t *input, const pixel_t
         ts_mve_fill(d, zp, (kw - kx1) * kc);
         d += (kw - kx1) * kc;
     }
-    ts_mve_fill(d, 0, kp - (int32_t)(d - row)); /* k padding: zero weights there */
+    (void)kp; /* the k padding: zero weights there, whatever the row holds */
 }
 
 void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, void *scratch)
@@ -71,12 +70,19 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
     const int32_t groups = in_c / kc, per_group = out_c / groups, pg4 = (per_group + 3) & ~3;
     const int32_t k = p->filter.h * p->filter.w * kc, n16 = (k + 15) >> 4, kp = 16 * n16;
     const int32_t npix = p->input.n * out_h * out_w;
-    const int direct = ts_conv_is_unpadded_1x1(p);
-    const int32_t zp = p->output_zero_point;
-    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    const int direct = ts_conv_is_unpadded_1x1(p) && k >= 16;
+    /* fields read in place a filter row at a time: rows of whole chunks, one group, no horizontal dilation */
+    const int32_t seg = p->filter.w * kc, line = in_w * in_c;
+    const int by_rows = !direct && (seg & 15) == 0 && kc == in_c && p->dilation_w == 1;
+    const int32_t span_h = (p->filter.h - 1) * p->dilation_h + 1, span_w = p->filter.w;
     int8_t *ra = (int8_t *)scratch, *rb = ra + kp;
+    ts_mve_pair_t a;
+    a.channels = per_group;
+    a.zp = p->output_zero_point;
+    a.act_min = p->act_min;
+    a.act_max = p->act_max;
     for (int32_t g = 0; g < groups; g++) {
-        const int8_t *wg = p->weights + (size_t)g * (pg4 >> 2) * TS_MVE_BLOCK_BYTES(n16);
+        a.w = p->weights + (size_t)g * (pg4 >> 2) * TS_MVE_BLOCK_BYTES(n16);
         pixel_t qa = {0, 0, 0};
         for (int32_t pix = 0; pix < npix; pix += 2) {
             pixel_t qb = qa;
@@ -84,33 +90,27 @@ void ts_conv_s8(const ts_conv_params_t *p, const int8_t *input, int8_t *output, 
                 qb.ox = 0;
                 if (++qb.oy == out_h) qb.oy = 0, qb.b++;
             }
-            const int8_t *xa, *xb;
+            const int32_t iya = qa.oy * p->stride_h - p->pad_top, ixa = qa.ox * p->stride_w - p->pad_left;
+            const int32_t iyb = qb.oy * p->stride_h - p->pad_top, ixb = qb.ox * p->stride_w - p->pad_left;
+            a.rows = 1, a.step = 0, a.chunks = n16, a.tail = 0;
             if (direct) {
-                xa = input + ((size_t)(qa.b * in_h + qa.oy * p->stride_h) * in_w + qa.ox * p->stride_w) * in_c;
-                xb = input + ((size_t)(qb.b * in_h + qb.oy * p->stride_h) * in_w + qb.ox * p->stride_w) * in_c;
+                a.xa = input + ((size_t)(qa.b * in_h + qa.oy * p->stride_h) * in_w + qa.ox * p->stride_w) * in_c;
+                a.xb = input + ((size_t)(qb.b * in_h + qb.oy * p->stride_h) * in_w + qb.ox * p->stride_w) * in_c;
+                a.chunks = k >> 4, a.tail = k & 15;
+            } else if (by_rows && iya >= 0 && iya + span_h <= in_h && ixa >= 0 && ixa + span_w <= in_w && iyb >= 0
+                       && iyb + span_h <= in_h && ixb >= 0 && ixb + span_w <= in_w) {
+                a.xa = input + ((size_t)(qa.b * in_h + iya) * in_w + ixa) * in_c;
+                a.xb = input + ((size_t)(qb.b * in_h + iyb) * in_w + ixb) * in_c;
+                a.rows = p->filter.h, a.chunks = seg >> 4, a.step = p->dilation_h * line - seg;
             } else {
                 gather(p, input, &qa, g * kc, ra, kp);
                 if (pix + 1 < npix) gather(p, input, &qb, g * kc, rb, kp);
-                xa = ra;
-                xb = pix + 1 < npix ? rb : ra;
+                a.xa = ra;
+                a.xb = pix + 1 < npix ? rb : ra;
             }
-            int8_t *out_a = output + (size_t)pix * out_c + g * per_group;
-            int8_t *out_b = pix + 1 < npix ? out_a + out_c : out_a;
-            const int8_t *w = wg;
-            for (int32_t c = 0; c < per_group; c += 4, w += TS_MVE_BLOCK_BYTES(n16)) {
-                int32x4_t va, vb;
-                if (direct) { /* rows of in_c bytes read in place, the last chunk predicated */
-                    ts_mve_dot_4x2_tail(xa, xb, w, k >> 4, k & 15, &va, &vb);
-                } else {
-                    ts_mve_dot_4x2(xa, xb, w, n16, &va, &vb);
-                }
-                const ts_mve_rq_t r = ts_mve_rq_load(w + 64 * n16);
-                va = ts_mve_requant(va, &r, zp, lo, hi);
-                vb = ts_mve_requant(vb, &r, zp, lo, hi);
-                const mve_pred16_t m = vctp32q((uint32_t)(per_group - c));
-                vstrbq_p_s32(out_b + c, vb, m);
-                vstrbq_p_s32(out_a + c, va, m);
-            }
+            a.out_a = output + (size_t)pix * out_c + g * per_group;
+            a.out_b = pix + 1 < npix ? a.out_a + out_c : a.out_a;
+            ts_mve_conv_pair(&a);
             qa = qb;
             if (++qa.ox == out_w) {
                 qa.ox = 0;

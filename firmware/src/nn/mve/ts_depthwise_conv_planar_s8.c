@@ -1,9 +1,10 @@
 /* DEPTHWISE_CONV_2D, depth multiplier 1, at most 16 taps, stride 1 along the sweep, Helium (same numerics as the
  * reference ts_depthwise_conv_s8, bit-exact).
  *
- * The input is copied once into channel planes of int8 with its padding made explicit (input zero points),
- * transposed when the compiler chose to sweep down the columns (tall narrow inputs: longer vectors); the
- * copy scatters 8 channels of a pixel per instruction (planes of at most 9362 bytes: 16-bit offsets). Then per channel, with its taps in general registers,
+ * Channel by channel, the input's channel is gathered into a plane of int8 with its padding made explicit
+ * (input zero points), transposed when the compiler chose to sweep down the columns (tall narrow inputs:
+ * longer vectors); the gather takes 8 pixels per instruction (16-bit offsets: a pixel step below 9362
+ * bytes). Then, with the channel's taps in general registers,
  * four neighbouring outputs at a time: per tap one widening load of 4 int8 (VLDRB.S32) and one vector-by-
  * scalar multiply-accumulate (VMLA), the vector requantisation with the channel's scalar constants, and a
  * scattering store into the NHWC output. About 2.5 instructions per multiply-accumulate less than one lane
@@ -11,9 +12,16 @@
  *
  * Weights (compiler layout "dw planar s8 + rq"): a flags word (bit 0: transposed sweep), then per channel 16
  * int8 taps (row-major in the swept orientation, zero-padded) and 4 int32: bias, multiplier, left shift,
- * minus the right shift. Scratch: the planes, C x Hs x Ws bytes (the padded extent read). */
+ * minus the right shift. Scratch: one plane, Hs x Ws bytes (the padded extent read). Writing a channel's outputs
+ * touches only that channel's bytes, whose input is in the plane already: the output may overwrite the input
+ * (the compiler plans it in place). */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
+
+/* A channel's plane may take at most this many bytes: the 8-pixel gathers' offsets are 16-bit (7 pixel steps of
+ * a row below 65536); the compiler (aot/fastkernels.py PLANAR_MAX) picks this kernel only within it. */
+#define TS_MVE_PLANAR_MAX 9362
+_Static_assert(7 * TS_MVE_PLANAR_MAX < 65536, "the gathers' 16-bit offsets");
 
 typedef struct {
     int32_t in_rows, in_px, out_rows, out_px; /* swept geometry: rows across, pixels along the vectors */
@@ -45,7 +53,26 @@ static pg_t planar_geometry(const ts_depthwise_conv_params_t *p)
 int32_t ts_depthwise_conv_planar_s8_get_buffer_size(const ts_depthwise_conv_params_t *p)
 {
     const pg_t g = planar_geometry(p);
-    return p->input.c * g.hs * g.ws;
+    return g.hs * g.ws;
+}
+
+/* Channel c of image img -> the plane (zero points around). */
+static void gather_plane(const pg_t *g, const int8_t *img, int32_t c, int8_t zp, int8_t *plane)
+{
+    ts_mve_fill(plane, zp, g->hs * g->ws);
+    const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)g->in_px_step); /* lane i: pixel i */
+    const int32_t x0 = g->pp < 0 ? -g->pp : 0;
+    const int32_t x1 = g->in_px < g->ws - g->pp ? g->in_px : g->ws - g->pp;
+    for (int32_t r = 0; r < g->in_rows; r++) {
+        const int32_t pr = r + g->pr;
+        if (pr < 0 || pr >= g->hs) continue;
+        const int8_t *src = img + (size_t)r * g->in_row_step + c;
+        int8_t *dst = plane + pr * g->ws + g->pp;
+        for (int32_t x = x0; x < x1; x += 8) {
+            const mve_pred16_t m = vctp16q((uint32_t)(x1 - x));
+            vstrbq_p_s16(dst + x, vldrbq_gather_offset_z_s16(src + (size_t)x * g->in_px_step, offs, m), m);
+        }
+    }
 }
 
 /* The 9 taps of a channel (int8 at W, a register name) into r4-r12, sign-extended. */
@@ -104,6 +131,9 @@ typedef struct {
     const int8_t *w;      /* 32: 16 int8 taps, then bias, multiplier, left shift (0), minus the right shift */
     int32_t zp;           /* 36: output zero point */
 } fused_t;
+TS_ASM_AT(fused_t, plane, 0); TS_ASM_AT(fused_t, ws, 4); TS_ASM_AT(fused_t, row_step, 8); TS_ASM_AT(fused_t, out, 12);
+TS_ASM_AT(fused_t, out_row_step, 16); TS_ASM_AT(fused_t, out_px_step, 20); TS_ASM_AT(fused_t, out_rows, 24);
+TS_ASM_AT(fused_t, out_px, 28); TS_ASM_AT(fused_t, w, 32); TS_ASM_AT(fused_t, zp, 36);
 
 /* 3x3 taps and requantisation of one channel, every output row, in one tail-predicated loop per row
  * (DLSTP/LETP): per vector of 4 outputs 9 VLDRB.S32 + 9 VMLA by the taps (r4-r12), VQRDMULH by the
@@ -197,37 +227,23 @@ void ts_depthwise_conv_planar_s8(const ts_depthwise_conv_params_t *p, const int8
                                  void *scratch)
 {
     const pg_t g = planar_geometry(p);
-    const int32_t C = p->input.c, plane = g.hs * g.ws;
+    const int32_t C = p->input.c;
     const int8_t zp = (int8_t)p->input_zero_point;
     const int32_t out_zp = p->output_zero_point;
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    int8_t *planes = (int8_t *)scratch;
+    int8_t *plane_buf = (int8_t *)scratch;
     const int k3 = g.kr == 3 && g.kp == 3 && g.dr == 1 && g.dp == 1;
     const uint32x4_t scat_out = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)g.out_px_step);
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *img = input + (size_t)b * p->input.h * p->input.w * C;
         int8_t *oimg = output + (size_t)b * p->output.h * p->output.w * C;
-        /* the planes: zero points, then the input scattered in, 16 channels per store */
-        ts_mve_fill(planes, zp, C * plane);
-        const uint16x8_t offs = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)plane); /* lane i: plane i */
-        for (int32_t r = 0; r < g.in_rows; r++) {
-            const int32_t pr = r + g.pr;
-            if (pr < 0 || pr >= g.hs) continue;
-            for (int32_t x = 0; x < g.in_px; x++) {
-                const int32_t px = x + g.pp;
-                if (px < 0 || px >= g.ws) continue;
-                const int8_t *src = img + (size_t)r * g.in_row_step + (size_t)x * g.in_px_step;
-                int8_t *dst = planes + pr * g.ws + px;
-                for (int32_t c = 0; c < C; c += 8) { /* 8 channels: one widening load, one scattering store */
-                    const mve_pred16_t m = vctp16q((uint32_t)(C - c));
-                    vstrbq_scatter_offset_p_s16(dst + (size_t)c * plane, offs, vldrbq_z_s16(src + c, m), m);
-                }
-            }
-        }
         if ((((const int32_t *)(const void *)p->weights)[0] & 2) && k3) { /* the fused loop, per channel */
-            fused_t a = {planes, g.ws, g.sr * g.ws, oimg, g.out_row_step, g.out_px_step, g.out_rows, g.out_px,
+            fused_t a = {plane_buf, g.ws, g.sr * g.ws, oimg, g.out_row_step, g.out_px_step, g.out_rows, g.out_px,
                          p->weights + 4, out_zp};
-            for (int32_t c = 0; c < C; c++, a.plane += plane, a.out++, a.w += 32) fused3x3(&a);
+            for (int32_t c = 0; c < C; c++, a.out++, a.w += 32) {
+                gather_plane(&g, img, c, zp, plane_buf);
+                fused3x3(&a);
+            }
             continue;
         }
         const int8_t *w = p->weights + 4;
@@ -239,7 +255,8 @@ void ts_depthwise_conv_planar_s8(const ts_depthwise_conv_params_t *p, const int8
             const int32_t *rq = (const int32_t *)(const void *)(w + 16);
             const int32_t bias = rq[0], mult = rq[1];
             const int32x4_t left = vdupq_n_s32(rq[2]), nr = vdupq_n_s32(rq[3]);
-            const int8_t *pc = planes + (size_t)c * plane;
+            gather_plane(&g, img, c, zp, plane_buf);
+            const int8_t *pc = plane_buf;
             for (int32_t orow = 0; orow < g.out_rows; orow++) {
                 const int8_t *base = pc + (size_t)orow * g.sr * g.ws;
                 int8_t *out = oimg + (size_t)orow * g.out_row_step + c;

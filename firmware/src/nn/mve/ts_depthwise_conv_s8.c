@@ -10,7 +10,7 @@
  * kh kw taps' 8 int8 weights, then the requantisation constants of the even channels (4 x 4 int32: bias,
  * multiplier, left shift, minus the right shift) and of the odd ones. Scratch: a pixel of input zero points. */
 #include "ts/nn.h"
-#include "ts/nn_mve.h"
+#include "ts_mve.h"
 
 /* Scratch: one pixel of input zero points (read by taps in the padding). */
 int32_t ts_depthwise_conv_s8_get_buffer_size(const ts_depthwise_conv_params_t *p)

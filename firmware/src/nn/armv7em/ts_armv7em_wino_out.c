@@ -7,7 +7,7 @@
  * bias x 2; requantised by the channel's fast record (SMMLAR, sign fix, shift, SSAT) and stored into the 2x2
  * outputs. Registers: r0 products, lr records, r1-r3 r8-r12 the sums, r4-r7 scratch; [sp] the arguments. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 #define M(r, k, j) "#" #r "*64+" #k "*16+" #j "*4"
 
@@ -56,7 +56,7 @@
     "add r6, r6, r4\n\t"                                                       \
     "strb r11, [r6, #" #ch "]\n\t"
 
-__attribute__((naked, noinline)) void ts_a7_wino_out(const ts_a7_wino_out_t *a)
+__attribute__((naked, noinline)) void ts_armv7em_wino_out(const ts_armv7em_wino_out_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"

@@ -10,9 +10,9 @@
  * record, r12 C, lr the stream. Stack: [sp] pair loop end, [sp+4] row pointer table, [sp+8] rows left,
  * [sp+12] output of the next row, [sp+16] the argument block. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-__attribute__((naked, noinline)) void ts_a7_dw3x3_rows(const ts_a7_dw_t *a)
+__attribute__((naked, noinline)) void ts_armv7em_dw3x3_rows(const ts_armv7em_dw_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
@@ -205,7 +205,7 @@ __attribute__((naked, noinline)) void ts_a7_dw3x3_rows(const ts_a7_dw_t *a)
     "strb r3, [r7, r12]\n\t"                    \
     "add r7, r7, r12, lsl #1\n\t"
 
-/* As ts_a7_dw3x3_rows, but one output row of every channel per call (the channels inner: the three rows of
+/* As ts_armv7em_dw3x3_rows, but one output row of every channel per call (the channels inner: the three rows of
  * a channel sit at fixed distances from its plane in the first row), four outputs per step: per filter row
  * 4 loads and 8 multiply-accumulates (SMLAD x4, SMLABB / SMLATB x4) for 12 multiply-accumulates, the bias
  * starting the accumulators, the weights reloaded per row (every register holds accumulators, rows or
@@ -215,7 +215,7 @@ __attribute__((naked, noinline)) void ts_a7_dw3x3_rows(const ts_a7_dw_t *a)
  * r12 C, lr the stream. Stack: [sp] quad loop end, [sp+4] d1, [sp+8] d2, [sp+12] the next channel's first
  * row, [sp+16] its output, [sp+20] channels left, [sp+24] ow, [sp+28] plane stride, [sp+32] quad span,
  * [sp+36] the entry of the two-quad loop (at its second quad for an odd count). */
-__attribute__((naked, noinline)) void ts_a7_dw3x3_chans4(const ts_a7_dw_row_t *a)
+__attribute__((naked, noinline)) void ts_armv7em_dw3x3_chans4(const ts_armv7em_dw_row_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"

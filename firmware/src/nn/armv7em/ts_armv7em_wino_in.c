@@ -9,7 +9,7 @@
  * About 50 instructions per group and row of the patch. Stack: [sp] u (16 x 2 words), then the argument
  * block's copy. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
 /* One patch row: r0 = the row's first pixel; u[row] = 8 words at r3 (advanced). */
 #define WINO_ROW                                        \
@@ -50,7 +50,7 @@
 
 #define WINO_BROW(OP, a, b) WINO_POS(OP, a, b, 0) WINO_POS(OP, a, b, 1) WINO_POS(OP, a, b, 2) WINO_POS(OP, a, b, 3)
 
-__attribute__((naked, noinline)) void ts_a7_wino_in(const ts_a7_wino_in_t *a)
+__attribute__((naked, noinline)) void ts_armv7em_wino_in(const ts_armv7em_wino_in_t *a)
 {
     /* a: 0 top-left pixel of the patch (channel 0), 4 px (bytes per pixel), 8 line (bytes per row),
      * 12 col (lane word of position 0, group 0), 16 stride (bytes between positions), 20 k4 */

@@ -1,14 +1,17 @@
 /* Support function of ts_conv_wino_s8 (Armv7E-M): the 16 products of the Winograd domain for one output channel
- * pair and one pair of tiles. For each of the 16 positions: the 2x2 SMLAD block of ts_a7_mat_mult_2x2 (the
- * same 10-instruction bodies) over the k4 <= 16 groups of input channels, entered Duff-style so that one pass
+ * pair and one pair of tiles. For each of the 16 positions: the 2x2 SMLAD block of ts_armv7em_mat_mult_2x2 on
+ * int16 weights (the transformed ones: 10-instruction bodies) over the k4 <= 16 groups of input channels,
+ * entered Duff-style so that one pass
  * ends exactly at the last body, from zero; the four sums stored with one STM. The 16 columns, and the pair's
  * 16 weight blocks, follow each other: the column and weight pointers just run on (12 instructions per
  * position besides the bodies). Registers in the loop: r0-r3 sums, r4-r11 data, r12 column, lr weights.
  * Stack: [sp] loop entry, [sp+4] out, [sp+8] end of the last column. */
 #include "ts/nn.h"
-#include "ts/nn_armv7em.h"
+#include "ts_armv7em.h"
 
-__attribute__((naked, noinline)) void ts_a7_wino_gemm(const ts_a7_wino_t *a)
+#define BODY_2X2_S16 TS_ARMV7EM_BODY_2X2_S16_REGS /* 10 instructions, 40 bytes */
+
+__attribute__((naked, noinline)) void ts_armv7em_wino_gemm(const ts_armv7em_wino_t *a)
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
@@ -34,10 +37,8 @@ __attribute__((naked, noinline)) void ts_a7_wino_gemm(const ts_a7_wino_t *a)
         "mov pc, r4\n\t"
         ".p2align 2\n"
         "1:\n\t"
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
-        TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS TS_A7_BODY_2X2_REGS
+        BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16
+        BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16 BODY_2X2_S16
         "ldr r4, [sp, #4]\n\t"
         "stm r4!, {r0-r3}\n\t"
         "str r4, [sp, #4]\n\t"
