@@ -1,4 +1,4 @@
-"""Pinned third-party sources (third_party.lock, tinyscene.tflm.fetch): the tree digest against a hand
+"""Pinned third-party sources (third_party.lock, tinyscene.thirdparty.fetch): the tree digest against a hand
 computation; a good archive from an offline mirror; a corrupt archive, a digest mismatch, a missing
 mirror or archive, an archive reaching outside its top folder — each a one-line error leaving nothing
 in the cache; the download path against a local HTTP server on 127.0.0.1 serving the real mirror
@@ -19,7 +19,7 @@ import pytest
 
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT
-from tinyscene.tflm import fetch as F
+from tinyscene.thirdparty import fetch as F
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 MIRROR = Path(os.environ.get("TS_THIRD_PARTY_MIRROR") or REPO_ROOT.parent / "shared" / "third_party")

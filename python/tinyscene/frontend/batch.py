@@ -40,7 +40,6 @@ def clip_key(cfg: FrontendConfig, path: str | os.PathLike, fe_hash: str) -> str:
 def frontend_hash(cfg: FrontendConfig) -> str:
     """The arithmetic version + the C sources' hash + the tables' hash: what the features of `cfg` depend on
     besides the audio (a cache entry of another front-end arithmetic is never found, so never served)."""
-    from tinyscene.frontend import native, spec
 
     return f"v{spec.ARITH_VERSION}-" + native.source_hash()[:16] + spec.make_tables(cfg).sha256()[:16]
 

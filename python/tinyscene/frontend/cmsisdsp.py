@@ -48,8 +48,8 @@ def _app():
 
 def source_dirs() -> dict[str, Path]:
     """CMSIS-DSP and CMSIS_6 (CMSIS-Core headers) from the cache, fetched and verified when missing;
-    a missing archive or a wrong digest is one line (tinyscene.tflm.fetch)."""
-    from tinyscene.tflm.fetch import sources
+    a missing archive or a wrong digest is one line (tinyscene.thirdparty.fetch)."""
+    from tinyscene.thirdparty.fetch import sources
 
     d = sources(["CMSIS-DSP", "CMSIS_6"])
     return {"dsp": d["CMSIS-DSP"], "core": d["CMSIS_6"] / "CMSIS" / "Core" / "Include"}

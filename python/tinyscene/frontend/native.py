@@ -19,8 +19,6 @@ from ctypes import (
     c_int8,
     c_int16,
     c_int32,
-    c_int64,
-    c_uint8,
     c_uint16,
     c_uint32,
     c_uint64,

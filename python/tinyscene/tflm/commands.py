@@ -13,7 +13,7 @@ def _csv(value: str) -> list[str]:
 def cmd_fetch(args: argparse.Namespace) -> int:
     import os
 
-    from tinyscene.tflm.fetch import MIRROR_ENV, fetch, load_lock
+    from tinyscene.thirdparty.fetch import MIRROR_ENV, fetch, load_lock
 
     lock = load_lock()
     names = _csv(args.only) if args.only else None
@@ -27,7 +27,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import load_lock, source_dir, verify
+    from tinyscene.thirdparty.fetch import load_lock, source_dir, verify
 
     lock = load_lock()
     result = verify(_csv(args.only) if args.only else None)
@@ -45,7 +45,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import tempfile
 
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import Source, extract, keep_paths, tree_digest
+    from tinyscene.thirdparty.fetch import Source, extract, keep_paths, tree_digest
 
     path = Path(args.archive)
     m = re.match(r"^(.+)-([0-9a-f]{40})\.tar\.gz$", path.name)
