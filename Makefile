@@ -75,12 +75,13 @@ flash:
 clean:
 	rm -rf build .pytest_cache
 
-# Front-end benchmark: log-mel SNR vs librosa, device (QEMU) == host, streaming == clip, per-stage
-# errors, instructions/RAM/flash on qemu-an386, CMSIS-DSP's MFCC path beside it (a few minutes).
+# Front-end benchmark: tinyscene and CMSIS-DSP (f32, q31, q15; built from the pinned sources) measured in
+# the same run on the three QEMU boards for both presets: instructions per channel-frame, flash/RAM, log-mel
+# SNR vs librosa, int8 within one step, device == host, streaming == clip (a few minutes).
 .PHONY: bench-fe
 bench-fe:
 	@mkdir -p build
-	$(TS) bench-fe --out build/bench-fe.json
+	$(TS) bench-fe --configs paper,m4-small --boards qemu-an386,qemu-an500,qemu-an547 --out build/bench-fe.json
 
 # The int8 compiler against TFLM + CMSIS-NN (same board, same input) on the test networks, the paper model and
 # TFLM's micro_speech, on the Cortex-M4 and M55 (qemu-an386, qemu-an547): fails on an output that is not

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 CLASSES = ["indoor", "outdoor", "transportation"]
 
 
@@ -109,8 +109,10 @@ def make_bundle(out: Path, cfg, *, n_classes: int = 3, seed: int = 0, n_vectors:
         index.append({"id": f"{i:02d}", "label": CLASSES[i % n_classes], "class_index": i % n_classes,
                       "pcm": f"{i:02d}_pcm.npy", "features": f"{i:02d}_features.npy", "logits": f"{i:02d}_logits.npy"})
     write_json(vec / "index.json", {"clips": index})
+    from tinyscene.frontend.spec import ARITH_VERSION
+
     write_json(out / "frontend.json", {
-        "config": cfg.to_dict(), "input_quant": quant.to_dict(),
+        "frontend_arith": ARITH_VERSION, "config": cfg.to_dict(), "input_quant": quant.to_dict(),
         "input": {"dtype": "int8", "scale": scale, "zero_point": zp, "layout": "NHWC",
                   "shape": [1, cfg.n_mels, cfg.n_frames, cfg.channels]},
         "output": {"dtype": "int8", "shape": [1, n_classes]}, "classes": CLASSES[:n_classes]})

@@ -357,7 +357,6 @@ def test_uart_on_other_qemu_boards(board, tmp_path):
 
 def test_semihosting_file_transport_on_host(tmp_path):
     """The file transport (what QEMU's semihosting uses), on the host build: frames back to back, no ACK."""
-    b = load_board("host")
     elf = echo_elf("host", tmp_path)
     payloads = [os.urandom(k) for k in (0, 5, 4000)]
     req = b"".join(P.encode_frame(P.PCM, i, p) for i, p in enumerate(payloads)) + P.encode_frame(P.BYE, 9, b"")

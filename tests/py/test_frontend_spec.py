@@ -24,43 +24,79 @@ def test_mel_filterbank_is_librosa_slaney(name):
 
 
 @pytest.mark.parametrize("name", PRESETS)
-def test_quantised_mel_weights_keep_16_significant_bits_per_band(name):
+def test_mel_intervals_reproduce_librosas_slaney_filterbank(name):
+    """Each bin's rising weight t (Q16) in its interval and 1 - t in the band before, times the slaney
+    norm, is librosa's filterbank to 2^-16 of each band's norm; intervals follow each other."""
     import librosa
 
     cfg = FRONTEND_PRESETS[name]
     t = spec.make_tables(cfg)
     ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, dtype=np.float64)
+    pts = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.f_max)
+    norm = 2.0 / (pts[2:] - pts[:-2])
     dense = t.mel_dense()
-    for m in range(cfg.n_mels):
-        peak = ref[m].max()
-        assert np.max(np.abs(dense[m] - ref[m])) <= peak * 2.0**-15, m
-    # each band is a contiguous run of bins with its own 16-bit scale
-    assert t.mel_weight.max() <= 65535 and t.mel_weight.size == int(t.mel_count.sum())
-    assert np.all(t.mel_start.astype(int) + t.mel_count <= cfg.n_fft // 2 + 1)
+    assert np.all(np.abs(dense - ref) <= norm[:, None] * 2.0**-16)
+    assert np.all(np.diff(t.mel_bin.astype(int)) >= 0) and int(t.mel_bin[-1]) <= cfg.n_fft // 2 + 1
+    assert t.n_weights == int(t.mel_bin[-1]) - int(t.mel_bin[0])
+    # the floor and offset: norm * floor * 2^-S = 1e-10 (to the floor's rounding), offset = ln(norm) - S ln 2
+    S = t.scale_exp
+    np.testing.assert_allclose(norm * t.mel_floor * 2.0**-S, spec.LOG_FLOOR, rtol=0.5 / t.mel_floor.min() + 1e-12)
+    np.testing.assert_allclose(t.mel_offset / 2**24, np.log(norm) - S * np.log(2), atol=2**-24)
 
 
 def test_window_twiddles_and_log_table():
+    """The Q28 window in the first FFT stage's read order, the Q30 (twice odd) / Q31 (odd) twiddles of each stage and of
+    the split, the ln table: against scipy / numpy, decoded from the layouts fe.h documents."""
     from scipy.signal import get_window
 
-    cfg = FRONTEND_PRESETS["m4-small"]
-    t = spec.make_tables(cfg)
-    w = get_window("hann", cfg.n_fft, fftbins=True)
-    assert np.max(np.abs(t.window / 2.0**31 - w)) <= 2.0**-31
-    assert t.window.dtype == np.int32 and t.window.max() == 2**31 - 1  # 1.0 saturated
-    n = cfg.n_fft
-    k = np.arange(1, n // 4 + 1)
-    np.testing.assert_allclose(t.rfft_twiddle[:, 0] / 2.0**31, np.cos(2 * np.pi * k / n), atol=2.0**-31)
-    np.testing.assert_allclose(t.rfft_twiddle[:, 1] / 2.0**31, np.sin(2 * np.pi * k / n), atol=2.0**-31)
-    # first radix-4 stage (len = n/2): W^i, W^2i, W^3i for i = 1..n/8-1
-    first = t.fft_twiddle[: n // 8 - 1] / 2.0**30
-    i = np.arange(1, n // 8)
-    L = n // 2
-    for j, mult in enumerate((1, 2, 3)):
-        np.testing.assert_allclose(first[:, 2 * j], np.cos(2 * np.pi * mult * i / L), atol=2.0**-30)
-        np.testing.assert_allclose(first[:, 2 * j + 1], np.sin(2 * np.pi * mult * i / L), atol=2.0**-30)
-    lut = t.log_lut / 2.0**30
-    np.testing.assert_allclose(lut, np.log2(1 + np.arange(129) / 128), atol=2.0**-30)
-    assert t.floor_mant * 2.0**t.floor_exp == pytest.approx(spec.LOG_FLOOR, rel=1e-9)
+    for name in ("m4-small", "paper"):
+        cfg = FRONTEND_PRESETS[name]
+        t = spec.make_tables(cfg)
+        n, m = cfg.n_fft, cfg.n_fft // 2
+        lg = int(np.log2(m))
+        w = get_window("hann", n, fftbins=True)
+        rev = lambda i: int(format(i, f"0{lg}b")[::-1], 2)  # noqa: E731
+        table = t.window.reshape(m // 4, 4, 2)  # [butterfly][input][part]
+        for q in range(m // 4):
+            r = rev(4 * q)
+            for p, off in enumerate((0, m // 2, m // 4, 3 * m // 4)):
+                for part in (0, 1):
+                    got = table[q, p, part]
+                    assert got == round(w[2 * (r + off) + part] * 2**28), (q, p, part)
+        tw = t.fft_twiddle.astype(np.int64)
+        assert np.all(t.rfft_twiddle % 2 == 1)
+        pos, length = 0, 16
+        while length <= m:
+            h = length // 4
+            stage = tw[pos:pos + 6 * h].reshape(h, 3, 2)  # [i][W^2i, W^i, W^3i][cos, sin]
+            assert np.all((stage % 4 == 2) | (stage == 0))  # twice an odd number, or 0
+            assert np.all(stage[0, :, 1] == 0)  # butterfly 0: (cos 0, 0)
+            for i in range(h):
+                for j, mult in enumerate((2, 1, 3)):
+                    assert abs(stage[i, j, 0] - np.cos(2 * np.pi * mult * i / length) * 2**30) <= 2
+                    assert abs(stage[i, j, 1] - np.sin(2 * np.pi * mult * i / length) * 2**30) <= 2
+            pos += 6 * h
+            length *= 4
+        if lg % 2:
+            last = tw[pos:].reshape(-1, 2)
+            assert np.all(last % 2 == 1)
+            i = np.arange(m // 2)
+            assert np.all(np.abs(last[:, 0] - np.cos(2 * np.pi * i / m) * 2.0**31) <= 1)
+            assert np.all(np.abs(last[:, 1] - np.sin(2 * np.pi * i / m) * 2.0**31) <= 1)
+        else:
+            assert pos == tw.size
+        k = np.arange(1, n // 4)
+        np.testing.assert_allclose(t.rfft_twiddle[:, 0] / 2.0**31, np.cos(2 * np.pi * k / n), atol=2.0**-30)
+        np.testing.assert_allclose(t.rfft_twiddle[:, 1] / 2.0**31, np.sin(2 * np.pi * k / n), atol=2.0**-30)
+        np.testing.assert_allclose(t.log_lut / 2.0**24, np.log1p(np.arange(129) / 128), atol=2.0**-25)
+
+
+def test_tables_fit_the_flash_of_the_previous_front_end():
+    """Flash of the tables per preset no more than the previous arithmetic's (paper 26,304 B, m4-small
+    6,944 B); RAM the same (state + scratch)."""
+    for name, flash, state, scratch in (("paper", 26304, 10240, 12296), ("m4-small", 6944, 2048, 3080)):
+        t = spec.make_tables(FRONTEND_PRESETS[name])
+        assert t.flash_bytes <= flash and t.state_bytes == state and t.scratch_bytes == scratch, name
 
 
 def test_float_reference_equals_a_plain_numpy_log_mel():

@@ -65,7 +65,7 @@ def test_input_quant_roundtrip_and_checks():
     r = InputQuant.from_dict(json.loads(json.dumps(d)))
     assert np.array_equal(r.mul, q.mul) and np.array_equal(r.add, q.add) and r.shift == q.shift
     assert r.scale == q.scale == 1 / 32 and r.zero_point == q.zero_point == 0
-    assert 32 <= q.shift <= 62 and np.all(np.abs(q.mul) <= 2**30)
+    assert 33 <= q.shift <= 62 and np.all(np.abs(q.mul) <= 2**30)
     d["fixed"]["mul"][0] += 1
     with pytest.raises(TsError, match="do not follow from its mean/std"):
         InputQuant.from_dict(d)

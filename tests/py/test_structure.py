@@ -15,7 +15,7 @@ PKG = REPO_ROOT / "python" / "tinyscene"
 FLOORS = [
     {"errors", "paths", "__version__"},
     {"util", "config"},
-    {"target", "data", "models", "tflite"},
+    {"target", "data", "models", "tflite", "thirdparty"},
     {"frontend", "aot", "tflm"},
     {"train", "runtimes"},
     {"export"},
@@ -31,6 +31,7 @@ WRITERS = {
     "model_stream.c": "aot/streamcompile.py", "model_stream.h": "aot/streamcompile.py",
     "stream_report.json": "aot/streamcompile.py",
     "fe_tables.c": "frontend/codegen.py", "fe_tables.h": "frontend/codegen.py",
+    "fe_cmsis_tables.c": "frontend/cmsisdsp.py", "fe_cmsis_tables.h": "frontend/cmsisdsp.py",
     "ts_clf.h": "deploy/classifier.py", "ts_clf_fe.c": "deploy/classifier.py", "ts_clf_glue.c": "deploy/classifier.py",
     "ts_tflm_ops.h": "tflm/firmware_sources.py", "ts_tflm_model.S": "tflm/firmware_sources.py",
     "ts_tflm_arena.c": "tflm/firmware_sources.py",

@@ -1,4 +1,4 @@
-"""Pinned third-party sources (third_party.lock, tinyscene.tflm.fetch): the tree digest against a hand
+"""Pinned third-party sources (third_party.lock, tinyscene.thirdparty.fetch): the tree digest against a hand
 computation; a good archive from an offline mirror; a corrupt archive, a digest mismatch, a missing
 mirror or archive, an archive reaching outside its top folder — each a one-line error leaving nothing
 in the cache; the download path against a local HTTP server on 127.0.0.1 serving the real mirror
@@ -19,7 +19,7 @@ import pytest
 
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT
-from tinyscene.tflm import fetch as F
+from tinyscene.thirdparty import fetch as F
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 MIRROR = Path(os.environ.get("TS_THIRD_PARTY_MIRROR") or REPO_ROOT.parent / "shared" / "third_party")
@@ -157,13 +157,47 @@ def test_member_outside_top_folder_is_refused(tmp_path, cache, monkeypatch):
 
 def test_lock_file_pins_every_source_and_bad_lock_is_clear(tmp_path):
     lock = F.load_lock()
-    assert set(lock) == {"tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy"}
+    assert set(lock) == {"tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy", "CMSIS-DSP"}
+    assert lock["CMSIS-DSP"].paths == ("Include", "PrivateInclude", "Source", "LICENSE", "README.md")
+    assert all(not s.paths for n, s in lock.items() if n != "CMSIS-DSP")
     assert lock["tflite-micro"].url() == (
         "https://github.com/tensorflow/tflite-micro/archive/90b983c2b3f1480642e040bbd2ddb37b998f3424.tar.gz")
     bad = tmp_path / "bad.lock"
     bad.write_text('[[source]]\nrepository = "x/y"\ncommit = "123"\ntree_sha256 = "00"\n')
     with pytest.raises(TsError, match="commit 40 hex digits"):
         F.load_lock(bad)
+    bad.write_text(f'[[source]]\nrepository = "x/y"\ncommit = "{COMMIT}"\ntree_sha256 = "{"0" * 64}"\n'
+                   'paths = ["src/a.c"]\n')
+    with pytest.raises(TsError, match="paths must be a list of top-level"):
+        F.load_lock(bad)
+
+
+def test_partial_pin_verifies_a_full_archive_and_a_partial_one(tmp_path, cache, monkeypatch):
+    """A source pinned by `paths`: the archive with every file (as the source host serves it) and one
+    holding only the pinned paths (the mirror) give the same tree; a changed pinned file is refused."""
+    part = {"src/a.c": FILES["src/a.c"], "src/b/c.h": FILES["src/b/c.h"], "README.md": FILES["README.md"]}
+    digest = _hand_digest(part, {})
+    lock = tmp_path / "third_party.lock"
+    lock.write_text(f'[[source]]\nrepository = "someone/tiny"\ncommit = "{COMMIT}"\ntree_sha256 = "{digest}"\n'
+                    'paths = ["src", "README.md"]\n')
+    full = dict(FILES, **{"notebooks/x.ipynb": b"{}", "Testing/data.bin": b"\0" * 100})
+    for i, files in enumerate((full, part)):
+        mirror = tmp_path / f"mirror{i}"
+        mirror.mkdir()
+        (mirror / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(files, f"tiny-{COMMIT}"))
+        monkeypatch.setenv(F.MIRROR_ENV, str(mirror))
+        root = F.fetch(progress=False, lock_path=lock)["tiny"]
+        assert sorted(p.name for p in root.iterdir()) == ["README.md", "src"]
+        assert F.tree_digest(root) == digest
+        import shutil
+
+        shutil.rmtree(cache)
+    bad = dict(part, **{"src/a.c": b"int c;\n"})
+    (tmp_path / "mirror1" / f"tiny-{COMMIT}.tar.gz").write_bytes(_tar(bad, f"tiny-{COMMIT}"))
+    with pytest.raises(TsError) as e:
+        F.fetch(progress=False, lock_path=lock)
+    assert "tree digest mismatch" in str(e.value) and "(src, README.md)" in str(e.value)
+    assert "\n" not in str(e.value) and _leftovers(cache) == []
 
 
 class _Server:
@@ -274,3 +308,33 @@ def test_cli_fetch_and_verify_against_the_mirror(tmp_path, cache, monkeypatch, r
     assert rc == 2 and "does not match third_party.lock" in err
     rc, out, err = run_cli("third-party", "digest", str(MIRROR / F.load_lock()["ruy"].archive_name))
     assert rc == 0 and out.strip() == F.load_lock()["ruy"].tree_sha256
+    dsp = F.load_lock()["CMSIS-DSP"]
+    rc, out, err = run_cli("third-party", "digest", "--paths", ",".join(dsp.paths), str(MIRROR / dsp.archive_name))
+    assert rc == 0 and out.strip() == dsp.tree_sha256
+
+
+def test_cmsis_dsp_missing_or_wrong_is_one_line(tmp_path, cache, monkeypatch):
+    """bench-fe's CMSIS-DSP (tinyscene.frontend.cmsisdsp) comes from the pinned, fetched sources: absent
+    from the mirror, or another tree under its name, is one line naming it."""
+    from tinyscene.frontend import cmsisdsp
+
+    dsp = F.load_lock()["CMSIS-DSP"]
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(F.MIRROR_ENV, str(tmp_path / "empty"))
+    with pytest.raises(TsError) as e:
+        cmsisdsp.source_dirs()
+    assert "CMSIS" in str(e.value) and "\n" not in str(e.value)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    top = f"CMSIS-DSP-{dsp.commit}"
+    (fake / f"{top}.tar.gz").write_bytes(_tar({"Include/arm_math.h": b"/* not CMSIS-DSP */\n", "README.md": b"x"},
+                                              top))
+    if HAVE_MIRROR:  # CMSIS_6 (its Core headers) from the real mirror
+        for p in MIRROR.glob("CMSIS_6-*"):
+            (fake / p.name).symlink_to(p)
+    monkeypatch.setenv(F.MIRROR_ENV, str(fake))
+    with pytest.raises(TsError) as e:
+        cmsisdsp.source_dirs()
+    msg = str(e.value)
+    assert ("tree digest mismatch for ARM-software/CMSIS-DSP" in msg) if HAVE_MIRROR else ("CMSIS_6" in msg)
+    assert "\n" not in str(e.value) and not F.is_fetched(dsp)

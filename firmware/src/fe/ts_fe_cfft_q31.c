@@ -1,197 +1,78 @@
-/* Complex FFT, forward, in place: radix-4 decimation in frequency (each radix-4 butterfly is two
- * radix-2 DIF stages with one twiddle product per output, so the output is in bit-reversed order),
- * a radix-2 stage when log2(n) is odd, then the bit-reversal permutation.
+/* Window and complex FFT (portable C, the reference of the armv7em/ and mve/ versions): decimation in
+ * time, bit reversal folded into the first stage's reads, 32-bit values, a fixed shift per stage.
  *
- * Block floating point from bounds: every value of a stage is a partial DFT of the input, so its
- * magnitude is at most min(4^stage * max|z|, sum|z|). Before each stage the shift (0..2 bits) that
- * keeps the stage's outputs below 2^29 is chosen from these bounds, and applied inside the butterfly
- * (Q30 twiddles: a 2-bit stage rounds each product term to the new scale, SMMULR + SMMLAR; other
- * shifts use exact 64-bit sums rounded once). Early stages, where the values
- * are still small, keep every bit: the rounding noise sits at the final scale only. The bounds
- * depend on the data only through mag_bound and sum_bound, so host and device agree bit for bit. */
+ * Bounds (no value reaches 2^30): with k = 0, |v| <= 2^15 2^12 = 2^27, so |z| <= 2^27.5 and a first-stage
+ * output has components <= 4 2^27 = 2^29 and magnitude <= 2^29.5; with k > 0 the energy bound of
+ * ts_fe_frame_shift gives magnitude <= 2^29. A later radix-4 stage divides its inputs by 4 before adding
+ * four of them (x0 / 4, twiddle products with Q30 twiddles), so its outputs are no larger than its inputs
+ * (plus the roundings, a few units); the radix-2 stage likewise (x0 / 2, Q31 twiddles). At the end
+ * |Z| <= sum |z| 2^(12 + k - s) <= 2^29 (k = 0: the Hann window sums to n_fft / 2) or the energy bound.
+ * Below 2^30 no product with a radix-4 twiddle (twice an odd number) is a rounding tie. */
 #include "ts/fe.h"
 #include "ts_fe_internal.h"
 
-#define LIMIT ((1u << 29) - (1u << 16)) /* stage inputs below 2^29: sums of four fit in int32 */
+/* (xr + j xi)(c - j s): (rnd(xr c) + rnd(xi s), rnd(xi c) - rnd(xr s)), rnd = SMMULR's rounding */
+#define CMUL(xr, xi, c, s, yr, yi)                               \
+    do {                                                         \
+        (yr) = ts_fe_smmulr((xr), (c)) + ts_fe_smmulr((xi), (s)); \
+        (yi) = ts_fe_smmulr((xi), (c)) - ts_fe_smmulr((xr), (s)); \
+    } while (0)
 
-static void bit_reverse(int32_t *restrict z, int32_t n)
+/* Radix-4 butterfly on u0..u3 (already scaled) into y at stride h (complex units). */
+static void butterfly(int32_t *y, int32_t h, int32_t u0r, int32_t u0i, int32_t u1r, int32_t u1i, int32_t u2r,
+                      int32_t u2i, int32_t u3r, int32_t u3i)
 {
-    const int bits = 32 - __builtin_ctz((uint32_t)n); /* 32 - log2(n) */
-    for (uint32_t i = 1; i < (uint32_t)n - 1; i++) {
-        uint32_t j = ts_fe_rbit(i) >> bits;
-        if (i < j) {
-            int32_t ar = z[2 * i], ai = z[2 * i + 1], br = z[2 * j], bi = z[2 * j + 1];
-            z[2 * i] = br;
-            z[2 * i + 1] = bi;
-            z[2 * j] = ar;
-            z[2 * j + 1] = ai;
+    int32_t ar = u0r + u1r, ai = u0i + u1i, br = u0r - u1r, bi = u0i - u1i;
+    int32_t cr = u2r + u3r, ci = u2i + u3i, dr = u2r - u3r, di = u2i - u3i;
+    y[0] = ar + cr; /* y0 = a + c */
+    y[1] = ai + ci;
+    y[2 * h] = br + di; /* y1 = b - j d */
+    y[2 * h + 1] = bi - dr;
+    y[4 * h] = ar - cr; /* y2 = a - c */
+    y[4 * h + 1] = ai - ci;
+    y[6 * h] = br - di; /* y3 = b + j d */
+    y[6 * h + 1] = bi + dr;
+}
+
+void ts_fe_cfft_q31(const int16_t *x, const int32_t *window, const int32_t *twiddle, int32_t n_fft, int32_t k,
+                    int32_t *buf)
+{
+    const int32_t m = n_fft >> 1, lg = ts_fe_log2((uint32_t)m);
+    const int32_t offs[4] = {0, m >> 1, m >> 2, 3 * (m >> 2)}; /* inputs of a first-stage butterfly */
+    /* first stage: butterfly q reads complex r + offs[p], r = bit reversal of 4q; window values:
+     * [q][input][even, odd sample] */
+    for (int32_t q = 0; q < (m >> 2); q++) {
+        const int32_t r = (int32_t)(ts_fe_rbit((uint32_t)(4 * q)) >> (32 - lg));
+        const int32_t *w = window + 8 * q;
+        int32_t u[8];
+        for (int32_t p = 0; p < 4; p++) {
+            const int32_t *wp = w + 2 * p;
+            const int16_t *xp = x + 2 * (r + offs[p]);
+            /* v = floor(x w / 2^16) 2^k = x w 2^(12 + k) (SMULWB, w Q28) */
+            u[2 * p] = ts_fe_smulwb(wp[0], xp[0]) * (1 << k);
+            u[2 * p + 1] = ts_fe_smulwb(wp[1], xp[1]) * (1 << k);
         }
+        butterfly(buf + 8 * q, 1, u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7]);
     }
-}
-
-/* (a + jb)(c - js) / 2^(30 + sh), exactly rounded: the forward twiddle e^{-j theta}, c = cos,
- * s = sin in Q30 (64-bit products; the general path for stages that shift by 0, 1 or 3 bits). */
-#define CMUL_SHIFT(a, b, c, s, sh, re, im)                                  \
-    do {                                                                    \
-        int64_t r_ = ((int64_t)1 << (29 + (sh))) + (int64_t)(a) * (c);      \
-        int64_t i_ = ((int64_t)1 << (29 + (sh))) + (int64_t)(b) * (c);      \
-        r_ += (int64_t)(b) * (s);                                           \
-        i_ -= (int64_t)(a) * (s);                                           \
-        (re) = (int32_t)(r_ >> (30 + (sh)));                                \
-        (im) = (int32_t)(i_ >> (30 + (sh)));                                \
-    } while (0)
-
-/* The same product for sh = 2 with two roundings: round(a c / 2^32) + round(b s / 2^32) (one
- * SMMULR + one SMMLAR / SMMLSR per component on Armv7E-M). */
-#define CMUL_Q2(a, b, c, s, re, im)                     \
-    do {                                                \
-        (re) = ts_fe_smmlar((b), (s), ts_fe_smmulr((a), (c))); \
-        (im) = ts_fe_smmlsr((a), (s), ts_fe_smmulr((b), (c))); \
-    } while (0)
-
-/* x / 2^sh rounded (sh = 0: x) */
-#define RSH(x, sh) ((sh) ? (((x) + (1 << ((sh) - 1))) >> (sh)) : (x))
-
-/* Radix-4 DIF butterflies on (p0, p1, p2, p3) = p[0], p[q], p[2q], p[3q] (complex), written so
- * that few values are live at once (Cortex-M4 has 13 free registers): the outputs leave one after
- * the other. Outputs scaled by 2^-sh, rounded: Q(input) - sh. */
-
-/* i = 0: every twiddle is 1. */
-static inline __attribute__((always_inline)) void butterfly_0(int32_t *restrict p0, int32_t *restrict p1,
-                                                              int32_t *restrict p2, int32_t *restrict p3,
-                                                              const int sh)
-{
-    int32_t x0r = p0[0], x0i = p0[1], x2r = p2[0], x2i = p2[1];
-    /* partial DFTs of the input: |.| <= 4 max|input| < 2^31 (same Q as the input) */
-    int32_t t0r = x0r + x2r, t0i = x0i + x2i, t1r = x0r - x2r, t1i = x0i - x2i;
-    int32_t x1r = p1[0], x1i = p1[1], x3r = p3[0], x3i = p3[1];
-    int32_t t2r = x1r + x3r, t2i = x1i + x3i, t3r = x1r - x3r, t3i = x1i - x3i;
-    p0[0] = RSH(t0r + t2r, sh);
-    p0[1] = RSH(t0i + t2i, sh);
-    p1[0] = RSH(t0r - t2r, sh);
-    p1[1] = RSH(t0i - t2i, sh);
-    p2[0] = RSH(t1r + t3i, sh); /* t1 - j t3 */
-    p2[1] = RSH(t1i - t3r, sh);
-    p3[0] = RSH(t1r - t3i, sh); /* t1 + j t3 */
-    p3[1] = RSH(t1i + t3r, sh);
-}
-
-/* i > 0: w = W^i, W^2i, W^3i as (cos, sin) Q30. */
-static inline __attribute__((always_inline)) void butterfly_w(int32_t *restrict p0, int32_t *restrict p1,
-                                                              int32_t *restrict p2, int32_t *restrict p3,
-                                                              const int32_t *restrict w, const int sh)
-{
-    int32_t x0r = p0[0], x0i = p0[1], x2r = p2[0], x2i = p2[1];
-    int32_t t0r = x0r + x2r, t0i = x0i + x2i, t1r = x0r - x2r, t1i = x0i - x2i;
-    int32_t x1r = p1[0], x1i = p1[1], x3r = p3[0], x3i = p3[1];
-    int32_t t2r = x1r + x3r, t2i = x1i + x3i, t3r = x1r - x3r, t3i = x1i - x3i;
-    p0[0] = RSH(t0r + t2r, sh);
-    p0[1] = RSH(t0i + t2i, sh);
-    int32_t ar = t0r - t2r, ai = t0i - t2i; /* -> times W^2i */
-    /* each twiddle pair is loaded only when its product is next (keeps the registers free) */
-    w = TS_FE_AFTER(w, ar);
-    int32_t y1r, y1i;
-    if (sh == 2) {
-        CMUL_Q2(ar, ai, w[2], w[3], y1r, y1i);
-    } else {
-        CMUL_SHIFT(ar, ai, w[2], w[3], sh, y1r, y1i);
-    }
-    p1[0] = y1r;
-    p1[1] = y1i;
-    /* t1, t3 are combined only now (scheduling hint, no code) */
-    TS_FE_HOLD4(t1r, t1i, t3r, t3i, y1i);
-    int32_t br = t1r + t3i, bi = t1i - t3r; /* t1 - j t3 -> times W^i */
-    w = TS_FE_AFTER(w, br);
-    if (sh == 2) {
-        CMUL_Q2(br, bi, w[0], w[1], p2[0], p2[1]);
-    } else {
-        CMUL_SHIFT(br, bi, w[0], w[1], sh, p2[0], p2[1]);
-    }
-    int32_t cr = t1r - t3i, ci = t1i + t3r; /* t1 + j t3 -> times W^3i */
-    w = TS_FE_AFTER(w, cr);
-    if (sh == 2) {
-        CMUL_Q2(cr, ci, w[4], w[5], p3[0], p3[1]);
-    } else {
-        CMUL_SHIFT(cr, ci, w[4], w[5], sh, p3[0], p3[1]);
-    }
-}
-
-/* One radix-4 DIF stage of length len with output shift sh (a constant after inlining): blocks of
- * len values; in each, butterflies i = 0..len/4-1, the twiddles of i >= 1 packed in `tw` as
- * W^i, W^2i, W^3i (cos, sin) one after another. */
-static inline __attribute__((always_inline)) void radix4_stage(int32_t *restrict z, int32_t n, int32_t len,
-                                                               const int32_t *restrict tw, const int sh)
-{
-    const int32_t q2 = len >> 1; /* a quarter of len, in int32 units */
-    if (len == 4) {
-        for (int32_t *p = z, *end = z + 2 * n; p < end; p += 8) butterfly_0(p, p + 2, p + 4, p + 6, sh);
-        return;
-    }
-    for (int32_t blk = 0; blk < n; blk += len) {
-        int32_t *p0 = z + 2 * blk, *p1 = p0 + q2, *p2 = p1 + q2, *p3 = p2 + q2;
-        int32_t *const end = p1;
-        butterfly_0(p0, p1, p2, p3, sh);
-        const int32_t *w = tw;
-        for (p0 += 2, p1 += 2, p2 += 2, p3 += 2; p0 < end; p0 += 2, p1 += 2, p2 += 2, p3 += 2, w += 6)
-            butterfly_w(p0, p1, p2, p3, w, sh);
-    }
-}
-
-static inline uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Shift that brings bound g to at most LIMIT (0..3 bits for g <= 4 (LIMIT + 1)). */
-static int stage_shift(uint64_t g)
-{
-    int sh = 0;
-    while ((g >> sh) + 1 > LIMIT) sh++;
-    return sh;
-}
-
-int32_t ts_fe_cfft_q31(int32_t *z, int32_t n, const int32_t *twiddle, uint32_t mag_bound, uint64_t sum_bound)
-{
-    /* b: bound on |value| (inputs: mag_bound <= LIMIT), sum: bound on sum |value| */
-    uint64_t b = mag_bound, sum = sum_bound;
-    int32_t total = 0;
-    int32_t len = n;
+    /* radix-4 stages of length len: twiddles [i][W^2i, W^i, W^3i (cos, sin)] */
     const int32_t *tw = twiddle;
-    for (; len >= 4; len >>= 2) {
-        uint64_t g = min_u64(4 * b, sum);
-        int sh = stage_shift(g);
-        /* a 1-bit stage with twiddles shifts 2 bits instead (the fast SMMULR path; safe, and the
-         * last, twiddle-free stage then shifts one bit less: the same total) */
-        if (sh == 1 && len > 4) sh = 2;
-        if (sh == 0)
-            radix4_stage(z, n, len, tw, 0);
-        else if (sh == 1)
-            radix4_stage(z, n, len, tw, 1);
-        else if (sh == 2)
-            radix4_stage(z, n, len, tw, 2);
-        else
-            radix4_stage(z, n, len, tw, 3); /* only at the edge of the range */
-        tw += 6 * ((len >> 2) - 1);
-        /* rounding moves each value by < 1 (twiddle product and shift) */
-        b = (g >> sh) + 1;
-        sum = (sum >> sh) + 2 * (uint64_t)n;
-        total += sh;
-    }
-    if (len == 2) {
-        uint64_t g = min_u64(2 * b, sum);
-        int sh = stage_shift(g);
-        for (int32_t j = 0; j < n; j += 2) {
-            int32_t *p0 = z + 2 * j, *p1 = p0 + 2;
-            int32_t dr = p0[0] - p1[0], di = p0[1] - p1[1];
-            int32_t sr = p0[0] + p1[0], si = p0[1] + p1[1];
-            p0[0] = RSH(sr, sh);
-            p0[1] = RSH(si, sh);
-            p1[0] = RSH(dr, sh);
-            p1[1] = RSH(di, sh);
+    int32_t len = 16;
+    for (; len <= m; len <<= 2) {
+        const int32_t h = len >> 2;
+        for (int32_t blk = 0; blk < m; blk += len) {
+            for (int32_t i = 0; i < h; i++) {
+                const int32_t *t12 = tw + 6 * i, *t3 = t12 + 4;
+                int32_t *p = buf + 2 * (blk + i);
+                int32_t u1r, u1i, u2r, u2i, u3r, u3i;
+                /* Q30 twiddles: each product is x W / 4, rounded; x0 / 4 floored */
+                CMUL(p[2 * h], p[2 * h + 1], t12[0], t12[1], u1r, u1i);
+                CMUL(p[4 * h], p[4 * h + 1], t12[2], t12[3], u2r, u2i);
+                CMUL(p[6 * h], p[6 * h + 1], t3[0], t3[1], u3r, u3i);
+                butterfly(p, h, p[0] >> 2, p[1] >> 2, u1r, u1i, u2r, u2i, u3r, u3i);
+            }
         }
-        total += sh;
+        tw += 6 * h;
     }
-    bit_reverse(z, n);
-    /* out = DFT(in) / 2^total, every |out| < 2^29 */
-    return total;
+    if (lg & 1) ts_fe_radix2_stage(buf, m, tw); /* length m: x0 / 2 +- x1 W^i, Q31 twiddles */
+    /* buf = DFT(z) 2^(12 + k - s), natural order */
 }

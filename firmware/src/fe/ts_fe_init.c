@@ -20,22 +20,19 @@ ts_status_t ts_fe_init(ts_fe_t *fe, const ts_fe_config_t *cfg, const ts_fe_quant
     if (cfg->n_mels < 1 || cfg->n_mels > half + 1) return TS_ERR_CONFIG;
     if (cfg->delay_hops != (half + cfg->hop - 1) / cfg->hop) return TS_ERR_CONFIG;
     if (cfg->history != cfg->delay_hops * cfg->hop + half) return TS_ERR_CONFIG;
-    if (!cfg->window || !cfg->fft_twiddle || !cfg->rfft_twiddle || !cfg->mel_start || !cfg->mel_count || !cfg->mel_weight || !cfg->mel_shift || !cfg->log_lut)
+    if (!cfg->window || !cfg->fft_twiddle || !cfg->rfft_twiddle || !cfg->mel_bin || !cfg->mel_t || !cfg->mel_floor ||
+        !cfg->mel_offset || !cfg->log_lut)
         return TS_ERR_CONFIG;
-    if (cfg->window_sum < 1 || cfg->window_sum > (1 << 26)) return TS_ERR_CONFIG;
-    if (cfg->mel_weight_exp < 0 || cfg->mel_weight_exp > 62) return TS_ERR_CONFIG;
-    if (cfg->floor_mant < (1 << 30)) return TS_ERR_CONFIG;
-    /* Every band inside bins 0..n_fft/2; the weights' count matches the table. */
-    int32_t total = 0;
-    for (int32_t m = 0; m < cfg->n_mels; m++) {
-        if (cfg->mel_start[m] + cfg->mel_count[m] > half + 1) return TS_ERR_CONFIG;
-        if (cfg->mel_shift[m] > 47) return TS_ERR_CONFIG;
-        total += cfg->mel_count[m];
-    }
-    if (total != cfg->n_weights) return TS_ERR_CONFIG;
+    /* Intervals in order inside bins 0..n_fft/2; the weights' count matches the table; floors >= 1. */
+    for (int32_t j = 0; j <= cfg->n_mels; j++)
+        if (cfg->mel_bin[j] > cfg->mel_bin[j + 1]) return TS_ERR_CONFIG;
+    if (cfg->mel_bin[cfg->n_mels + 1] > half + 1) return TS_ERR_CONFIG;
+    if (cfg->n_weights != cfg->mel_bin[cfg->n_mels + 1] - cfg->mel_bin[0]) return TS_ERR_CONFIG;
+    for (int32_t m = 0; m < cfg->n_mels; m++)
+        if (cfg->mel_floor[m] == 0) return TS_ERR_CONFIG;
     if (quant) {
         if (quant->abi != TS_FE_ABI || quant->struct_size != sizeof(ts_fe_quant_t)) return TS_ERR_CONFIG;
-        if (quant->n_mels != cfg->n_mels || quant->shift < 32 || quant->shift > 62 || !quant->mul || !quant->add)
+        if (quant->n_mels != cfg->n_mels || quant->shift < 33 || quant->shift > 62 || !quant->mul || !quant->add)
             return TS_ERR_CONFIG;
     }
     fe->cfg = cfg;

@@ -1,29 +1,27 @@
-/* Sparse mel filterbank: each band is a run of consecutive FFT bins with 16-bit weights scaled
- * per band (16 significant bits in narrow and wide bands alike). The 64-bit power is split in
- * halves (stored as low, high words) so that every product is exact in 64 bits:
- *   mel = ((sum w P_hi) 2^16 + (sum w P_lo) / 2^16) / 2^shift   (two truncations per band). */
+/* Mel filterbank from interval sums (portable C; armv7em/ and mve/ give the same integers). Between mel
+ * points j and j + 1 lie the bins of interval j; a bin at position t (0 <= t < 1) there weighs t in the
+ * rising edge of band j and 1 - t in the falling edge of band j - 1 (the slaney triangles, before their
+ * norm, which the log stage adds as an offset). So per interval A = sum t P (t Q16: floor(sum / 2^16))
+ * and B = sum P suffice: band m = A_m + (B_{m+1} - A_{m+1}). Sums of P are < 2^60 (Parseval). */
 #include "ts/fe.h"
-#include "ts_fe_internal.h"
 
-void ts_fe_mel_u64(const uint32_t *power, const uint16_t *start, const uint16_t *count, const uint16_t *weight,
-                   const uint8_t *shift, int32_t n_mels, uint64_t *mel)
+void ts_fe_mel_u64(const uint64_t *power, const uint16_t *mel_bin, const uint16_t *mel_t, int32_t n_mels,
+                   uint64_t *mel)
 {
-    const uint16_t *w = weight;
-    for (int32_t m = 0; m < n_mels; m++) {
-        const uint32_t *p = power + 2 * start[m];
-        const uint16_t *wend = w + count[m];
-        uint64_t hi = 0, lo = 0;
-        while (w < wend) {
-            uint32_t wk = *w++;
-            /* the 64-bit power as its (low, high) words */
-            lo = ts_fe_umlal(lo, p[0], wk); /* < 2^48 each, < 2^60 summed */
-            hi = ts_fe_umlal(hi, p[1], wk); /* < 2^28 * 2^16 each */
-            p += 2;
+    const uint16_t *t = mel_t;
+    uint64_t prev_a = 0; /* A of the previous interval: the rising edge of band j - 1 */
+    for (int32_t j = 0; j <= n_mels; j++) {
+        uint64_t lo = 0, hi = 0, b = 0;
+        for (int32_t k = mel_bin[j]; k < mel_bin[j + 1]; k++) {
+            const uint64_t p = power[k];
+            const uint32_t tk = *t++;
+            lo += (uint64_t)(uint32_t)p * tk;         /* < 2^48 each */
+            hi += (uint64_t)(uint32_t)(p >> 32) * tk; /* < 2^46 each */
+            b += p;
         }
-        /* sum w P / 2^16: P units times Q(wexp + shift) weights, <= sum P < 2^62 */
-        uint64_t acc = (hi << 16) + (lo >> 16);
-        /* / 2^shift rounded: P units times Q(wexp) weights: mel 2^(wexp + 2e - 16) */
-        int sh = shift[m];
-        mel[m] = sh ? (acc + ((uint64_t)1 << (sh - 1))) >> sh : acc;
+        /* A = floor(sum t P / 2^16), <= B */
+        const uint64_t a = (hi << 16) + (lo >> 16);
+        if (j > 0) mel[j - 1] = prev_a + (b - a);
+        prev_a = a;
     }
 }

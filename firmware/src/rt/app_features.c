@@ -8,7 +8,9 @@
  *    ts_fe_process_hop writes each frame's column into it at its place.
  * L: the Q7.24 log-mel of every frame, [frames][channels][n_mels] int32, written frame by frame.
  * Prints the frame count and the board counter ticks spent in ts_fe_process_hop (total, min and max
- * per hop), the state/scratch bytes and, with --profile, the ticks of each stage on the last frame. */
+ * per hop), the state/scratch bytes and, with --profile, the ticks of each stage on channel 0's latest
+ * n_fft input samples: shift, FFT, power, mel and log, then the quantisation of every channel and the push
+ * of one hop (the profile is the last thing the app does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +31,10 @@ static uint64_t scratch_mem[(TS_FE_SCRATCH_BYTES + 7) / 8];
 static int16_t hop_buf[TS_FE_HOP * TS_FE_CHANNELS];
 static int32_t frame_logmel[TS_FE_CHANNELS * TS_FE_N_MELS];
 static int8_t tensor[TENSOR_BYTES] __attribute__((section(".ext_bss"), aligned(16)));
-static int32_t profile_buf[TS_FE_N_FFT + 2] __attribute__((aligned(8)));
-static uint64_t profile_mel[TS_FE_N_MELS];
+static int32_t profile_buf[TS_FE_N_FFT + 2 + 8] __attribute__((aligned(8))); /* + 32 bytes: see ts_fe_mel_u64 */
+static uint64_t profile_mel[TS_FE_N_MELS + 4]; /* + 32 bytes: see ts_fe_log_q24 */
+static int16_t profile_frame[TS_FE_N_FFT]; /* channel 0's latest n_fft input samples (the history's layout
+                                             * is the build's own: the Helium one keeps it interleaved) */
 
 static const char *arg_value(int argc, char **argv, const char *name)
 {
@@ -46,35 +50,33 @@ static int has_flag(int argc, char **argv, const char *name)
     return 0;
 }
 
-/* Ticks of each stage on one channel's frame (the last one in the history). */
+/* Ticks of each stage on one channel's frame (channel 0's latest input samples). */
 static void profile(const ts_fe_t *fe)
 {
     const ts_fe_config_t *cfg = fe->cfg;
     const int32_t n = cfg->n_fft;
-    uint64_t t[7];
-    int32_t peak;
+    uint64_t t[8];
     t[0] = ts_board_counter();
-    int32_t k = ts_fe_window_q31(fe->history, cfg->window, n, profile_buf, &peak);
+    int32_t k = ts_fe_frame_shift(profile_frame, n);
     t[1] = ts_board_counter();
-    uint32_t mag = (uint32_t)peak / 2 + (uint32_t)peak / 4 + 2;
-    uint64_t sum = (((uint64_t)peak * (uint32_t)cfg->window_sum) >> 16) + (uint64_t)n;
-    int32_t s = ts_fe_rfft_q31(profile_buf, n, cfg->fft_twiddle, cfg->rfft_twiddle, mag, sum);
+    ts_fe_cfft_q31(profile_frame, cfg->window, cfg->fft_twiddle, n, k, profile_buf);
     t[2] = ts_board_counter();
-    ts_fe_power_u64(profile_buf, n / 2 + 1);
+    ts_fe_power_u64(profile_buf, n, cfg->rfft_twiddle);
     t[3] = ts_board_counter();
-    ts_fe_mel_u64((const uint32_t *)profile_buf, cfg->mel_start, cfg->mel_count, cfg->mel_weight,
-                  cfg->mel_shift, cfg->n_mels, profile_mel);
+    ts_fe_mel_u64((const uint64_t *)(const void *)profile_buf, cfg->mel_bin, cfg->mel_t, cfg->n_mels, profile_mel);
     t[4] = ts_board_counter();
-    ts_fe_log_q24(profile_mel, cfg->n_mels, cfg->mel_weight_exp + 2 * (14 + k - s) - 16, cfg->floor_mant,
-                  cfg->floor_exp, cfg->log_lut, frame_logmel);
+    ts_fe_log_q24(profile_mel, cfg->n_mels, cfg->mel_floor, cfg->mel_offset, k, cfg->log_lut, frame_logmel);
     t[5] = ts_board_counter();
 #if TS_FE_HAS_QUANT
-    ts_fe_quantize_s8(fe->quant, 1, 1, frame_logmel, tensor, 1);
+    ts_fe_quantize_s8(fe->quant, TS_FE_CHANNELS, 1, frame_logmel, tensor, TS_FE_CHANNELS); /* every channel */
 #endif
     t[6] = ts_board_counter();
-    printf("features: profile ticks window=%lu rfft=%lu power=%lu mel=%lu log=%lu quantize=%lu\n",
+    ts_fe_push_hop((ts_fe_t *)fe, hop_buf, cfg->hop);
+    t[7] = ts_board_counter();
+    printf("features: profile ticks shift=%lu fft=%lu power=%lu mel=%lu log=%lu quantize=%lu push=%lu\n",
            (unsigned long)(t[1] - t[0]), (unsigned long)(t[2] - t[1]), (unsigned long)(t[3] - t[2]),
-           (unsigned long)(t[4] - t[3]), (unsigned long)(t[5] - t[4]), (unsigned long)(t[6] - t[5]));
+           (unsigned long)(t[4] - t[3]), (unsigned long)(t[5] - t[4]), (unsigned long)(t[6] - t[5]),
+           (unsigned long)(t[7] - t[6]));
 }
 
 int ts_app_main(int argc, char **argv)
@@ -142,6 +144,11 @@ int ts_app_main(int argc, char **argv)
             return 7;
         }
         total += dt;
+        {   /* outside the timing: channel 0's latest n_fft samples for --profile */
+            const int32_t keep = hop < TS_FE_N_FFT ? TS_FE_N_FFT - hop : 0;
+            memmove(profile_frame, profile_frame + (TS_FE_N_FFT - keep), (size_t)keep * sizeof(int16_t));
+            for (int32_t i = keep; i < TS_FE_N_FFT; i++) profile_frame[i] = hop_buf[(hop - TS_FE_N_FFT + i) * ch];
+        }
         if (dt < tmin) tmin = dt;
         if (dt > tmax) tmax = dt;
         if (t >= 0) {

@@ -30,7 +30,7 @@ from tinyscene.errors import TsError
 from tinyscene.export.bundle import check_bundle
 from tinyscene.frontend import InputQuant
 from tinyscene.frontend.codegen import write_fe_tables
-from tinyscene.frontend.spec import make_tables
+from tinyscene.frontend.spec import check_arith_version, make_tables
 from tinyscene.paths import FIRMWARE_DIR, cache_dir
 from tinyscene.target.apps import get_app
 from tinyscene.target.boards import Board, load_board
@@ -106,6 +106,7 @@ def load_bundle(path: str | Path) -> Bundle:
             raise TsError(f"{f}: missing from the bundle")
     try:
         fe = json.loads(fj.read_text())
+        check_arith_version(fe.get("frontend_arith"), str(fj))
         cfg = FrontendConfig.from_dict(fe["config"], source=str(fj))
         quant = InputQuant.from_dict(fe["input_quant"], source=str(fj)).check(cfg, source=str(fj))
     except (KeyError, TypeError, ValueError) as e:
@@ -458,7 +459,7 @@ def _build_locked(b: Bundle, brd: Board, runtime: str, kernels: str, out, stream
         glue = "/* --runtime tflm: the model calls are in firmware/src/rt/classifier_tflm.cc */\n"
         extra_sources = tf["sources"]
         extra_objects, link_flags, linker, cflags = tf["objects"], tf["link_flags"], tf["linker"], tf["cflags"]
-        group_family = "reference"
+        group_family = brd.kernel_family("auto")  # the app's groups are rt and fe: the front-end's stages
 
     tables = make_tables(b.config)
     write_text(gen / "ts_clf.h", clf_header(b, brd, runtime, plan, cmd, streaming=streaming,

@@ -49,6 +49,7 @@ from tinyscene.export.ladder import set_rung
 from tinyscene.export.to_onnx import export_onnx
 from tinyscene.export.to_tflite import convert
 from tinyscene.frontend.codegen import write_fe_tables
+from tinyscene.frontend.spec import ARITH_VERSION
 from tinyscene.paths import REPO_ROOT
 from tinyscene.tflite.arena import tflm_arena_bytes
 from tinyscene.tflite.reader import read_tflite, read_tflite_bytes
@@ -302,7 +303,7 @@ def export_bundle(run: str | os.PathLike, out: str | os.PathLike, *, calib: int 
                                         "logits": "int8 [classes] (tflite_micro)", "clips": index})
 
         write_json(tmp / "frontend.json", {
-            "config": fcfg.to_dict(), "input_quant": quant.to_dict(),
+            "frontend_arith": ARITH_VERSION, "config": fcfg.to_dict(), "input_quant": quant.to_dict(),
             "input": {"dtype": "int8", "scale": scale, "zero_point": zp, "layout": "NHWC", "shape": nhwc_shape},
             "output": {"dtype": "int8", "scale": tfl_info["output"]["scale"],
                        "zero_point": tfl_info["output"]["zero_point"], "shape": tfl_info["output"]["shape"]},

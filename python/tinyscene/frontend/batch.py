@@ -2,8 +2,8 @@
 on several processes, with an on-disk cache per clip.
 
 A clip's cache entry is keyed by its absolute path, size and modification time, the front-end
-configuration, the front-end's C source hash and its tables' hash: editing the audio, the config or
-the C code gives a new entry, never a stale one.
+configuration, the front-end's arithmetic version (spec.ARITH_VERSION), its C source hash and its
+tables' hash: editing the audio, the config or the C code gives a new entry, never a stale one.
 """
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def clip_key(cfg: FrontendConfig, path: str | os.PathLike, fe_hash: str) -> str:
 
 
 def frontend_hash(cfg: FrontendConfig) -> str:
-    """The C sources' hash + the tables' hash: what the features of `cfg` depend on besides the audio."""
+    """The arithmetic version + the C sources' hash + the tables' hash: what the features of `cfg` depend on
+    besides the audio (a cache entry of another front-end arithmetic is never found, so never served)."""
 
-    return native.source_hash()[:16] + spec.make_tables(cfg).sha256()[:16]
+    return f"v{spec.ARITH_VERSION}-" + native.source_hash()[:16] + spec.make_tables(cfg).sha256()[:16]
 
 
 def load_pcm(cfg: FrontendConfig, path) -> np.ndarray:

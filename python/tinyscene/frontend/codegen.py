@@ -12,14 +12,14 @@ from tinyscene.frontend import spec
 from tinyscene.util.atomic import write_text
 
 
-def _array(ctype: str, name: str, values, per_line: int = 8, suffix: str = "") -> str:
+def _array(ctype: str, name: str, values, per_line: int = 8, suffix: str = "", attrs: str = "") -> str:
     vals = [int(v) for v in np.asarray(values).reshape(-1)]
     if not vals:
         vals = [0]  # C forbids empty arrays; count fields say 0
     lines = []
     for i in range(0, len(vals), per_line):
         lines.append("    " + ", ".join(f"{v}{suffix}" for v in vals[i:i + per_line]) + ",")
-    return f"static const {ctype} {name}[{len(vals)}] = {{\n" + "\n".join(lines) + "\n};\n"
+    return f"static const {ctype} {name}[{len(vals)}]{attrs} = {{\n" + "\n".join(lines) + "\n};\n"
 
 
 def banner(command: str, cfg: FrontendConfig, tables_hash: str) -> str:
@@ -48,34 +48,32 @@ def render(cfg: FrontendConfig, quant=None, command: str = "tinyscene.frontend.c
            f"#define TS_FE_SCRATCH_BYTES {t.scratch_bytes}  /* ts_fe_get_buffer_size */",
            f"#define TS_FE_TABLE_BYTES {t.flash_bytes}",
            f"#define TS_FE_HAS_QUANT {1 if quant is not None else 0}",
+           f"#define TS_FE_TABLES_ARITH_VERSION {spec.ARITH_VERSION}  /* must equal TS_FE_ARITH_VERSION */",
            f'#define TS_FE_TABLES_SHA256 "{h}"', "",
            "extern const ts_fe_config_t ts_fe_config;"]
     if quant is not None:
         hdr.append("extern const ts_fe_quant_t ts_fe_quant;")
-    hdr += ["", f"#endif /* {guard} */", ""]
+    hdr += ["", "#if TS_FE_TABLES_ARITH_VERSION != TS_FE_ARITH_VERSION",
+            '#error "fe_tables.h was generated for another front-end arithmetic: re-export the bundle"', "#endif",
+            "", f"#endif /* {guard} */", ""]
 
-    src = [top, '#include "fe_tables.h"', "",
-           _array("int32_t", "ts_fe_window", t.window),
-           _array("int32_t", "ts_fe_fft_twiddle", t.fft_twiddle, 6),
-           _array("int32_t", "ts_fe_rfft_twiddle", t.rfft_twiddle),
-           _array("uint16_t", "ts_fe_mel_start", t.mel_start, 16),
-           _array("uint16_t", "ts_fe_mel_count", t.mel_count, 16),
-           _array("uint16_t", "ts_fe_mel_weight", t.mel_weight, 16),
-           _array("uint8_t", "ts_fe_mel_shift", t.mel_shift, 16),
-           _array("int32_t", "ts_fe_log_lut", t.log_lut),
-           "const ts_fe_config_t ts_fe_config = {",
-           "    .abi = TS_FE_ABI,",
-           "    .struct_size = sizeof(ts_fe_config_t),"]
+    ctypes_ = {"window": "int32_t", "fft_twiddle": "int32_t", "rfft_twiddle": "int32_t", "mel_bin": "uint16_t",
+               "mel_t": "uint16_t", "mel_floor": "uint32_t", "mel_offset": "int32_t", "log_lut": "int32_t"}
+    src = [top, '#include "fe_tables.h"', ""]
+    arrays = t.arrays()
+    for name, ctype in ctypes_.items():
+        # 16-byte aligned: the Helium stages load the tables as vectors
+        src.append(_array(ctype, f"ts_fe_{name}", arrays[name], 8 if ctype != "uint16_t" else 16,
+                          attrs=" __attribute__((aligned(16)))"))
+    src += ["const ts_fe_config_t ts_fe_config = {", "    .abi = TS_FE_ABI,", "    .struct_size = sizeof(ts_fe_config_t),"]
     for k, v in t.scalars().items():
         src.append(f"    .{k} = {int(v)},")
-    src += ["    .window = ts_fe_window,", "    .fft_twiddle = ts_fe_fft_twiddle,", "    .rfft_twiddle = ts_fe_rfft_twiddle,", "    .mel_start = ts_fe_mel_start,",
-            "    .mel_count = ts_fe_mel_count,", "    .mel_weight = ts_fe_mel_weight,",
-            "    .mel_shift = ts_fe_mel_shift,", "    .log_lut = ts_fe_log_lut,", "};", ""]
+    src += [f"    .{name} = ts_fe_{name}," for name in ctypes_] + ["};", ""]
     if quant is not None:
         src += [f"/* input quantisation: scale {quant.scale!r}, zero point {quant.zero_point}, per-bin mean/std "
                 f"of {quant.n_clips} clip(s) */",
                 _array("int32_t", "ts_fe_quant_mul", quant.mul),
-                _array("int64_t", "ts_fe_quant_add", quant.add, 4, "LL"),
+                _array("int32_t", "ts_fe_quant_add", quant.add, 8),
                 "const ts_fe_quant_t ts_fe_quant = {",
                 "    .abi = TS_FE_ABI,",
                 "    .struct_size = sizeof(ts_fe_quant_t),",

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 IMPLS = ("fixed", "float", "device")
+FE_FAMILIES = ("auto", "reference", "armv7em", "mve")  # the front-end stages a device build takes
 
 
 def load_audio(cfg, path):
@@ -57,8 +58,8 @@ def _features(args: argparse.Namespace) -> int:
     cfg = load_frontend_config(args.config)
     if args.int8_out and args.impl == "float":
         raise TsError("--int8-out: the int8 model input comes from the fixed-point front-end (--impl fixed or device)")
-    if args.board and args.impl != "device":
-        raise TsError("--board is for --impl device")
+    if (args.board or args.fe_kernels != "auto") and args.impl != "device":
+        raise TsError("--board and --fe-kernels are for --impl device")
     pcm = load_audio(cfg, args.audio)
     quant = None
     if args.impl in ("fixed", "device"):
@@ -84,9 +85,9 @@ def _features(args: argparse.Namespace) -> int:
     else:
         from tinyscene.frontend.device import run_device
 
-        run = run_device(cfg, pcm, quant, args.board or "qemu-an386", timeout=args.timeout)
+        run = run_device(cfg, pcm, quant, args.board or "qemu-an386", timeout=args.timeout, fe_kernels=args.fe_kernels)
         feats, q8 = fe.to_float(run.logmel), run.int8
-        print(f"device {args.board or 'qemu-an386'}: {run.frames} frames, {run.units_total:,.0f} {run.unit} "
+        print(f"device {args.board or 'qemu-an386'} ({run.family} stages): {run.frames} frames, {run.units_total:,.0f} {run.unit} "
               f"({run.units_per_hop:,.0f} per hop), state {run.state_bytes:,} B + scratch {run.scratch_bytes:,} B, "
               f"tables {run.table_bytes:,} B")
     save_npy(args.out, np.asarray(feats, np.float32))
@@ -141,21 +142,20 @@ def _featurize(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from tinyscene.config import load_frontend_config
-    from tinyscene.frontend.bench import bench_preset, format_table
+    from tinyscene.frontend.bench import bench, failures, format_table
     from tinyscene.util.atomic import write_json
 
-    results = {}
-    for name in args.configs.split(","):
-        cfg = load_frontend_config(name.strip())
-        print(f"{cfg.name}: {cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop_length}, {cfg.n_mels} mels, "
-              f"{cfg.channels} ch; clips of {args.seconds or cfg.clip_seconds:g} s on {args.board}")
-        results[cfg.name] = bench_preset(cfg, args.board, args.seconds, cmsis=not args.no_cmsis)
+    configs = [load_frontend_config(name.strip()) for name in args.configs.split(",") if name.strip()]
+    boards = [b.strip() for b in (args.board or args.boards).split(",") if b.strip()]
+    result = bench(configs, boards, args.seconds, cmsis=not args.no_cmsis)
     print()
-    print(format_table(results))
+    print(format_table(result))
     if args.out:
-        write_json(args.out, {k: v for k, v in results.items()})
+        write_json(args.out, result)
         print(f"\nwrote {args.out}")
-    bad = [k for k, r in results.items() if not (r["summary"]["device_bit_exact_all"] and r["summary"]["stream_bit_exact_all"])]
+    bad = failures(result)
+    for line in bad:
+        print(f"bench-fe: {line}")
     return 1 if bad else 0
 
 
@@ -170,6 +170,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--impl", choices=IMPLS, default="fixed", help="fixed (C on the host, default), float "
                                                                   "(librosa), device (firmware under QEMU)")
     p.add_argument("--board", help="board for --impl device (default qemu-an386)")
+    p.add_argument("--fe-kernels", choices=FE_FAMILIES, default="auto",
+                   help="the front-end's stages for --impl device: auto (the board's best: mve on Helium, armv7em "
+                        "with the DSP extension, else reference), reference (the portable C), armv7em, mve (an "
+                        "error on a board without that extension); every family gives the same integers")
     p.add_argument("--int8-out", help="also the int8 model input [n_mels, frames, channels] (.npy)")
     p.add_argument("--quant", help="frontend.json (or an InputQuant JSON) with the model's input "
                                    "normalisation/quantisation; default: fitted on this clip")
@@ -187,12 +191,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_featurize)
 
-    p = sub.add_parser("bench-fe", help="front-end benchmark: SNR vs librosa, device == host, streaming == clip, "
-                                        "per-stage errors, instructions, RAM/flash, CMSIS-DSP beside it")
+    p = sub.add_parser("bench-fe", help="front-end benchmark: tinyscene and CMSIS-DSP (f32, q31, q15) measured in "
+                                        "the same run per config and board: instructions per channel-frame, "
+                                        "flash/RAM, SNR vs librosa, int8 within one step, device == host, "
+                                        "streaming == clip")
     p.add_argument("--configs", default="paper,m4-small", help="comma-separated presets/files (default "
                                                                "paper,m4-small)")
-    p.add_argument("--board", default="qemu-an386")
+    p.add_argument("--boards", default="qemu-an386", help="comma-separated boards (default qemu-an386)")
+    p.add_argument("--board", help="one board (the same as --boards with one)")
     p.add_argument("--seconds", type=float, help="clip length (default: the config's clip_seconds)")
     p.add_argument("--no-cmsis", action="store_true", help="skip the CMSIS-DSP comparison")
-    p.add_argument("--out", help="also write the results as JSON")
+    p.add_argument("--out", help="also write the results as JSON: {\"rows\": [...], ...}")
     p.set_defaults(func=_bench)

@@ -19,8 +19,6 @@ from ctypes import (
     c_int8,
     c_int16,
     c_int32,
-    c_int64,
-    c_uint8,
     c_uint16,
     c_uint32,
     c_uint64,
@@ -89,15 +87,19 @@ def build_library(force: bool = False) -> Path:
 class _Config(ctypes.Structure):
     _fields_ = [("abi", c_uint32), ("struct_size", c_uint32), ("sample_rate", c_int32), ("n_fft", c_int32),
                 ("hop", c_int32), ("n_mels", c_int32), ("channels", c_int32), ("delay_hops", c_int32),
-                ("history", c_int32), ("window_sum", c_int32), ("window", POINTER(c_int32)),
-                ("fft_twiddle", POINTER(c_int32)), ("rfft_twiddle", POINTER(c_int32)), ("mel_start", POINTER(c_uint16)), ("mel_count", POINTER(c_uint16)),
-                ("mel_weight", POINTER(c_uint16)), ("mel_shift", POINTER(c_uint8)), ("mel_weight_exp", c_int32), ("floor_mant", c_int32),
-                ("floor_exp", c_int32), ("n_weights", c_int32), ("log_lut", POINTER(c_int32))]
+                ("history", c_int32), ("n_weights", c_int32), ("window", POINTER(c_int32)),
+                ("fft_twiddle", POINTER(c_int32)), ("rfft_twiddle", POINTER(c_int32)), ("mel_bin", POINTER(c_uint16)),
+                ("mel_t", POINTER(c_uint16)), ("mel_floor", POINTER(c_uint32)), ("mel_offset", POINTER(c_int32)),
+                ("log_lut", POINTER(c_int32))]
+
+
+_POINTERS = {"window": c_int32, "fft_twiddle": c_int32, "rfft_twiddle": c_int32, "mel_bin": c_uint16,
+             "mel_t": c_uint16, "mel_floor": c_uint32, "mel_offset": c_int32, "log_lut": c_int32}
 
 
 class _Quant(ctypes.Structure):
     _fields_ = [("abi", c_uint32), ("struct_size", c_uint32), ("n_mels", c_int32), ("shift", c_int32),
-                ("mul", POINTER(c_int32)), ("add", POINTER(c_int64))]
+                ("mul", POINTER(c_int32)), ("add", POINTER(c_int32))]
 
 
 class _Fe(ctypes.Structure):
@@ -123,13 +125,12 @@ def load_library() -> ctypes.CDLL:
                 "ts_fe_reset": (None, [P(_Fe)]),
                 "ts_fe_process_hop": (c_int32, [P(_Fe), P(c_int16), P(c_int8), c_int32, P(c_int32), P(c_int32)]),
                 "ts_fe_process_clip": (c_int32, [P(_Fe), P(c_int16), c_int32, P(c_int8), P(c_int32), c_int32]),
-                "ts_fe_window_q31": (c_int32, [P(c_int16), P(c_int32), c_int32, P(c_int32), P(c_int32)]),
-                "ts_fe_cfft_q31": (c_int32, [P(c_int32), c_int32, P(c_int32), c_uint32, c_uint64]),
-                "ts_fe_rfft_q31": (c_int32, [P(c_int32), c_int32, P(c_int32), P(c_int32), c_uint32, c_uint64]),
-                "ts_fe_power_u64": (None, [P(c_int32), c_int32]),
-                "ts_fe_mel_u64": (None, [P(c_uint32), P(c_uint16), P(c_uint16), P(c_uint16), P(c_uint8), c_int32,
-                                          P(c_uint64)]),
-                "ts_fe_log_q24": (None, [P(c_uint64), c_int32, c_int32, c_int32, c_int32, P(c_int32), P(c_int32)]),
+                "ts_fe_frame_shift": (c_int32, [P(c_int16), c_int32]),
+                "ts_fe_cfft_q31": (None, [P(c_int16), P(c_int32), P(c_int32), c_int32, c_int32, P(c_int32)]),
+                "ts_fe_power_u64": (None, [P(c_int32), c_int32, P(c_int32)]),
+                "ts_fe_mel_u64": (None, [P(c_uint64), P(c_uint16), P(c_uint16), c_int32, P(c_uint64)]),
+                "ts_fe_log_q24": (None, [P(c_uint64), c_int32, P(c_uint32), P(c_int32), c_int32, P(c_int32),
+                                          P(c_int32)]),
                 "ts_fe_quantize_s8": (None, [P(_Quant), c_int32, c_int32, P(c_int32), P(c_int8), c_int32]),
             }
             for name, (res, args) in sig.items():
@@ -149,9 +150,9 @@ class _QuantStruct:
 
     def __init__(self, quant) -> None:
         self.mul = np.ascontiguousarray(quant.mul, np.int32)
-        self.add = np.ascontiguousarray(quant.add, np.int64)
+        self.add = np.ascontiguousarray(quant.add, np.int32)
         self.struct = _Quant(abi=spec.ABI, struct_size=ctypes.sizeof(_Quant), n_mels=len(self.mul),
-                             shift=int(quant.shift), mul=_ptr(self.mul, c_int32), add=_ptr(self.add, c_int64))
+                             shift=int(quant.shift), mul=_ptr(self.mul, c_int32), add=_ptr(self.add, c_int32))
 
 
 class FixedFrontend:
@@ -171,12 +172,8 @@ class FixedFrontend:
         t = self.tables
         self._keep = {k: np.ascontiguousarray(v) for k, v in t.arrays().items()}
         k = self._keep
-        self.config = _Config(
-            abi=spec.ABI, struct_size=ctypes.sizeof(_Config), **t.scalars(),
-            window=_ptr(k["window"], c_int32), fft_twiddle=_ptr(k["fft_twiddle"], c_int32),
-            rfft_twiddle=_ptr(k["rfft_twiddle"], c_int32),
-            mel_start=_ptr(k["mel_start"], c_uint16), mel_count=_ptr(k["mel_count"], c_uint16),
-            mel_weight=_ptr(k["mel_weight"], c_uint16), mel_shift=_ptr(k["mel_shift"], c_uint8), log_lut=_ptr(k["log_lut"], c_int32))
+        self.config = _Config(abi=spec.ABI, struct_size=ctypes.sizeof(_Config), **t.scalars(),
+                              **{name: _ptr(k[name], ct) for name, ct in _POINTERS.items()})
         self.scratch_bytes = self.lib.ts_fe_get_buffer_size(ctypes.byref(self.config))
         self.state_bytes = self.lib.ts_fe_get_state_size(ctypes.byref(self.config))
         self._lock = threading.Lock()
@@ -283,59 +280,67 @@ class FixedFrontend:
         self.lib.ts_fe_quantize_s8(ctypes.byref(q.struct), ch, f, _ptr(L, c_int32), _ptr(out, c_int8), f * ch)
         return out
 
-    # -- stages (per-stage checks against float references) ------------------------------------------
-    def stages(self, frame) -> dict:
-        """Each C stage on one int16 frame [n_fft], converted to float in the float reference's units:
-        windowed, spectrum (complex rfft), power, mel, log; plus the frame shift."""
-        cfg, t, lib = self.cfg, self.tables, self.lib
-        n = cfg.n_fft
-        x = np.ascontiguousarray(frame, np.int16)
-        if x.shape != (n,):
-            raise TsError(f"a frame is {n} int16 samples, got {x.shape}")
-        buf = np.zeros(n + 2, np.int32)
-        peak = c_int32(0)
-        k = lib.ts_fe_window_q31(_ptr(x, c_int16), _ptr(self._keep["window"], c_int32), n, _ptr(buf, c_int32),
-                                 ctypes.byref(peak))
-        v = buf[:n].astype(np.float64) * 2.0 ** -(14 + k)
-        p = peak.value
-        mag, total = p // 2 + p // 4 + 2, ((p * t.window_sum) >> 16) + n
-        shift = lib.ts_fe_rfft_q31(_ptr(buf, c_int32), n, _ptr(self._keep["fft_twiddle"], c_int32),
-                                   _ptr(self._keep["rfft_twiddle"], c_int32), mag, total)
-        e = 14 + k - shift
-        X = (buf[0::2] + 1j * buf[1::2]) * 2.0**-e
-        lib.ts_fe_power_u64(_ptr(buf, c_int32), n // 2 + 1)
-        P64 = buf.view(np.uint64).copy()
-        power = P64.astype(np.float64) * 2.0 ** (-2 * e)
-        mel = np.zeros(cfg.n_mels, np.uint64)
-        lib.ts_fe_mel_u64(_ptr(P64, c_uint32), _ptr(self._keep["mel_start"], c_uint16),
-                          _ptr(self._keep["mel_count"], c_uint16), _ptr(self._keep["mel_weight"], c_uint16),
-                          _ptr(self._keep["mel_shift"], c_uint8), cfg.n_mels, _ptr(mel, c_uint64))
-        e = t.mel_weight_exp + 2 * e - 16
-        melf = mel.astype(np.float64) * 2.0**-e
-        lm = np.zeros(cfg.n_mels, np.int32)
-        lib.ts_fe_log_q24(_ptr(mel, c_uint64), cfg.n_mels, e, t.floor_mant, t.floor_exp,
-                          _ptr(self._keep["log_lut"], c_int32), _ptr(lm, c_int32))
-        return {"k": k, "fft_shift": shift, "windowed": v, "spectrum": X, "power": power, "mel": melf,
-                "mel_raw": mel, "mel_exponent": e, "log": lm.astype(np.float64) * 2.0**-spec.LOG_FRAC_BITS}
+    # -- stages (per-stage checks against float references and exact integer models) ----------------
+    def frame_shift(self, frame) -> int:
+        x = self._frame(frame)
+        return int(self.lib.ts_fe_frame_shift(_ptr(x, c_int16), x.size))
 
-    def log_raw(self, mel_u64, exponent: int) -> np.ndarray:
-        """ts_fe_log_q24 on given 64-bit mel values (tests of the log stage)."""
-        mel = np.ascontiguousarray(mel_u64, np.uint64)
-        out = np.zeros(mel.size, np.int32)
-        t = self.tables
-        self.lib.ts_fe_log_q24(_ptr(mel, c_uint64), mel.size, exponent, t.floor_mant, t.floor_exp,
-                               _ptr(self._keep["log_lut"], c_int32), _ptr(out, c_int32))
+    def _frame(self, frame) -> np.ndarray:
+        x = np.ascontiguousarray(frame, np.int16)
+        if x.shape != (self.cfg.n_fft,):
+            raise TsError(f"a frame is {self.cfg.n_fft} int16 samples, got {x.shape}")
+        return x
+
+    def cfft(self, frame, k: int | None = None) -> tuple[np.ndarray, int]:
+        """ts_fe_cfft_q31 on one int16 frame: (Z as int32 [n_fft/2, 2], k); Z = DFT(z) 2^(12 + k - s)."""
+        x = self._frame(frame)
+        if k is None:
+            k = self.frame_shift(x)
+        buf = np.zeros(self.cfg.n_fft + 2, np.int32)
+        self.lib.ts_fe_cfft_q31(_ptr(x, c_int16), _ptr(self._keep["window"], c_int32),
+                                _ptr(self._keep["fft_twiddle"], c_int32), self.cfg.n_fft, int(k), _ptr(buf, c_int32))
+        return buf[:self.cfg.n_fft].reshape(-1, 2).copy(), int(k)
+
+    def power(self, z) -> np.ndarray:
+        """ts_fe_power_u64 on Z (int32 [n_fft/2, 2]): uint64 power of bins 0..n_fft/2."""
+        buf = np.zeros(self.cfg.n_fft + 2, np.int32)
+        buf[:self.cfg.n_fft] = np.asarray(z, np.int32).reshape(-1)
+        self.lib.ts_fe_power_u64(_ptr(buf, c_int32), self.cfg.n_fft, _ptr(self._keep["rfft_twiddle"], c_int32))
+        return buf.view(np.uint64).copy()
+
+    def mel(self, power) -> np.ndarray:
+        """ts_fe_mel_u64 on a uint64 power spectrum [n_fft/2 + 1]: uint64 band sums [n_mels]."""
+        p = np.ascontiguousarray(power, np.uint64)
+        out = np.zeros(self.cfg.n_mels, np.uint64)
+        self.lib.ts_fe_mel_u64(_ptr(p, c_uint64), _ptr(self._keep["mel_bin"], c_uint16),
+                               _ptr(self._keep["mel_t"], c_uint16), self.cfg.n_mels, _ptr(out, c_uint64))
         return out
 
-    def cfft(self, z) -> tuple[np.ndarray, int]:
-        """ts_fe_cfft_q31 on int32 complex values [n_fft / 2, 2], with the
-        bounds computed from the data: (output, shift), output = DFT / 2^shift."""
-        z = np.ascontiguousarray(z, np.int32).copy()
-        zc = z[:, 0].astype(np.float64) + 1j * z[:, 1]
-        mag = int(np.ceil(np.abs(zc).max())) + 1
-        total = int(np.ceil(np.abs(zc).sum())) + 1
-        if z.shape != (self.cfg.n_fft // 2, 2):
-            raise TsError(f"cfft input must be [{self.cfg.n_fft // 2}, 2]")
-        sh = self.lib.ts_fe_cfft_q31(_ptr(z, c_int32), z.shape[0], _ptr(self._keep["fft_twiddle"], c_int32),
-                                     mag, total)
-        return z, sh
+    def log_raw(self, mel_u64, k: int = 0) -> np.ndarray:
+        """ts_fe_log_q24 on given uint64 mel sums [n_mels] with frame shift k: int32 Q24."""
+        mel = np.ascontiguousarray(mel_u64, np.uint64)
+        if mel.size != self.cfg.n_mels:
+            raise TsError(f"log stage: {self.cfg.n_mels} mel sums, got {mel.size}")
+        out = np.zeros(mel.size, np.int32)
+        self.lib.ts_fe_log_q24(_ptr(mel, c_uint64), mel.size, _ptr(self._keep["mel_floor"], c_uint32),
+                               _ptr(self._keep["mel_offset"], c_int32), int(k), _ptr(self._keep["log_lut"], c_int32),
+                               _ptr(out, c_int32))
+        return out
+
+    def stages(self, frame) -> dict:
+        """Each C stage on one int16 frame [n_fft], converted to float in the float reference's units:
+        windowed (from the FFT input definition), spectrum (complex rfft, from Z through the split),
+        power, mel, log; plus the frame shift k and the raw integers."""
+        cfg, t = self.cfg, self.tables
+        x = self._frame(frame)
+        z, k = self.cfft(x)
+        e = spec.WINDOW_SHIFT + k - t.fft_shift  # Z, X in units of 2^e per int16 step
+        P = self.power(z)
+        mel = self.mel(P)
+        lm = self.log_raw(mel, k)
+        unit = 2.0 ** -(e + 15)  # to pcm / 32768
+        zc = (z[:, 0] + 1j * z[:, 1]) * unit
+        scale = 2.0 ** -(t.scale_exp + 2 * k)
+        return {"k": k, "fft_shift": t.fft_shift, "z": zc, "power": P.astype(np.float64) * scale,
+                "mel": mel.astype(np.float64) * spec.slaney_norm(cfg) * scale, "mel_raw": mel, "power_raw": P,
+                "z_raw": z, "log": lm.astype(np.float64) * 2.0**-spec.LOG_FRAC_BITS}

@@ -5,9 +5,10 @@
 
 with scale = 1/32 and zero_point = 0: normalised values in [-4, +4) std use the whole int8 range.
 On the device (and in the host library) this is one fixed-point affine step per bin on the Q7.24
-log-mel L:  q = clamp(floor((L * mul[m] + add[m]) / 2^shift)),  mul = round(2^(shift-24) / (std scale)),
-add = round((zero_point - mean / (std scale)) 2^shift) + 2^(shift-1), computed here from mean/std so
-that every user of a frontend.json gets the very same integers.
+log-mel L:  q = clamp(floor((floor(L * mul[m] / 2^32) + add[m]) / 2^(shift-32))),
+mul = round(2^(shift-24) / (std scale)), add = round((zero_point - mean / (std scale)) 2^(shift-32))
++ 2^(shift-33) (int32), computed here from mean/std so that every user of a frontend.json gets the
+very same integers.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
-from tinyscene.frontend.spec import LOG_FRAC_BITS
+from tinyscene.frontend.spec import ARITH_VERSION, LOG_FRAC_BITS, check_arith_version
 
 DEFAULT_SCALE = 1.0 / 32
 DEFAULT_ZERO_POINT = 0
@@ -58,18 +59,19 @@ class InputQuant:
         object.__setattr__(self, "std", std)
         a = 1.0 / (std * self.scale)  # int8 steps per log unit
         b = self.zero_point - mean * a
-        # the largest shift keeping |mul| <= 2^30 and |add| <= 2^60 (Q7.24 input: L mul + add < 2^62)
+        # the largest shift keeping |mul| <= 2^30 and |add| 2^32 <= 2^60 (Q7.24 input: L mul + add 2^32 < 2^62,
+        # so floor(L mul / 2^32) + add fits 32 bits)
         shift = 62
-        while shift > 32 and (np.max(np.abs(a)) * 2.0 ** (shift - LOG_FRAC_BITS) > MUL_LIMIT
+        while shift > 33 and (np.max(np.abs(a)) * 2.0 ** (shift - LOG_FRAC_BITS) > MUL_LIMIT
                               or np.max(np.abs(b)) * 2.0**shift > ADD_LIMIT):
             shift -= 1
         if np.max(np.abs(a)) * 2.0 ** (shift - LOG_FRAC_BITS) > MUL_LIMIT or np.max(np.abs(b)) * 2.0**shift > ADD_LIMIT:
             raise TsError("input quantisation: mean/std out of the fixed-point range")
         object.__setattr__(self, "shift", int(shift))
         object.__setattr__(self, "mul", np.round(a * 2.0 ** (shift - LOG_FRAC_BITS)).astype(np.int32))
-        # b * 2^shift is exact in float64 (a power-of-two scaling); Python's round gives the exact integer;
-        # plus the rounding half, so that the C code takes the floor
-        add = np.array([int(round(float(bb) * 2.0**shift)) + (1 << (shift - 1)) for bb in b], dtype=np.int64)
+        # b * 2^(shift-32) is exact in float64 (a power-of-two scaling); Python's round gives the exact
+        # integer; plus the rounding half, so that the C code takes the floor
+        add = np.array([int(round(float(bb) * 2.0 ** (shift - 32))) + (1 << (shift - 33)) for bb in b], dtype=np.int32)
         object.__setattr__(self, "add", add)
 
     @property
@@ -113,7 +115,8 @@ class InputQuant:
         return ((np.asarray(q, np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"scale": float(self.scale), "zero_point": int(self.zero_point), "n_mels": self.n_mels,
+        return {"arith_version": ARITH_VERSION, "scale": float(self.scale), "zero_point": int(self.zero_point),
+                "n_mels": self.n_mels,
                 "n_clips": int(self.n_clips), "log_frac_bits": LOG_FRAC_BITS,
                 "mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
                 "fixed": {"shift": self.shift, "mul": [int(v) for v in self.mul], "add": [int(v) for v in self.add]}}
@@ -125,6 +128,7 @@ class InputQuant:
         for k in ("mean", "std", "scale", "zero_point"):
             if k not in d:
                 raise TsError(f"{source}: missing '{k}'")
+        check_arith_version(d.get("arith_version"), source)
         if int(d.get("log_frac_bits", LOG_FRAC_BITS)) != LOG_FRAC_BITS:
             raise TsError(f"{source}: log_frac_bits {d['log_frac_bits']} differs from this front-end's {LOG_FRAC_BITS}")
         try:

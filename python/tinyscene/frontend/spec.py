@@ -1,21 +1,21 @@
 """Front-end specification: every table of the fixed-point C front-end, computed with numpy from a
 FrontendConfig, and the float reference (librosa) it is measured against.
 
-Scaling of one frame in the C code (x = pcm / 32768, w = periodic Hann; k normalises the frame by
-its peak, t is the FFT's block-floating-point shift, chosen stage by stage from bounds so that
-nothing can overflow):
+Scaling of one frame in the C code (arithmetic version 2; x = pcm in int16 units, w = periodic Hann,
+k = the frame's shift from its energy, s = the FFT's fixed total right shift; see
+firmware/include/ts/fe.h):
 
-    windowed   v = x w 2^(14 + k)              |v| <= 2^28, window table Q31
-    spectrum   X = DFT(x w) 2^e, e = 14 + k - t    |X| < 2^30
-    power      P = |X|^2                       uint64
-    mel        M = sum(w_q P) / 2^16           = mel 2^(mel_weight_exp + 2e - 16), uint64
-    log        L = ln(mel + LOG_FLOOR) 2^24    int32, Q7.24 (LOG_FRAC_BITS)
+    windowed   v = floor(x w 2^28 / 2^16) 2^k      window table Q28, |v| <= 2^27
+    spectrum   X = DFT(v) 2^-s                     |X| < 2^30 (every value of the FFT too)
+    power      P = |X|^2                           uint64, exact
+    mel        M = sum over the band's bins of (triangle before its norm) P      uint64
+    log        L = ln(norm M 2^-(S + 2k) + LOG_FLOOR) 2^24, S = 2 (15 + 12 - s)   int32, Q7.24
 
 The float reference is librosa's power mel spectrogram (center=True, zero padding, periodic Hann,
 slaney mel scale and norm) of the same int16 PCM scaled by 1/32768, then ln(mel + LOG_FLOOR). The
 floor is the same number in both: a mel power of 1e-10 (-100 dB; the int16 quantisation noise of a
 frame is a mel power of about 3e-9 at the paper settings), so digital silence gives ln(1e-10) =
--23.03 in both, and quiet passages are never floored.
+-23.03 in both (to the floor's integer rounding in the units of M: < 1e-3), and quiet passages are never floored.
 """
 from __future__ import annotations
 
@@ -29,12 +29,29 @@ import numpy as np
 from tinyscene.config import FrontendConfig
 from tinyscene.errors import TsError
 
-ABI = 0x54534605  # TS_FE_ABI in firmware/include/ts/fe.h
+ABI = 0x54534607  # TS_FE_ABI in firmware/include/ts/fe.h
+ARITH_VERSION = 2  # TS_FE_ARITH_VERSION: the integers the front-end computes (frontend.json, feature caches)
+ARITH_HISTORY = {1: "the first fixed-point front-end (Q31 window, 32-bit radix-4 FFT, 64-bit mel sums)",
+                 2: "this one: energy frame shift, Q28 window, tie-free FFT twiddles, interval mel sums, "
+                    "24-bit log interpolation, one-multiply int8 quantisation"}
 LOG_FRAC_BITS = 24  # Q7.24 natural log
 LOG_LUT_BITS = 7
 LOG_FLOOR = 1e-10  # mel power floor (units of librosa's power mel of pcm / 32768)
-WINDOW_SUM_SHIFT = 16
-MEL_WEIGHT_MAX = 65535
+WINDOW_Q = 28  # TS_FE_WINDOW_Q
+WINDOW_SHIFT = WINDOW_Q - 16  # SMULWB: v = x w 2^(WINDOW_Q - 16)
+T_BITS = 16  # mel interval weights t, Q16
+STRUCT_BYTES = 10 * 4 + 8 * 4  # sizeof(ts_fe_config_t) on the 32-bit devices
+
+
+def check_arith_version(version, source: str) -> None:
+    """Refuses what was made with another front-end arithmetic (a bundle's frontend.json, a training run's
+    config, an input quantisation, written before the version was recorded: version 1): its model was trained
+    on other integers, and running it on this front-end's features is never right."""
+    v = 1 if version is None else version
+    if v != ARITH_VERSION:
+        raise TsError(f"{source}: made with front-end arithmetic version {v}; this tinyscene computes version "
+                      f"{ARITH_VERSION} (other features): re-export it from a model trained with this front-end "
+                      "(tinyscene train, then tinyscene export)")
 
 
 def hz_to_mel(f):
@@ -74,8 +91,113 @@ def hann_periodic(n: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
 
 
-def _q31(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(np.asarray(x, np.float64) * 2.0**31), -(2**31 - 1), 2**31 - 1).astype(np.int32)
+def odd_fixed(x, q: int) -> np.ndarray:
+    """The nearest odd integer to x 2^q (ties toward zero), within +-(2^31 - 1): the twiddles of the C
+    FFT are odd so that no product a w / 2^32 is a rounding tie (rnd(-p) = -rnd(p) for every p)."""
+    v = np.asarray(x, np.float64) * 2.0**q
+    lo = 2 * np.floor((v - 1) / 2) + 1  # the largest odd <= v
+    hi = lo + 2
+    out = np.where((v - lo < hi - v) | ((v - lo == hi - v) & (np.abs(lo) < np.abs(hi))), lo, hi)
+    return np.clip(out, -(2**31 - 1), 2**31 - 1).astype(np.int32)
+
+
+def even_q30(x) -> np.ndarray:
+    """Twice the nearest odd Q29 integer (odd_fixed(x, 29)), or 0 where x 2^29 rounds to 0 (sin 0,
+    cos pi/2): the radix-4 twiddles of the C FFT, Q30. Every value the FFT multiplies is below 2^30 in
+    magnitude, and a product a w / 2^32 with w = 2 odd is a rounding tie only for a = +-2^30 (mod 2^31): so
+    no product is a tie (rnd(-p) = -rnd(p) for every p), and w / 2 is an integer (a doubling multiply by
+    w / 2, Helium's VQRDMULH, gives SMMULR's a w). Butterfly 0 of a stage (twiddles (cos 0, 0)) needs one
+    product per input."""
+    x = np.asarray(x, np.float64)
+    w = 2 * odd_fixed(x, 29).astype(np.int64)
+    return np.where(np.abs(x * 2.0**29) < 0.5, 0, w).astype(np.int32)
+
+
+def bit_reverse(values: np.ndarray, bits: int) -> np.ndarray:
+    out = np.zeros_like(values)
+    v = values.copy()
+    for _ in range(bits):
+        out = (out << 1) | (v & 1)
+        v >>= 1
+    return out
+
+
+def fft_stages(n_fft: int) -> tuple[int, int, int]:
+    """(radix-4 stages including the first, radix-2 stages (0 or 1), total right shift s) of the C FFT
+    of n_fft / 2 points: 2 bits per radix-4 stage after the first, 1 for the radix-2 stage."""
+    lg = int(math.log2(n_fft // 2))
+    n4, r2 = lg // 2, lg % 2
+    return n4, r2, 2 * (n4 - 1) + r2
+
+
+def window_table(n_fft: int) -> np.ndarray:
+    """The Q28 periodic Hann window in the order the FFT's first stage reads it (ts_fe_cfft_q31): per
+    butterfly q, [input 0, 1, 2, 3][even, odd sample]."""
+    m = n_fft // 2
+    lg = int(math.log2(m))
+    w = np.round(hann_periodic(n_fft) * 2.0**WINDOW_Q).astype(np.int64)
+    q = np.arange(m // 4)
+    r = bit_reverse(4 * q, lg)
+    offs = np.array([0, m // 2, m // 4, 3 * m // 4])
+    c = r[:, None] + offs[None, :]  # [q][input] complex index
+    samples = np.stack([2 * c, 2 * c + 1], axis=-1)  # [q][input][even, odd]
+    return np.ascontiguousarray(w[samples].reshape(-1).astype(np.int32))
+
+
+def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twiddles of ts_fe_cfft_q31 and of the real-FFT split (ts_fe_power_u64), none of them making a
+    rounding tie. FFT: per radix-4 stage of length L = 16, 64, .. <= n_fft/2, per i < L/4: cos, sin of
+    2 pi 2i / L, of 2 pi i / L, of 2 pi 3i / L, Q30, twice an odd number or 0 (even_q30); then for an odd
+    log2(n_fft/2) the radix-2 stage, per i < n_fft/4: cos, sin of 2 pi i / (n_fft/2), Q31, odd (odd_fixed).
+    Split: [k][cos, sin of 2 pi k / n_fft], k = 1..n_fft/4 - 1, Q31, odd."""
+    m = n_fft // 2
+    n4, r2, _ = fft_stages(n_fft)
+    parts = []
+    length = 16
+    while length <= m:
+        h = length // 4
+        i = np.arange(h)
+        cs = lambda mult: (even_q30(np.cos(2 * np.pi * mult * i / length)),  # noqa: E731
+                           even_q30(np.sin(2 * np.pi * mult * i / length)))
+        (c2, s2), (c1, s1), (c3, s3) = cs(2), cs(1), cs(3)
+        parts.append(np.stack([c2, s2, c1, s1, c3, s3], axis=1).reshape(-1))
+        length *= 4
+    if r2:
+        i = np.arange(m // 2)
+        c, s_ = odd_fixed(np.cos(2 * np.pi * i / m), 31), odd_fixed(np.sin(2 * np.pi * i / m), 31)
+        parts.append(np.stack([c, s_], axis=1).reshape(-1))
+    fft_tw = np.ascontiguousarray(np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32))
+    k = np.arange(1, n_fft // 4)
+    ang = 2 * np.pi * k / n_fft
+    rfft_tw = np.ascontiguousarray(np.stack([odd_fixed(np.cos(ang), 31), odd_fixed(np.sin(ang), 31)], axis=1))
+    return fft_tw, rfft_tw
+
+
+def mel_points(cfg: FrontendConfig) -> np.ndarray:
+    """The n_mels + 2 mel points in Hz (slaney scale, as librosa)."""
+    return mel_to_hz(np.linspace(hz_to_mel(cfg.fmin), hz_to_mel(cfg.f_max), cfg.n_mels + 2))
+
+
+def slaney_norm(cfg: FrontendConfig) -> np.ndarray:
+    pts = mel_points(cfg)
+    return 2.0 / (pts[2:] - pts[:-2])
+
+
+def mel_intervals(cfg: FrontendConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(mel_bin [n_mels + 2], mel_t Q16): interval j = bins mel_bin[j] .. mel_bin[j+1]-1, the bins with
+    f_j <= f < f_{j+1}; t = (f - f_j) / (f_{j+1} - f_j) of each (librosa's rising edge of band j; its
+    falling edge in band j - 1 is 1 - t)."""
+    pts = mel_points(cfg)
+    n_bins = cfg.n_fft // 2 + 1
+    fft_f = np.linspace(0.0, cfg.sample_rate / 2.0, n_bins)
+    mel_bin = np.searchsorted(fft_f, pts, side="left").astype(np.int64)
+    ts = []
+    for j in range(cfg.n_mels + 1):
+        k = np.arange(mel_bin[j], mel_bin[j + 1])
+        t = (fft_f[k] - pts[j]) / (pts[j + 1] - pts[j])
+        ts.append(np.clip(np.round(t * 2.0**T_BITS), 0, 2**T_BITS - 1))
+    mel_t = np.concatenate(ts) if ts else np.zeros(0)
+    return mel_bin.astype(np.uint16), mel_t.astype(np.uint16)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,38 +207,36 @@ class FeTables:
     cfg: FrontendConfig
     delay_hops: int
     history: int
-    window: np.ndarray  # int32 [n_fft] Q31
-    window_sum: int
-    fft_twiddle: np.ndarray  # int32 [..., 6] Q30: per radix-4 stage, W^i, W^2i, W^3i (cos, sin)
-    rfft_twiddle: np.ndarray  # int32 [n_fft / 4, 2] Q31: W_N^k (cos, sin), k = 1..n_fft/4
-    mel_start: np.ndarray  # uint16 [n_mels]
-    mel_count: np.ndarray  # uint16 [n_mels]
-    mel_weight: np.ndarray  # uint16 [n_weights], band m in Q(mel_weight_exp + mel_shift[m])
-    mel_shift: np.ndarray  # uint8 [n_mels]
-    mel_weight_exp: int
-    floor_mant: int
-    floor_exp: int
-    log_lut: np.ndarray  # int32 [2^LOG_LUT_BITS + 1] Q30
+    window: np.ndarray  # int32 [n_fft] Q28, in the first FFT stage's read order
+    fft_twiddle: np.ndarray  # int32, per stage (see fft_twiddles)
+    rfft_twiddle: np.ndarray  # int32 [n_fft/4 - 1, 2] Q31
+    mel_bin: np.ndarray  # uint16 [n_mels + 2]
+    mel_t: np.ndarray  # uint16 [n_weights] Q16
+    mel_floor: np.ndarray  # uint32 [n_mels]
+    mel_offset: np.ndarray  # int32 [n_mels] Q24
+    log_lut: np.ndarray  # int32 [2^LOG_LUT_BITS + 1] Q24
+    fft_shift: int  # s
+    scale_exp: int  # S: P = |DFT(pcm / 32768 w)|^2 2^(S + 2k)
 
     @property
     def n_weights(self) -> int:
-        return int(self.mel_weight.size)
+        return int(self.mel_t.size)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"window": self.window, "fft_twiddle": self.fft_twiddle, "rfft_twiddle": self.rfft_twiddle, "mel_start": self.mel_start,
-                "mel_count": self.mel_count, "mel_weight": self.mel_weight, "mel_shift": self.mel_shift, "log_lut": self.log_lut}
+        return {"window": self.window, "fft_twiddle": self.fft_twiddle, "rfft_twiddle": self.rfft_twiddle,
+                "mel_bin": self.mel_bin, "mel_t": self.mel_t, "mel_floor": self.mel_floor,
+                "mel_offset": self.mel_offset, "log_lut": self.log_lut}
 
     def scalars(self) -> dict[str, int]:
         c = self.cfg
         return {"sample_rate": c.sample_rate, "n_fft": c.n_fft, "hop": c.hop_length, "n_mels": c.n_mels,
                 "channels": c.channels, "delay_hops": self.delay_hops, "history": self.history,
-                "window_sum": self.window_sum, "mel_weight_exp": self.mel_weight_exp,
-                "floor_mant": self.floor_mant, "floor_exp": self.floor_exp, "n_weights": self.n_weights}
+                "n_weights": self.n_weights}
 
     @property
     def flash_bytes(self) -> int:
         """Bytes of the const tables (what fe_tables.c puts in flash, struct included)."""
-        return sum(a.nbytes for a in self.arrays().values()) + 96
+        return sum(a.nbytes for a in self.arrays().values()) + STRUCT_BYTES
 
     @property
     def state_bytes(self) -> int:
@@ -129,6 +249,7 @@ class FeTables:
 
     def sha256(self) -> str:
         h = hashlib.sha256()
+        h.update(f"arith={ARITH_VERSION};".encode())
         for k, v in sorted(self.scalars().items()):
             h.update(f"{k}={v};".encode())
         for k, a in self.arrays().items():
@@ -137,76 +258,21 @@ class FeTables:
         return h.hexdigest()
 
     def mel_dense(self) -> np.ndarray:
-        """The quantised mel weights as a dense float matrix [n_mels, n_bins] (for references)."""
-        w = np.zeros((self.cfg.n_mels, self.cfg.n_fft // 2 + 1))
+        """The quantised mel weights as a dense float matrix [n_mels, n_bins], slaney norm included (for
+        references): the rising edge t and falling edge 1 - t of each interval."""
+        c = self.cfg
+        w = np.zeros((c.n_mels, c.n_fft // 2 + 1))
+        t = self.mel_t.astype(np.float64) * 2.0**-T_BITS
         off = 0
-        for m in range(self.cfg.n_mels):
-            s, n = int(self.mel_start[m]), int(self.mel_count[m])
-            w[m, s:s + n] = self.mel_weight[off:off + n] * 2.0 ** -(self.mel_weight_exp + int(self.mel_shift[m]))
-            off += n
-        return w
-
-
-def _mel_tables(cfg: FrontendConfig):
-    w = mel_filterbank(cfg)
-    peak = float(w.max())
-    if not peak > 0:
-        raise TsError(f"front-end config '{cfg.name}': every mel filter is empty (n_mels={cfg.n_mels}, "
-                      f"fmin={cfg.fmin}, fmax={cfg.f_max}, n_fft={cfg.n_fft})")
-    wexp = int(math.floor(math.log2(MEL_WEIGHT_MAX / peak)))
-    while round(peak * 2.0**wexp) > MEL_WEIGHT_MAX:
-        wexp -= 1
-    if not 0 <= wexp <= 62:
-        raise TsError(f"front-end config '{cfg.name}': mel weights out of range (largest {peak:g})")
-    starts, counts, shifts, weights = [], [], [], []
-    for m in range(cfg.n_mels):
-        band_peak = float(w[m].max())
-        sh = 0
-        if band_peak > 0:
-            sh = max(0, int(math.floor(math.log2(MEL_WEIGHT_MAX / band_peak))) - wexp)
-            while sh > 0 and round(band_peak * 2.0 ** (wexp + sh)) > MEL_WEIGHT_MAX:
-                sh -= 1
-            sh = min(sh, 47)
-        wq = np.round(w[m] * 2.0 ** (wexp + sh)).astype(np.int64)
-        nz = np.flatnonzero(wq)
-        if nz.size == 0:
-            starts.append(0)
-            counts.append(0)
-            shifts.append(0)
-            continue
-        a, b = int(nz[0]), int(nz[-1]) + 1
-        starts.append(a)
-        counts.append(b - a)
-        shifts.append(sh)
-        weights.append(wq[a:b])
-    weight = np.concatenate(weights) if weights else np.zeros(0, np.int64)
-    return (np.array(starts, np.uint16), np.array(counts, np.uint16), weight.astype(np.uint16),
-            np.array(shifts, np.uint8), wexp)
-
-
-def _q30_cs(angle) -> np.ndarray:
-    angle = np.asarray(angle, np.float64)
-    return np.round(np.stack([np.cos(angle), np.sin(angle)], axis=-1) * 2.0**30).astype(np.int32)
-
-
-def fft_twiddles(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """Twiddles of ts_fe_cfft_q31 (complex FFT of n_fft/2 points; per radix-4 stage of length len,
-    i = 1..len/4-1: W_len^i, W_len^2i, W_len^3i; (cos, sin) in Q30) and of the real-FFT split (W_N^k,
-    k = 1..n_fft/4; Q31, sin(pi/2) saturated to 1 - 2^-31)."""
-    m = n_fft // 2
-    rows = []
-    length = m
-    while length >= 4:
-        i = np.arange(1, length // 4)
-        if i.size:
-            ang = 2 * np.pi * np.stack([i, 2 * i, 3 * i], axis=1) / length
-            rows.append(_q30_cs(ang).reshape(-1, 6))
-        length //= 4
-    fft_tw = np.ascontiguousarray(np.concatenate(rows) if rows else np.zeros((0, 6), np.int32))
-    k = np.arange(1, n_fft // 4 + 1)
-    ang = 2 * np.pi * k / n_fft
-    rfft_tw = np.ascontiguousarray(_q31(np.stack([np.cos(ang), np.sin(ang)], axis=1)))
-    return fft_tw, rfft_tw
+        for j in range(c.n_mels + 1):
+            a, b = int(self.mel_bin[j]), int(self.mel_bin[j + 1])
+            tj = t[off:off + b - a]
+            off += b - a
+            if j < c.n_mels:
+                w[j, a:b] += tj
+            if j > 0:
+                w[j - 1, a:b] += 1.0 - tj
+        return w * slaney_norm(c)[:, None]
 
 
 @functools.lru_cache(maxsize=16)
@@ -214,21 +280,31 @@ def make_tables(cfg: FrontendConfig) -> FeTables:
     """Every table of the C front-end for `cfg` (cached per config)."""
     n, hop = cfg.n_fft, cfg.hop_length
     delay = -(-(n // 2) // hop)
-    window = _q31(hann_periodic(n))
-    window_sum = -(-int(window.astype(np.int64).sum()) // (1 << WINDOW_SUM_SHIFT))
+    window = window_table(n)
     fft_tw, rfft_tw = fft_twiddles(n)
-    start, count, weight, shift, wexp = _mel_tables(cfg)
-    fexp = int(math.floor(math.log2(LOG_FLOOR))) - 30
-    fmant = int(round(LOG_FLOOR * 2.0**-fexp))
-    assert 2**30 <= fmant < 2**31
+    mel_bin, mel_t = mel_intervals(cfg)
+    _, _, s = fft_stages(n)
+    scale = 2 * (15 + WINDOW_SHIFT - s)
+    norm = slaney_norm(cfg)
+    floor = np.maximum(1, np.round(LOG_FLOOR * 2.0**scale / norm))
+    if floor.max() >= 2**32:
+        raise TsError(f"front-end config '{cfg.name}': the log floor does not fit 32 bits in the units of its "
+                      f"mel sums (n_fft={n}, n_mels={cfg.n_mels}, fmin={cfg.fmin}, fmax={cfg.f_max})")
+    offset = np.round((np.log(norm) - scale * math.log(2)) * 2.0**LOG_FRAC_BITS)
     lut_n = 1 << LOG_LUT_BITS
-    lut = np.round(np.log2(1.0 + np.arange(lut_n + 1) / lut_n) * 2.0**30).astype(np.int32)
-    for a in (window, fft_tw, rfft_tw, start, count, weight, shift, lut):
+    lut = np.round(np.log1p(np.arange(lut_n + 1) / lut_n) * 2.0**LOG_FRAC_BITS).astype(np.int32)
+    arrays = (window, fft_tw, rfft_tw, mel_bin, mel_t, lut)
+    for a in arrays:
         a.setflags(write=False)
-    return FeTables(cfg=cfg, delay_hops=delay, history=delay * hop + n // 2, window=window,
-                    window_sum=window_sum, fft_twiddle=fft_tw, rfft_twiddle=rfft_tw, mel_start=start,
-                    mel_count=count, mel_weight=weight, mel_shift=shift, mel_weight_exp=wexp, floor_mant=fmant,
-                    floor_exp=fexp, log_lut=lut)
+    t = FeTables(cfg=cfg, delay_hops=delay, history=delay * hop + n // 2, window=window, fft_twiddle=fft_tw,
+                 rfft_twiddle=rfft_tw, mel_bin=mel_bin, mel_t=mel_t, mel_floor=floor.astype(np.uint32),
+                 mel_offset=offset.astype(np.int32), log_lut=lut, fft_shift=s, scale_exp=scale)
+    t.mel_floor.setflags(write=False)
+    t.mel_offset.setflags(write=False)
+    if not t.mel_dense().any():
+        raise TsError(f"front-end config '{cfg.name}': every mel filter is empty (n_mels={cfg.n_mels}, "
+                      f"fmin={cfg.fmin}, fmax={cfg.f_max}, n_fft={cfg.n_fft})")
+    return t
 
 
 def log_to_float(logmel) -> np.ndarray:

@@ -105,7 +105,7 @@ def resolve_model(name: str) -> Path:
     if name in benchnets.NETWORKS:
         return benchnets.network_path(name)
     if name == "micro_speech":
-        from tinyscene.tflm.fetch import sources
+        from tinyscene.thirdparty.fetch import sources
 
         return sources(["tflite-micro"])["tflite-micro"] / MICRO_SPEECH
     raise TsError(f"{name}: no such model file (nor a named network: {', '.join(benchnets.NETWORKS)}, micro_speech)")

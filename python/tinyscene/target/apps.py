@@ -53,16 +53,14 @@ def _without_overridden(base: list[Path], overrides: list[Path]) -> list[Path]:
 
 
 def group_sources(group: str, kernel_family: str = "reference") -> list[Path]:
-    """C sources of a group. For `nn`, an optimized family (armv7em, mve) replaces the same-named
-    reference kernels with its own files (TFLM's reference + same-named override pattern)."""
+    """C sources of a group. For `nn` and `fe`, an optimized family (armv7em, mve) replaces the same-named
+    reference kernels / portable stages with its own files (TFLM's reference + same-named override pattern)."""
     src = FIRMWARE_DIR / "src"
     if group == "rt":
         return sorted((src / "rt").glob("ts_*.c"))
-    if group == "fe":
-        return sorted((src / "fe").glob("*.c"))
-    if group == "nn":
-        sources = sorted((src / "nn").glob("*.c"))
+    if group in ("fe", "nn"):
+        sources = sorted((src / group).glob("*.c"))
         for family in KERNEL_OVERLAYS[kernel_family]:
-            sources = _without_overridden(sources, sorted((src / "nn" / family).glob("*.c")))
+            sources = _without_overridden(sources, sorted((src / group / family).glob("*.c")))
         return sources
     raise TsError(f"unknown source group '{group}'")

@@ -43,7 +43,7 @@ from tqdm import tqdm
 from tinyscene.errors import TsError
 from tinyscene.paths import cache_dir
 from tinyscene.target.boards import Board
-from tinyscene.tflm.fetch import load_lock, sources
+from tinyscene.thirdparty.fetch import load_lock, sources
 from tinyscene.util.atomic import atomic_path
 from tinyscene.util.lock import file_lock
 

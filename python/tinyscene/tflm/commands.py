@@ -13,7 +13,7 @@ def _csv(value: str) -> list[str]:
 def cmd_fetch(args: argparse.Namespace) -> int:
     import os
 
-    from tinyscene.tflm.fetch import MIRROR_ENV, fetch, load_lock
+    from tinyscene.thirdparty.fetch import MIRROR_ENV, fetch, load_lock
 
     lock = load_lock()
     names = _csv(args.only) if args.only else None
@@ -27,7 +27,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import load_lock, source_dir, verify
+    from tinyscene.thirdparty.fetch import load_lock, source_dir, verify
 
     lock = load_lock()
     result = verify(_csv(args.only) if args.only else None)
@@ -45,7 +45,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import tempfile
 
     from tinyscene.errors import TsError
-    from tinyscene.tflm.fetch import Source, extract, tree_digest
+    from tinyscene.thirdparty.fetch import Source, extract, keep_paths, tree_digest
 
     path = Path(args.archive)
     m = re.match(r"^(.+)-([0-9a-f]{40})\.tar\.gz$", path.name)
@@ -53,7 +53,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise TsError(f"{path}: expected a file named <repo>-<commit>.tar.gz")
     src = Source(m.group(1), f"unknown/{m.group(1)}", m.group(2), "0" * 64)
     with tempfile.TemporaryDirectory() as tmp:
-        print(tree_digest(extract(src, path, Path(tmp))))
+        root = extract(src, path, Path(tmp))
+        keep_paths(root, tuple(_csv(args.paths)) if args.paths else ())
+        print(tree_digest(root))
     return 0
 
 
@@ -99,4 +101,5 @@ def register(sub) -> None:
 
     d = tsub.add_parser("digest", help="print the tree digest of a <repo>-<commit>.tar.gz (to pin a new commit)")
     d.add_argument("archive")
+    d.add_argument("--paths", metavar="P,...", help="only these top-level files/folders (a lock entry's `paths`)")
     d.set_defaults(func=cmd_digest)

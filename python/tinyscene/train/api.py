@@ -17,6 +17,7 @@ from tinyscene.data.tau import CLASSES
 from tinyscene.errors import TsError
 from tinyscene.train import features as feat
 from tinyscene.train import run as runfiles
+from tinyscene.frontend.spec import ARITH_VERSION
 from tinyscene.train.config import TrainConfig
 from tinyscene.train.loop import evaluate_model, fit, resolve_device
 from tinyscene.util.atomic import write_json
@@ -116,6 +117,7 @@ def train_run(data_dir: str | os.PathLike, model_name: str, features: str, out: 
             "classes": list(CLASSES),
             "features": features if not resume else fcfg.name,
             "frontend": fcfg.to_dict(),
+            "frontend_arith": ARITH_VERSION,
             "input_quant": quant.to_dict(),
             "data_dir": str(data_dir.resolve()),
             "fold": tcfg.fold,

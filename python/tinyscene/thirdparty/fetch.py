@@ -8,7 +8,9 @@ was compressed. `fetch()` gets each archive `<repo>-<commit>.tar.gz` (top folder
   * from the source host's archive URL for that commit (TS_THIRD_PARTY_URL overrides the template
     https://github.com/{owner}/{repo}/archive/{commit}.tar.gz; `{owner}`, `{repo}`, `{commit}`),
 
-extracts it into a temporary folder beside the cache, checks the tree digest, and only then renames
+extracts it into a temporary folder beside the cache (keeping only the lock's `paths`, when a source
+names some: a pin of part of a repository, so that a full archive and a mirror holding only those
+paths give the same tree), checks the tree digest, and only then renames
 it to `cache_dir()/third_party/<repo>-<commit>/` with a `.verified` stamp beside it. A download
 resumes an earlier `.part` with an HTTP Range request; sources already in place are skipped. A
 mismatch or a corrupt archive is refused with one line naming the file and the digests, and leaves
@@ -51,6 +53,7 @@ class Source:
     commit: str  # 40 hex digits
     tree_sha256: str
     note: str = ""
+    paths: tuple[str, ...] = ()  # the pinned part of the repository (top-level files/folders); () = all
 
     @property
     def owner(self) -> str:
@@ -87,9 +90,13 @@ def load_lock(path: Path = LOCK_FILE) -> dict[str, Source]:
         if repo.count("/") != 1 or len(commit) != 40 or len(digest) != 64:
             raise TsError(f"{path}: [[source]] #{i + 1}: repository must be owner/name, commit 40 hex "
                           "digits, tree_sha256 64 hex digits")
+        paths = row.get("paths", [])
+        if not isinstance(paths, list) or not all(isinstance(q, str) and q and "/" not in q.strip("/")
+                                                  and q not in (".", "..") for q in paths):
+            raise TsError(f"{path}: [[source]] #{i + 1}: paths must be a list of top-level file or folder names")
         name = repo.split("/")[1]
         out[name] = Source(name=name, repository=repo, commit=commit.lower(), tree_sha256=digest.lower(),
-                           note=str(row.get("note", "")))
+                           note=str(row.get("note", "")), paths=tuple(q.strip("/") for q in paths))
     if not out:
         raise TsError(f"{path}: no [[source]] entries")
     return out
@@ -124,6 +131,18 @@ def tree_digest(root: Path) -> str:
             while block := f.read(CHUNK):
                 h.update(block)
     return h.hexdigest()
+
+
+def keep_paths(root: Path, paths: tuple[str, ...]) -> None:
+    """Remove everything under `root` but the top-level entries named in `paths` (no-op when empty)."""
+    if not paths:
+        return
+    for entry in Path(root).iterdir():
+        if entry.name not in paths:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 def third_party_dir() -> Path:
@@ -267,9 +286,11 @@ def fetch_one(src: Source, *, progress: bool = True, url_template: str | None = 
         tmp = Path(tempfile.mkdtemp(prefix=f".{src.stem}.", suffix=".tmp", dir=base))
         try:
             root = extract(src, archive, tmp)
+            keep_paths(root, src.paths)
             got = tree_digest(root)
             if got != src.tree_sha256:
-                raise TsError(f"{archive}: tree digest mismatch for {src.repository} at {src.commit[:12]}: "
+                part = f" ({', '.join(src.paths)})" if src.paths else ""
+                raise TsError(f"{archive}: tree digest mismatch for {src.repository} at {src.commit[:12]}{part}: "
                               f"expected {src.tree_sha256[:16]}…, got {got[:16]}… ({LOCK_FILE.name}); "
                               "refused, nothing was installed")
             os.replace(root, dest)

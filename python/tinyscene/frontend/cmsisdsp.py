@@ -1,0 +1,221 @@
+"""CMSIS-DSP's log-mel stages on a board, the yardstick that `tinyscene bench-fe` puts beside tinyscene's
+front-end, measured in the same run with the same compiler flags.
+
+The `fe_cmsis` app (firmware/src/rt/app_fe_cmsis.c) calls `arm_mfcc_f32` / `arm_mfcc_q31` /
+`arm_mfcc_q15` with zero DCT outputs: exactly CMSIS-DSP's MFCC stages up to the log (normalisation
+by the frame's peak, window, real FFT, magnitude, sparse mel filterbank, log) with its own scaling.
+It is built from the pinned CMSIS-DSP v1.17.1 sources (third_party.lock, fetched into the user cache;
+never copied into the project): the unity source of each function group CMSIS-DSP ships, compiled
+by tinyscene.target.build with the flags of every firmware build, `--gc-sections` keeping what the
+MFCC reaches. Tables (window, CMSIS's sparse mel filters: positions, lengths, coefficients) are
+generated here from the same slaney filterbank as the float reference.
+
+Its log-mel is the natural log of the *magnitude* mel spectrogram + 1e-6 (what arm_mfcc computes),
+so its SNR is measured against librosa's magnitude mel (power=1) + 1e-6 on the same int16 PCM.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyscene.config import FrontendConfig
+from tinyscene.errors import TsError
+from tinyscene.frontend import spec
+from tinyscene.paths import cache_dir
+
+IMPLS = ("f32", "q31", "q15")
+CMSIS_LOG_FLOOR = 1e-6  # arm_mfcc_f32 adds 1e-6 to the magnitude mel before the log
+# The unity sources of the function groups the MFCC reaches (each #includes its folder's files).
+UNITY = ["TransformFunctions/TransformFunctions.c", "CommonTables/CommonTables.c",
+         "BasicMathFunctions/BasicMathFunctions.c", "ComplexMathFunctions/ComplexMathFunctions.c",
+         "FastMathFunctions/FastMathFunctions.c", "StatisticsFunctions/StatisticsFunctions.c",
+         "MatrixFunctions/MatrixFunctions.c", "SupportFunctions/SupportFunctions.c"]
+SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)  # n_fft with an arm_mfcc_init_<n>_<type>
+_SUMMARY = re.compile(r"fe_cmsis: frames=(\d+) ticks_total=(\d+) ticks_min=(\d+) ticks_max=(\d+)")
+_MEMORY = re.compile(r"fe_cmsis: buffer_bytes=(\d+) instance_bytes=(\d+) table_bytes=(\d+)")
+
+
+def _app():
+    from tinyscene.target.apps import App
+
+    return App("fe_cmsis", "CMSIS-DSP's MFCC stages up to the log (tinyscene bench-fe)", ("rt",))
+
+
+def source_dirs() -> dict[str, Path]:
+    """CMSIS-DSP and CMSIS_6 (CMSIS-Core headers) from the cache, fetched and verified when missing;
+    a missing archive or a wrong digest is one line (tinyscene.thirdparty.fetch)."""
+    from tinyscene.thirdparty.fetch import sources
+
+    d = sources(["CMSIS-DSP", "CMSIS_6"])
+    return {"dsp": d["CMSIS-DSP"], "core": d["CMSIS_6"] / "CMSIS" / "Core" / "Include"}
+
+
+def mel_sparse(cfg: FrontendConfig):
+    """CMSIS's sparse form of the slaney filterbank: (filterPos, filterLengths, coefficients); an
+    empty filter is one zero coefficient at bin 0."""
+    w = spec.mel_filterbank(cfg)
+    pos, lens, coefs = [], [], []
+    for m in range(cfg.n_mels):
+        nz = np.flatnonzero(w[m])
+        a, b = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 1)
+        pos.append(a)
+        lens.append(b - a)
+        coefs.extend(w[m, a:b])
+    return np.array(pos, np.uint32), np.array(lens, np.uint32), np.array(coefs, np.float64)
+
+
+def _fixed(x, bits: int) -> np.ndarray:
+    lim = 2 ** (bits - 1)
+    return np.clip(np.round(np.asarray(x, np.float64) * lim), -lim, lim - 1).astype(np.int64)
+
+
+def _array(ctype: str, name: str, values, per_line: int = 8, fmt=str) -> str:
+    vals = [fmt(v) for v in np.asarray(values).reshape(-1)] or ["0"]
+    rows = ["    " + ", ".join(vals[i:i + per_line]) + "," for i in range(0, len(vals), per_line)]
+    return f"const {ctype} {name}[{len(vals)}] = {{\n" + "\n".join(rows) + "\n};\n"
+
+
+def render_tables(cfg: FrontendConfig, impl: str, command: str = "tinyscene bench-fe") -> tuple[str, str]:
+    """(fe_cmsis_tables.c, fe_cmsis_tables.h) for `cfg` and one data type."""
+    if impl not in IMPLS:
+        raise TsError(f"CMSIS-DSP data type '{impl}': expected one of {', '.join(IMPLS)}")
+    if cfg.n_fft not in SIZES:
+        raise TsError(f"CMSIS-DSP has no arm_mfcc_init_{cfg.n_fft}_{impl} (front-end config '{cfg.name}')")
+    pos, lens, coefs = mel_sparse(cfg)
+    win = spec.hann_periodic(cfg.n_fft)
+    ctype = {"f32": "float32_t", "q31": "q31_t", "q15": "q15_t"}[impl]
+    if impl == "f32":
+        fmt = lambda v: f"{float(np.float32(v))!r}f"  # noqa: E731
+        win_v, coef_v = win, coefs
+    else:
+        bits = 32 if impl == "q31" else 16
+        fmt = str
+        win_v, coef_v = _fixed(win, bits), _fixed(coefs, bits)
+    size = {"f32": 4, "q31": 4, "q15": 2}[impl]
+    table_bytes = (len(win) + len(coefs) + 1) * size + 2 * 4 * cfg.n_mels
+    top = (f"/* Generated by tinyscene ({command}): do not edit. CMSIS-DSP arm_mfcc_{impl} tables for front-end "
+           f"'{cfg.name}': {cfg.sample_rate} Hz, n_fft {cfg.n_fft}, {cfg.n_mels} slaney mels. */\n")
+    h = [top, "#ifndef TS_FE_CMSIS_TABLES_H", "#define TS_FE_CMSIS_TABLES_H", '#include "arm_math.h"',
+         f"#define TS_CMSIS_N_FFT {cfg.n_fft}", f"#define TS_CMSIS_N_MELS {cfg.n_mels}",
+         f"#define TS_CMSIS_TABLE_BYTES {table_bytes}",
+         f"#define TS_CMSIS_INIT arm_mfcc_init_{cfg.n_fft}_{impl}",
+         f"extern const {ctype} ts_cmsis_window[{cfg.n_fft}];",
+         f"extern const {ctype} ts_cmsis_filter_coefs[{max(len(coefs), 1)}];",
+         f"extern const {ctype} ts_cmsis_dct[1];",
+         f"extern const uint32_t ts_cmsis_filter_pos[{cfg.n_mels}];",
+         f"extern const uint32_t ts_cmsis_filter_len[{cfg.n_mels}];", "#endif", ""]
+    c = [top, '#include "fe_cmsis_tables.h"', "",
+         _array(ctype, "ts_cmsis_window", win_v, fmt=fmt),
+         _array(ctype, "ts_cmsis_filter_coefs", coef_v, fmt=fmt),
+         f"const {ctype} ts_cmsis_dct[1] = {{0}}; /* nbDctOutputs = 0: never read */",
+         _array("uint32_t", "ts_cmsis_filter_pos", pos, 16),
+         _array("uint32_t", "ts_cmsis_filter_len", lens, 16)]
+    return "\n".join(c), "\n".join(h)
+
+
+def build_cmsis_firmware(cfg: FrontendConfig, board_name: str, impl: str) -> tuple[Path, object]:
+    """The fe_cmsis ELF for (cfg, board, type), cached by the hash of what goes in."""
+    from tinyscene.target.boards import load_board
+    from tinyscene.target.build import build_firmware
+    from tinyscene.util.atomic import write_text
+    from tinyscene.util.lock import file_lock
+
+    board = load_board(board_name)
+    if board.is_host:
+        raise TsError("bench-fe: CMSIS-DSP runs on an Arm board, not on 'host'")
+    dirs = source_dirs()
+    c_text, h_text = render_tables(cfg, impl)
+    app = _app()
+    key = hashlib.sha256("\0".join([c_text, h_text, board_name, impl, app.main_source.read_text(),
+                                    str(dirs["dsp"])]).encode()).hexdigest()[:20]
+    out_dir = cache_dir() / "fe-cmsis" / f"{board_name}-{impl}-{key}"
+    elf = out_dir / "fe_cmsis.elf"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(out_dir / ".lock"):
+        if not elf.exists():
+            gen = out_dir / "gen"
+            write_text(gen / "fe_cmsis_tables.h", h_text)
+            write_text(gen / "fe_cmsis_tables.c", c_text)
+            srcs = [dirs["dsp"] / "Source" / u for u in UNITY] + [gen / "fe_cmsis_tables.c"]
+            build_firmware(board, app, elf, extra_sources=srcs,
+                           include_dirs=[gen, dirs["dsp"] / "Include", dirs["dsp"] / "PrivateInclude", dirs["core"]],
+                           defines={f"TS_CMSIS_{impl.upper()}": 1}, cflags=["-Wno-all", "-Wno-extra"])
+    return elf, board
+
+
+@dataclass
+class CmsisRun:
+    impl: str
+    logmel: np.ndarray  # float64 [frames, n_mels], natural log of the magnitude mel + 1e-6
+    frames: int
+    ticks_total: int
+    per_tick: float
+    unit: str
+    buffer_bytes: int  # the frame, arm_mfcc's temporary buffer, the log-mel
+    instance_bytes: int
+    table_bytes: int  # window + sparse filters (generated)
+    code_bytes: int  # CMSIS-DSP's functions and constant tables in the ELF (arm_*)
+
+    @property
+    def per_frame(self) -> float:
+        return self.ticks_total * self.per_tick / max(self.frames, 1)
+
+
+def run_cmsis(cfg: FrontendConfig, frames: np.ndarray, board_name: str, impl: str,
+              timeout: float = 900.0) -> CmsisRun:
+    """arm_mfcc_<impl> up to the log on int16 frames [K, n_fft] on a board."""
+    from tinyscene.target.qemu import run_firmware
+
+    frames = np.ascontiguousarray(frames, np.int16)
+    if frames.ndim != 2 or frames.shape[1] != cfg.n_fft:
+        raise TsError(f"CMSIS-DSP bench: frames must be int16 [K, {cfg.n_fft}], got {frames.shape}")
+    elf, board = build_cmsis_firmware(cfg, board_name, impl)
+    k = frames.shape[0]
+    with tempfile.TemporaryDirectory(prefix="ts-fe-cmsis-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "frames.bin").write_bytes(frames.astype("<i2").tobytes())
+        r = run_firmware(board, elf, ["--frames", "frames.bin", "--count", str(k), "--out", "lm.bin"], cwd=tmp,
+                         timeout=timeout)
+        if r.fault or r.exit_code != 0:
+            raise TsError(f"{board.name}: fe_cmsis ({impl}) failed: {r.fault or r.output.strip()[-300:]}")
+        m, mm = _SUMMARY.search(r.output), _MEMORY.search(r.output)
+        if not m or not mm:
+            raise TsError(f"{board.name}: fe_cmsis printed no summary: {r.output.strip()[-300:]}")
+        dtype = {"f32": "<f4", "q31": "<i4", "q15": "<i2"}[impl]
+        raw = np.fromfile(tmp / "lm.bin", dtype=dtype)
+    if raw.size != k * cfg.n_mels:
+        raise TsError(f"{board.name}: fe_cmsis wrote {raw.size} values, expected {k * cfg.n_mels}")
+    scale = {"f32": 1.0, "q31": 2.0**-23, "q15": 2.0**-7}[impl]  # q8.23 / q8.7 natural log
+    lm = raw.reshape(k, cfg.n_mels).astype(np.float64) * scale
+    return CmsisRun(impl=impl, logmel=lm, frames=int(m.group(1)), ticks_total=int(m.group(2)),
+                    per_tick=board.counter.per_tick, unit=board.counter.unit, buffer_bytes=int(mm.group(1)),
+                    instance_bytes=int(mm.group(2)), table_bytes=int(mm.group(3)), code_bytes=cmsis_code_bytes(elf))
+
+
+def cmsis_code_bytes(elf: Path) -> int:
+    """Bytes of CMSIS-DSP's functions and constant tables in an ELF: everything its unity sources define
+    (static helpers included) and its global arm_* functions and tables."""
+    from tinyscene.frontend.device import symbol_bytes
+
+    units = {Path(u).name for u in UNITY}
+    tables = ("arm_", "twiddleCoef", "armBitRev", "armRecipTable", "realCoef", "rearranged_twiddle", "sinTable",
+              "cos_factors", "sin_factors", "Weights_", "armSin", "sqrt_initial")
+    return symbol_bytes(elf, lambda f: f in units, lambda n: n.startswith(tables), ("STT_FUNC", "STT_OBJECT"))
+
+
+def reference_logmel(cfg: FrontendConfig, pcm_channel: np.ndarray) -> np.ndarray:
+    """librosa's magnitude mel (power=1) of int16 PCM / 32768, + 1e-6, natural log: [n_mels, frames]
+    (what arm_mfcc computes up to the log)."""
+    import librosa
+
+    x = np.asarray(pcm_channel, np.float64) / 32768.0
+    mag = librosa.feature.melspectrogram(y=x, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                                         window="hann", center=True, pad_mode="constant", power=1.0,
+                                         n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.f_max, htk=False,
+                                         norm="slaney", dtype=np.float64)
+    return np.log(mag + CMSIS_LOG_FLOOR)
