@@ -8,15 +8,14 @@ import io
 import json
 import re
 import socket
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from range_server import RangeServer
 from tinyscene.data import download as dl
 from tinyscene.data import tau
 
@@ -58,67 +57,15 @@ def fake_archives() -> dict[str, bytes]:
     }
 
 
-class Server:
-    """Serves `files` with Range support; `cuts[name]` = offsets at which successive responses stop
-    (connection closed mid-body); `ignore_range` answers every request with the whole file (200)."""
+class Server(RangeServer):
+    """The record's files under /records/1/files/ (the download table's base URL)."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.files = files
-        self.cuts: dict[str, list[int]] = {}
-        self.ignore_range = False
-        self.log: list[tuple[str, str | None, int]] = []
-        srv = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # quiet
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/").split("?")[0]
-                data = srv.files.get(name)
-                rng = self.headers.get("Range")
-                if data is None:
-                    srv.log.append((name, rng, 404))
-                    self.send_error(404, "Not Found")
-                    return
-                start = 0
-                m = re.fullmatch(r"bytes=(\d+)-", rng or "")
-                if m and not srv.ignore_range:
-                    start = int(m.group(1))
-                    if start >= len(data):
-                        srv.log.append((name, rng, 416))
-                        self.send_error(416, "Range Not Satisfiable")
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                srv.log.append((name, rng, 206 if start else 200))
-                self.send_header("Content-Length", str(len(data) - start))
-                self.send_header("Accept-Ranges", "bytes")
-                self.end_headers()
-                cuts = srv.cuts.get(name)
-                stop = cuts.pop(0) if cuts else len(data)
-                self.wfile.write(data[start:max(start, stop)])
-                self.wfile.flush()
-                self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/records/1/files/"
-        # the handler strips only the leading '/', so serve under the URL's path too
-        self.files = {f"records/1/files/{k}": v for k, v in files.items()}
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__({f"records/1/files/{k}": v for k, v in files.items()})
+        self.url = self.root + "records/1/files/"
 
     def requests(self, archive: str):
         return [(r, code) for n, r, code in self.log if n.endswith("/" + archive)]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def table_json(path: Path, files: dict[str, bytes], **overrides) -> Path:

@@ -11,12 +11,11 @@ import io
 import os
 import socket
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from range_server import RangeServer
 from tinyscene.errors import TsError
 from tinyscene.paths import REPO_ROOT
 from tinyscene.thirdparty import fetch as F
@@ -200,60 +199,6 @@ def test_partial_pin_verifies_a_full_archive_and_a_partial_one(tmp_path, cache, 
     assert "\n" not in str(e.value) and _leftovers(cache) == []
 
 
-class _Server:
-    """Serves the mirror's archives at /<owner>/<repo>/archive/<commit>.tar.gz with Range support;
-    `cut_first` closes the first response of each file halfway."""
-
-    def __init__(self, files: dict[str, Path]):
-        self.files = files
-        self.ranges: list[str | None] = []
-        self.cut_first = False
-        self.served: set[str] = set()
-        srv = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                path = self.files_path = self.path.split("?")[0]
-                f = srv.files.get(path)
-                rng = self.headers.get("Range")
-                srv.ranges.append(rng)
-                if f is None:
-                    self.send_error(404)
-                    return
-                data = f.read_bytes()
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                body = data[start:]
-                self.send_response(206 if rng else 200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if srv.cut_first and path not in srv.served:
-                    srv.served.add(path)
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def template(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{{owner}}/{{repo}}/archive/{{commit}}.tar.gz"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.mark.skipif(not HAVE_MIRROR, reason="no offline mirror of the pinned archives on this machine")
 def test_download_from_local_http_server_resumes_and_verifies(tmp_path, cache, monkeypatch):
     """The real lock and the real archives (ruy and gemmlowp, the small ones), served over HTTP: the
@@ -261,17 +206,20 @@ def test_download_from_local_http_server_resumes_and_verifies(tmp_path, cache, m
     monkeypatch.delenv(F.MIRROR_ENV, raising=False)
     lock = F.load_lock()
     names = ["ruy", "gemmlowp"]
-    files = {f"/{lock[n].owner}/{n}/archive/{lock[n].commit}.tar.gz": MIRROR / lock[n].archive_name for n in names}
-    with _Server(files) as srv:
-        srv.cut_first = True
+    files = {f"{lock[n].owner}/{n}/archive/{lock[n].commit}.tar.gz": (MIRROR / lock[n].archive_name).read_bytes()
+             for n in names}
+    with RangeServer(files) as srv:
+        template = srv.root + "{owner}/{repo}/archive/{commit}.tar.gz"
+        srv.cuts = {name: [len(data) // 2] for name, data in files.items()}  # the first transfer: half
         with pytest.raises(TsError, match="(interrupted|stopped at).*run the command again to resume it"):
-            F.fetch(names, progress=False, url_template=srv.template)
+            F.fetch(names, progress=False, url_template=template)
         parts = list((cache / ".downloads").glob("*.part"))
         assert len(parts) == 1 and 0 < parts[0].stat().st_size
         assert _leftovers(cache) == []
-        srv.cut_first = False
-        out = F.fetch(names, progress=False, url_template=srv.template)
-    assert any(r and r.startswith("bytes=") and r != "bytes=0-" for r in srv.ranges), srv.ranges
+        srv.cuts = {}
+        out = F.fetch(names, progress=False, url_template=template)
+    ranges = [r for _, r, _ in srv.log]
+    assert any(r and r.startswith("bytes=") and r != "bytes=0-" for r in ranges), ranges
     for n in names:
         assert F.is_fetched(lock[n]) and F.tree_digest(out[n]) == lock[n].tree_sha256
     assert not list((cache / ".downloads").iterdir())  # archives removed once extracted
