@@ -44,6 +44,19 @@ def _uses(g: Graph, order: list[int], roots: dict[int, int]) -> tuple[dict[int, 
     return size, readers
 
 
+def _run(g: Graph, i: int, roots: dict[int, int], live: set[int], left: dict[int, set[int]],
+         keep: set[int]) -> None:
+    """Op i runs: its outputs become live, the inputs it is the last reader of die (outputs kept)."""
+    op = g.ops[i]
+    live |= {roots[t] for t in op.outputs if t >= 0 and g.t(t).data is None}
+    for t in op.inputs:
+        if t >= 0 and g.t(t).data is None:
+            r = roots[t]
+            left[r].discard(i)
+            if not left[r] and r not in keep:
+                live.discard(r)
+
+
 def peak_bytes(g: Graph, order: list[int]) -> int:
     """The most bytes live at one moment when the ops run in `order` (positions in g.ops), tensors apart."""
     roots = _roots(g)
@@ -53,15 +66,9 @@ def peak_bytes(g: Graph, order: list[int]) -> int:
     left = {r: set(s) for r, s in readers.items()}
     peak = sum(size.get(r, g.t(r).nbytes) for r in live)
     for i in order:
-        op = g.ops[i]
-        live |= {roots[t] for t in op.outputs if t >= 0 and g.t(t).data is None}
+        live |= {roots[t] for t in g.ops[i].outputs if t >= 0 and g.t(t).data is None}
         peak = max(peak, sum(size[r] for r in live if r in size))
-        for t in op.inputs:
-            if t >= 0 and g.t(t).data is None:
-                r = roots[t]
-                left[r].discard(i)
-                if not left[r] and r not in keep:
-                    live.discard(r)
+        _run(g, i, roots, live, left, keep)
     return peak
 
 
@@ -90,16 +97,9 @@ def greedy_order(g: Graph) -> list[int]:
             key = (sum(size.get(r, 0) for r in new) - sum(size.get(r, 0) for r in freed - new), i)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        op = g.ops[best]
         done.add(best)
         order.append(best)
-        live |= {roots[t] for t in op.outputs if t >= 0 and g.t(t).data is None}
-        for t in op.inputs:
-            if t >= 0 and g.t(t).data is None:
-                r = roots[t]
-                left[r].discard(best)
-                if not left[r] and r not in keep:
-                    live.discard(r)
+        _run(g, best, roots, live, left, keep)
     return order
 
 
