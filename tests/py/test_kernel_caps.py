@@ -41,6 +41,7 @@ def c_macro(path: Path, name: str):
     (FK.PLANAR_MAX, "mve/ts_depthwise_conv_planar_s8.c", "TS_MVE_PLANAR_MAX"),
     (FK.CONV_COMPACT, "../../include/ts/nn.h", "TS_CONV_COMPACT"),
     (FK.CONV_STORED_TRANSFORM, "../../include/ts/nn.h", "TS_CONV_STORED_TRANSFORM"),
+    (FK.CONV_ROW_CHUNKS, "../../include/ts/nn.h", "TS_CONV_ROW_CHUNKS"),
     (KN.MAX_DIMS, "../../include/ts/nn.h", "TS_NN_MAX_DIMS"),
     (runner.MAX_INVOKES_PER_RUN, "../rt/app_model.c", "TS_MODEL_MAX_INVOKES"),
 ])
@@ -92,4 +93,7 @@ def test_packed_streams_have_the_c_layout(cout, cin, k):
     block = c_macro(NN / "mve" / "ts_mve.h", "TS_MVE_BLOCK_BYTES")
     L = _conv_layer(cout, cin, k)
     FK._prepare_conv_mve(L, "mve")
-    assert L.array("weights").values.size == ((cout + 3) // 4) * block((k * k * cin + 15) // 16)
+    # chunks of k per block; with TS_CONV_ROW_CHUNKS every filter row is padded to whole 16-byte chunks
+    chunks = k * -(-k * cin // 16) if L.params.get("flags", 0) & FK.CONV_ROW_CHUNKS else -(-k * k * cin // 16)
+    assert L.array("weights").values.size == ((cout + 3) // 4) * block(chunks)
+    assert (cout, cin, k) != (6, 3, 3) or L.params["flags"] & FK.CONV_ROW_CHUNKS  # 3 rows of 9 bytes

@@ -682,7 +682,8 @@ def _mve_row_chunks(L: Layer) -> bool:
     p = L.params
     cout, kh, kw, kc = p["filter"]
     seg = kw * kc
-    if seg % 16 == 0 or kc != p["input"][3] or p["dilation_w"] != 1 or _is_1x1(L):
+    unpadded_1x1 = kh == kw == 1 and p["pad_top"] == 0 and p["pad_left"] == 0 and max(_pads_after(L)) <= 0
+    if seg % 16 == 0 or kc != p["input"][3] or p["dilation_w"] != 1 or unpadded_1x1:  # 1x1: read in place
         return False
     rows = kh * (14 * (seg // 16) + 16 + 9)
     dense = 14 * -(-kh * seg // 16) + 3
