@@ -171,7 +171,8 @@ def whole_tensor_check(b, brd, results, report: dict, workdir: Path) -> dict:
 
 def image_ram_parts(fw) -> dict:
     """Everything the firmware image reserves in RAM, by part (bytes): the model arena, the front-end, the I/O
-    buffers, the feature ring, the rest of .data/.bss, heap, stack (from the ELF's symbols and sections)."""
+    buffers, the feature ring, the rest of .data/.bss, heap, stack (from the ELF's symbols and sections); a buffer
+    placed in the board's external RAM is listed as "NAME (external RAM)", outside the internal RAM total."""
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
@@ -181,10 +182,11 @@ def image_ram_parts(fw) -> dict:
               "feature_ring": "feature ring", "hop_pcm": "I/O buffers", "rx_buf": "I/O buffers", "tx_buf": "I/O buffers",
               "rx_ring": "UART receive ring"}
     parts: dict[str, int] = {}
+    ext_parts: dict[str, int] = {}
     sections: dict[str, int] = {}
     with open(fw.elf, "rb") as f:
         e = ELFFile(f)
-        ram = fw.board.ram
+        ram, ext = fw.board.ram, fw.board.ext_ram
         for sec in e.iter_sections():
             if sec["sh_flags"] & 0x2 and ram.origin <= sec["sh_addr"] < ram.origin + ram.size:
                 sections[sec.name] = sec["sh_size"]
@@ -192,14 +194,18 @@ def image_ram_parts(fw) -> dict:
             if isinstance(sec, SymbolTableSection):
                 for sym in sec.iter_symbols():
                     name = groups.get(sym.name.split(".")[0])
-                    if name and sym["st_info"]["type"] == "STT_OBJECT" and \
-                            ram.origin <= sym["st_value"] < ram.origin + ram.size:
+                    if not name or sym["st_info"]["type"] != "STT_OBJECT":
+                        continue
+                    addr = sym["st_value"]
+                    if ram.origin <= addr < ram.origin + ram.size:
                         parts[name] = parts.get(name, 0) + sym["st_size"]
+                    elif ext and ext.origin <= addr < ext.origin + ext.size:
+                        ext_parts[f"{name} (external RAM)"] = ext_parts.get(f"{name} (external RAM)", 0) + sym["st_size"]
     data_bss = sum(v for k, v in sections.items() if k not in (".heap", ".stack"))
     parts["other .data/.bss (C library, runtime, vectors)"] = data_bss - sum(parts.values())
     parts["heap"] = sections.get(".heap", 0)
     parts["stack"] = sections.get(".stack", 0)
-    return parts
+    return {**parts, **ext_parts}
 
 
 # ---------------------------------------------------------------------------------------------
